@@ -1,0 +1,2 @@
+//! hopwatch: the binary (work in progress).
+fn main() {}
