@@ -1,2 +1,56 @@
-//! hopwatch: the binary (work in progress).
-fn main() {}
+//! `hopwatch`: one binary, the whole system; each role is a subcommand.
+//!
+//! # Layout
+//! - `cli`: the command line (clap), with the help text users read.
+//! - `command`: the ExaBGP-syntax route commands `speak` reads.
+//! - `json`: the JSON event lines on stdout.
+//! - `bgp_setup`: command-line settings to session settings; signals.
+//! - `speak`, `observe`, `demo`: the roles.
+
+mod bgp_setup;
+mod cli;
+mod command;
+mod demo;
+mod json;
+mod observe;
+mod speak;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    // Logs go to stderr; stdout carries the JSON events.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("HOPWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // One core is plenty for a speaker, and keeps the latency path free of
+    // cross-thread wake-ups.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hopwatch: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            cli::Cmd::Speak(a) => speak::run(a).await,
+            cli::Cmd::Observe(a) => observe::run(a).await,
+            cli::Cmd::Demo(a) => demo::run(a).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hopwatch: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -270,6 +270,43 @@ impl Update {
 
 fn encode_attributes(a: &PathAttributes, codec: &Codec, out: &mut Vec<u8>) {
     let mut v = Vec::with_capacity(32);
+    // RFC 7606 5.1: MP_REACH_NLRI / MP_UNREACH_NLRI SHALL be the very first
+    // attribute, so that a receiver can still find the NLRI when a later attribute
+    // is malformed. The others follow in ascending type order (RFC 4271 5).
+    if let Some(r) = &a.mp_reach {
+        v.clear();
+        v.extend_from_slice(&r.family.afi().code().to_be_bytes());
+        v.push(Family::SAFI_UNICAST);
+        match (r.next_hop, r.link_local) {
+            (IpAddr::V4(nh), _) => {
+                v.push(4);
+                v.extend_from_slice(&nh.octets());
+            }
+            (IpAddr::V6(nh), None) => {
+                v.push(16);
+                v.extend_from_slice(&nh.octets());
+            }
+            (IpAddr::V6(nh), Some(ll)) => {
+                v.push(32);
+                v.extend_from_slice(&nh.octets());
+                v.extend_from_slice(&ll.octets());
+            }
+        }
+        v.push(0);
+        for p in &r.nlri {
+            put_prefix(&mut v, p);
+        }
+        put_attr(out, flag::OPTIONAL, code::MP_REACH, &v);
+    }
+    if let Some(u) = &a.mp_unreach {
+        v.clear();
+        v.extend_from_slice(&u.family.afi().code().to_be_bytes());
+        v.push(Family::SAFI_UNICAST);
+        for p in &u.withdrawn {
+            put_prefix(&mut v, p);
+        }
+        put_attr(out, flag::OPTIONAL, code::MP_UNREACH, &v);
+    }
     if let Some(o) = a.origin {
         put_attr(out, flag::TRANSITIVE, code::ORIGIN, &[o.to_u8()]);
     }
@@ -323,40 +360,6 @@ fn encode_attributes(a: &PathAttributes, codec: &Codec, out: &mut Vec<u8>) {
             code::COMMUNITIES,
             &v,
         );
-    }
-    if let Some(r) = &a.mp_reach {
-        v.clear();
-        v.extend_from_slice(&r.family.afi().code().to_be_bytes());
-        v.push(Family::SAFI_UNICAST);
-        match (r.next_hop, r.link_local) {
-            (IpAddr::V4(nh), _) => {
-                v.push(4);
-                v.extend_from_slice(&nh.octets());
-            }
-            (IpAddr::V6(nh), None) => {
-                v.push(16);
-                v.extend_from_slice(&nh.octets());
-            }
-            (IpAddr::V6(nh), Some(ll)) => {
-                v.push(32);
-                v.extend_from_slice(&nh.octets());
-                v.extend_from_slice(&ll.octets());
-            }
-        }
-        v.push(0);
-        for p in &r.nlri {
-            put_prefix(&mut v, p);
-        }
-        put_attr(out, flag::OPTIONAL, code::MP_REACH, &v);
-    }
-    if let Some(u) = &a.mp_unreach {
-        v.clear();
-        v.extend_from_slice(&u.family.afi().code().to_be_bytes());
-        v.push(Family::SAFI_UNICAST);
-        for p in &u.withdrawn {
-            put_prefix(&mut v, p);
-        }
-        put_attr(out, flag::OPTIONAL, code::MP_UNREACH, &v);
     }
     if let Some(v4) = as4_path {
         put_attr(out, flag::OPTIONAL | flag::TRANSITIVE, code::AS4_PATH, &v4);
@@ -559,7 +562,8 @@ pub(crate) fn decode(body: &[u8], codec: &Codec) -> Result<DecodedUpdate, Notifi
                 }
             }
             code::COMMUNITIES => {
-                if value.len() % 4 != 0 {
+                // RFC 7606 7.8: malformed unless a non-zero multiple of 4.
+                if value.is_empty() || value.len() % 4 != 0 {
                     withdraw(&mut errors, type_code, UpdateError::OptionalAttributeError);
                 } else {
                     attrs.communities = value

@@ -204,6 +204,18 @@ impl Session {
         self.retry_at = None;
     }
 
+    /// Sends `notification`, closes the connection and goes to Idle, from where the
+    /// session starts again by itself (unlike [`Session::stop`]). Used to close the
+    /// loser of a connection collision.
+    pub fn reset(&mut self, now: Instant, notification: Notification) {
+        if matches!(
+            self.state,
+            State::OpenSent | State::OpenConfirm | State::Established
+        ) {
+            self.fail(now, notification);
+        }
+    }
+
     /// A TCP connection to the peer is up (ours, or one the peer opened to us).
     pub fn connected(&mut self, now: Instant) {
         match self.state {

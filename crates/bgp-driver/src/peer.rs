@@ -1,0 +1,496 @@
+//! One peer's task: the TCP connection, the session machine, and its one timer.
+//!
+//! ```text
+//!            ┌──────────── select! ────────────┐
+//!  PeerCmd ──►  command   socket read   connect   candidate OPEN   sleep_until(poll_timeout)
+//!            └────────────────┬─────────────────┘
+//!                             ▼
+//!                  Session (pure) ──► flush(): write poll_transmit(), act on poll_event()
+//! ```
+//!
+//! Collision (RFC 4271 6.8): a connection from the peer that arrives while ours is
+//! in OpenSent is read until its OPEN reveals the peer's identifier (in a small
+//! side task), then [`collision::resolve`] picks the survivor; the loser gets
+//! Cease / Connection Collision Resolution. In OpenConfirm the identifier is
+//! already known; an Established session always wins.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hopwatch_bgp::message::{self, Codec, Message};
+use hopwatch_bgp::notification::{Cease, ErrorCode};
+use hopwatch_bgp::session::collision::{self, Close, Direction};
+use hopwatch_bgp::session::{DownReason, Event, Session, SessionConfig, State};
+use hopwatch_bgp::{Notification, RouterId, Update};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::event::{DriverEvent, EventKind, now_us};
+use crate::rib_out::{Change, Changes, RibOut};
+
+/// How to reach one peer.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// The peer's address.
+    pub address: IpAddr,
+    /// The peer's TCP port (179 unless told otherwise).
+    pub port: u16,
+    /// The address to connect from.
+    pub local_address: Option<IpAddr>,
+    /// The session's settings.
+    pub session: SessionConfig,
+    /// Made for an unconfigured address that connected to us (an observer's
+    /// peer): the task ends when its session goes down.
+    pub dynamic: bool,
+}
+
+/// What a peer's task is asked to do.
+#[derive(Debug)]
+pub enum PeerCmd {
+    /// Send these route changes if Established.
+    Changes(Changes),
+    /// The peer connected to us.
+    Incoming(TcpStream),
+    /// Send this NOTIFICATION (a Cease) and end.
+    Stop(Notification),
+    /// A colliding connection whose OPEN has been read.
+    CandidateOpen {
+        /// The connection.
+        stream: TcpStream,
+        /// The OPEN's bytes, to replay into the session if this connection wins.
+        open: Vec<u8>,
+        /// The peer's identifier from that OPEN.
+        router_id: RouterId,
+    },
+}
+
+struct Conn {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    dir: Direction,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+pub(crate) struct PeerTask {
+    cfg: PeerConfig,
+    session: Session,
+    conn: Option<Conn>,
+    connecting: Option<Connecting>,
+    rib: Arc<Mutex<RibOut>>,
+    /// The RIB version this peer has been sent up to.
+    synced: u64,
+    events: mpsc::UnboundedSender<DriverEvent>,
+    cmds: mpsc::UnboundedReceiver<PeerCmd>,
+    self_tx: mpsc::UnboundedSender<PeerCmd>,
+    finished: bool,
+    buf: Vec<u8>,
+    /// Events about what is in the session's transmit queue, reported once written.
+    pending: Vec<EventKind>,
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+impl PeerTask {
+    pub(crate) fn new(
+        cfg: PeerConfig,
+        rib: Arc<Mutex<RibOut>>,
+        events: mpsc::UnboundedSender<DriverEvent>,
+        cmds: mpsc::UnboundedReceiver<PeerCmd>,
+        self_tx: mpsc::UnboundedSender<PeerCmd>,
+    ) -> Self {
+        let session = Session::new(cfg.session.clone());
+        PeerTask {
+            cfg,
+            session,
+            conn: None,
+            connecting: None,
+            rib,
+            synced: 0,
+            events,
+            cmds,
+            self_tx,
+            finished: false,
+            buf: vec![0; 65536],
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&self, kind: EventKind) {
+        let _ = self.events.send(DriverEvent {
+            ts_us: now_us(),
+            peer: self.cfg.address,
+            kind,
+        });
+    }
+
+    pub(crate) async fn run(mut self) {
+        self.session.start(now());
+        self.flush().await;
+        while !self.finished {
+            let deadline = self.session.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    Some(cmd) => self.handle_cmd(cmd).await,
+                    None => {
+                        self.session.stop(now(), Notification::bare(ErrorCode::Cease(Cease::PeerDeconfigured)));
+                        self.finished = true;
+                    }
+                },
+                res = read(&mut self.conn, &mut self.buf) => match res {
+                    Ok(0) => self.session.connection_closed(now()),
+                    Ok(n) => {
+                        let t = now();
+                        self.session.receive(t, &self.buf[..n]);
+                    }
+                    Err(e) => {
+                        self.emit(EventKind::ConnectionError(e.to_string()));
+                        self.session.connection_closed(now());
+                    }
+                },
+                res = connecting(&mut self.connecting) => {
+                    self.connecting = None;
+                    match res {
+                        Ok(stream) => {
+                            self.adopt(stream, Direction::Outgoing);
+                            self.session.connected(now());
+                        }
+                        Err(e) => {
+                            self.emit(EventKind::ConnectionError(format!(
+                                "connect to {}:{}: {e}", self.cfg.address, self.cfg.port
+                            )));
+                            self.session.connection_failed(now());
+                        }
+                    }
+                },
+                () = sleep_until(deadline) => self.session.handle_timeout(now()),
+            }
+            self.flush().await;
+        }
+    }
+
+    fn adopt(&mut self, stream: TcpStream, dir: Direction) {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        self.conn = Some(Conn {
+            reader,
+            writer,
+            dir,
+        });
+    }
+
+    async fn handle_cmd(&mut self, cmd: PeerCmd) {
+        match cmd {
+            PeerCmd::Changes(changes) => self.send_changes(&changes),
+            PeerCmd::Stop(n) => {
+                self.session.stop(now(), n);
+                self.finished = true;
+            }
+            PeerCmd::Incoming(stream) => match self.session.state() {
+                State::Idle | State::Connect | State::Active => {
+                    self.connecting = None;
+                    self.conn = None;
+                    self.adopt(stream, Direction::Incoming);
+                    self.session.connected(now());
+                }
+                State::OpenSent => {
+                    // Learn the peer's identifier from the new connection's OPEN.
+                    let tx = self.self_tx.clone();
+                    tokio::spawn(read_candidate_open(stream, tx));
+                }
+                State::OpenConfirm | State::Established => {
+                    let remote = self.session.negotiated().map(|n| n.peer_open.router_id);
+                    self.collide(stream, remote, Vec::new()).await;
+                }
+            },
+            PeerCmd::CandidateOpen {
+                stream,
+                open,
+                router_id,
+            } => {
+                self.collide(stream, Some(router_id), open).await;
+            }
+        }
+    }
+
+    async fn collide(&mut self, stream: TcpStream, remote: Option<RouterId>, open: Vec<u8>) {
+        let state = self.session.state();
+        let existing_dir = self.conn.as_ref().map_or(Direction::Outgoing, |c| c.dir);
+        let close = match (state, remote) {
+            (State::Idle | State::Connect | State::Active, _) => Close::Existing,
+            (_, Some(remote)) => {
+                collision::resolve(self.cfg.session.router_id, remote, state, existing_dir)
+            }
+            (_, None) => Close::New,
+        };
+        let cease = Notification::bare(ErrorCode::Cease(Cease::ConnectionCollisionResolution));
+        match close {
+            Close::New => {
+                let mut stream = stream;
+                let bytes = message::encode_to_vec(
+                    &Message::Notification(cease.clone()),
+                    &Codec::default(),
+                );
+                let _ = stream.write_all(&bytes).await;
+                self.emit(EventKind::NotificationSent(cease));
+            }
+            Close::Existing => {
+                if matches!(
+                    state,
+                    State::OpenSent | State::OpenConfirm | State::Established
+                ) {
+                    self.session.reset(now(), cease);
+                    self.flush().await;
+                }
+                self.connecting = None;
+                self.conn = None;
+                self.adopt(stream, Direction::Incoming);
+                self.session.connected(now());
+                if !open.is_empty() {
+                    self.flush().await;
+                    self.session.receive(now(), &open);
+                }
+            }
+        }
+    }
+
+    fn send_changes(&mut self, changes: &Changes) {
+        if changes.version <= self.synced || !self.session.is_established() {
+            return;
+        }
+        self.synced = changes.version;
+        let Some(neg) = self.session.negotiated() else {
+            return;
+        };
+        let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
+        let mut sent = Vec::new();
+        let mut updates = Vec::new();
+        for change in changes.changes.iter() {
+            let (update, ev) = match change {
+                Change::Announce(r) => {
+                    if !neg.carries(r.prefix.family()) {
+                        continue;
+                    }
+                    let ev = EventKind::UpdateSent {
+                        announce: vec![(r.prefix, r.next_hop)],
+                        withdraw: vec![],
+                    };
+                    (r.to_update(local_as, peer_as), ev)
+                }
+                Change::Withdraw(p) => {
+                    if !neg.carries(p.family()) {
+                        continue;
+                    }
+                    let ev = EventKind::UpdateSent {
+                        announce: vec![],
+                        withdraw: vec![*p],
+                    };
+                    (Update::withdraw(vec![*p]), ev)
+                }
+            };
+            updates.push(update);
+            sent.push(ev);
+        }
+        self.session.send_updates(now(), updates.iter());
+        self.pending.extend(sent);
+    }
+}
+
+impl PeerTask {
+    /// Writes what the session wants written, then acts on its events, until both
+    /// queues are empty.
+    async fn flush(&mut self) {
+        loop {
+            if let Some(bytes) = self.session.poll_transmit() {
+                let written = match &mut self.conn {
+                    Some(c) => c.writer.write_all(&bytes).await,
+                    None => Err(io::Error::new(io::ErrorKind::NotConnected, "no connection")),
+                };
+                let sent = std::mem::take(&mut self.pending);
+                match written {
+                    // Reported after the write returns: the UPDATE is on the wire.
+                    Ok(()) => sent.into_iter().for_each(|k| self.emit(k)),
+                    Err(e) if self.conn.is_some() => {
+                        self.emit(EventKind::ConnectionError(e.to_string()));
+                        self.conn = None;
+                        self.session.connection_closed(now());
+                    }
+                    Err(_) => {}
+                }
+                continue;
+            }
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
+            self.handle_event(event);
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Connect => {
+                let addr = SocketAddr::new(self.cfg.address, self.cfg.port);
+                self.connecting = Some(Box::pin(connect(addr, self.cfg.local_address)));
+            }
+            Event::Disconnect => {
+                self.connecting = None;
+                self.conn = None;
+            }
+            Event::StateChanged { from, to } => self.emit(EventKind::State { from, to }),
+            Event::Established => {
+                if let Some(n) = self.session.negotiated() {
+                    let kind = EventKind::Established {
+                        peer_as: n.peer_as,
+                        hold_time: n.hold_time.secs(),
+                        four_octet_as: n.codec.four_octet_as,
+                        families: n.families.clone(),
+                        peer_restart_time: n.peer_restart_time,
+                    };
+                    self.emit(kind);
+                }
+                self.send_table(true);
+            }
+            Event::Update {
+                update,
+                attr_errors,
+            } => self.emit(EventKind::UpdateReceived {
+                update,
+                attr_errors,
+            }),
+            Event::EndOfRib(f) => self.emit(EventKind::EndOfRibReceived(f)),
+            Event::RouteRefresh(f) => {
+                self.emit(EventKind::RouteRefreshReceived(f));
+                self.send_table(false);
+            }
+            Event::Down(reason) => {
+                match &reason {
+                    DownReason::Sent(n) => self.emit(EventKind::NotificationSent(n.clone())),
+                    DownReason::Received(n) => {
+                        self.emit(EventKind::NotificationReceived(n.clone()))
+                    }
+                    DownReason::ConnectionLost => {}
+                }
+                self.emit(EventKind::Down(reason.to_string()));
+                self.pending.clear();
+                if self.cfg.dynamic {
+                    self.finished = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends every route we announce, then End-of-RIB for each family when
+    /// `end_of_rib` (a session that just came up; not a route refresh).
+    fn send_table(&mut self, end_of_rib: bool) {
+        let (version, routes) = match self.rib.lock() {
+            Ok(rib) => rib.snapshot(),
+            // A panic elsewhere poisoned the lock; the routes are still whole.
+            Err(poisoned) => poisoned.into_inner().snapshot(),
+        };
+        let Some(neg) = self.session.negotiated() else {
+            return;
+        };
+        let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
+        let families = neg.families.clone();
+        let mut updates = Vec::new();
+        let mut sent = Vec::new();
+        for r in routes.iter().filter(|r| neg.carries(r.prefix.family())) {
+            updates.push(r.to_update(local_as, peer_as));
+            sent.push(EventKind::UpdateSent {
+                announce: vec![(r.prefix, r.next_hop)],
+                withdraw: vec![],
+            });
+        }
+        if end_of_rib {
+            for f in families {
+                updates.push(Update::end_of_rib(f));
+                sent.push(EventKind::EndOfRibSent(f));
+            }
+        }
+        self.synced = version;
+        self.session.send_updates(now(), updates.iter());
+        self.pending.extend(sent);
+    }
+}
+
+async fn read(conn: &mut Option<Conn>, buf: &mut [u8]) -> io::Result<usize> {
+    match conn {
+        Some(c) => c.reader.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connecting(c: &mut Option<Connecting>) -> io::Result<TcpStream> {
+    match c {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Connects to `addr`, from `local` when given, with TCP_NODELAY: an UPDATE must
+/// leave at once, not wait for Nagle.
+pub async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(l) = local {
+        sock.bind(SocketAddr::new(l, 0))?;
+    }
+    let stream = sock.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Reads a colliding connection up to its OPEN (bounded to 10 s), then hands it
+/// back to the peer task.
+async fn read_candidate_open(mut stream: TcpStream, tx: mpsc::UnboundedSender<PeerCmd>) {
+    let read = async {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Ok(Some(len)) = message::frame_len(&buf)
+                && buf.len() >= len
+            {
+                buf.truncate(len);
+                return Some(buf);
+            }
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    let Ok(Some(open)) = tokio::time::timeout(Duration::from_secs(10), read).await else {
+        return;
+    };
+    let Ok(decoded) = message::decode(&open, &Codec::default()) else {
+        return;
+    };
+    if let Message::Open(o) = decoded.message {
+        let _ = tx.send(PeerCmd::CandidateOpen {
+            stream,
+            open,
+            router_id: o.router_id,
+        });
+    }
+}

@@ -1,0 +1,185 @@
+//! The [`Speaker`]: a set of peers, the routes announced to all of them, and the
+//! sockets that accept the peers' connections.
+//!
+//! A change to the routes is applied once to the shared [`RibOut`] and sent to
+//! every peer task as one batch; each peer turns each change into ONE UPDATE. A
+//! next-hop move is therefore one UPDATE per peer that replaces the route, never a
+//! withdraw followed by an announce.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hopwatch_bgp::session::SessionConfig;
+use hopwatch_bgp::{Notification, Prefix};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::event::{DriverEvent, EventKind, now_us};
+use crate::peer::{PeerCmd, PeerConfig, PeerTask};
+use crate::rib_out::{Change, RibOut, Route};
+
+struct PeerHandle {
+    tx: mpsc::UnboundedSender<PeerCmd>,
+    task: JoinHandle<()>,
+}
+
+/// Accept connections from addresses that are not configured peers, making a
+/// passive peer for each (what an observer does).
+#[derive(Debug, Clone)]
+pub struct DynamicPeers {
+    /// The session settings for such peers (`peer_as: None` accepts any AS).
+    pub template: SessionConfig,
+}
+
+/// A BGP speaker: peers, the routes we announce, and listeners.
+#[derive(Clone)]
+pub struct Speaker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    peers: Mutex<HashMap<IpAddr, PeerHandle>>,
+    rib: Arc<Mutex<RibOut>>,
+    events: mpsc::UnboundedSender<DriverEvent>,
+    dynamic: Option<DynamicPeers>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock means a panic elsewhere; the data is still consistent
+    // because every critical section here is a single insert, remove or read.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Speaker {
+    /// A speaker that reports on `events`; `dynamic` makes it accept unknown peers.
+    pub fn new(events: mpsc::UnboundedSender<DriverEvent>, dynamic: Option<DynamicPeers>) -> Self {
+        Speaker {
+            inner: Arc::new(Inner {
+                peers: Mutex::new(HashMap::new()),
+                rib: Arc::new(Mutex::new(RibOut::default())),
+                events,
+                dynamic,
+            }),
+        }
+    }
+
+    /// Adds a peer and starts its task (which connects out unless passive).
+    pub fn add_peer(&self, cfg: PeerConfig) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let address = cfg.address;
+        let task = PeerTask::new(
+            cfg,
+            self.inner.rib.clone(),
+            self.inner.events.clone(),
+            rx,
+            tx.clone(),
+        );
+        let task = tokio::spawn(task.run());
+        lock(&self.inner.peers).insert(address, PeerHandle { tx, task });
+    }
+
+    /// Listens on `addr` and hands each connection to the peer with the remote
+    /// address, refusing unknown ones (unless dynamic peers are on).
+    pub async fn listen(&self, addr: SocketAddr) -> io::Result<JoinHandle<()>> {
+        let listener = TcpListener::bind(addr).await?;
+        let this = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, remote)) => this.incoming(stream, remote),
+                    Err(e) => {
+                        tracing::warn!("accept on {addr}: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }))
+    }
+
+    fn incoming(&self, stream: tokio::net::TcpStream, remote: SocketAddr) {
+        // An IPv4 peer reaching an IPv6 socket shows up as ::ffff:a.b.c.d.
+        let ip = match remote.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        let mut peers = lock(&self.inner.peers);
+        peers.retain(|_, h| !h.task.is_finished());
+        if let Some(h) = peers.get(&ip) {
+            let _ = h.tx.send(PeerCmd::Incoming(stream));
+            return;
+        }
+        drop(peers);
+        match &self.inner.dynamic {
+            Some(d) => {
+                let mut session = d.template.clone();
+                session.passive = true;
+                self.add_peer(PeerConfig {
+                    address: ip,
+                    port: remote.port(),
+                    local_address: None,
+                    session,
+                    dynamic: true,
+                });
+                if let Some(h) = lock(&self.inner.peers).get(&ip) {
+                    let _ = h.tx.send(PeerCmd::Incoming(stream));
+                }
+            }
+            None => {
+                // Not a configured peer: close at once, before any OPEN.
+                let _ = self.inner.events.send(DriverEvent {
+                    ts_us: now_us(),
+                    peer: ip,
+                    kind: EventKind::ConnectionError(
+                        "connection from an unconfigured peer refused".into(),
+                    ),
+                });
+                drop(stream);
+            }
+        }
+    }
+
+    /// Applies route changes and sends them to every established peer: one UPDATE
+    /// per change. Returns false when nothing changed.
+    pub fn apply(&self, changes: Vec<Change>) -> bool {
+        let batch = lock(&self.inner.rib).apply(changes);
+        let Some(batch) = batch else { return false };
+        for h in lock(&self.inner.peers).values() {
+            let _ = h.tx.send(PeerCmd::Changes(batch.clone()));
+        }
+        true
+    }
+
+    /// Announces (or replaces) a route.
+    pub fn announce(&self, route: Route) -> bool {
+        self.apply(vec![Change::Announce(route)])
+    }
+
+    /// Withdraws a prefix.
+    pub fn withdraw(&self, prefix: Prefix) -> bool {
+        self.apply(vec![Change::Withdraw(prefix)])
+    }
+
+    /// The routes we announce.
+    pub fn routes(&self) -> Vec<Route> {
+        lock(&self.inner.rib).snapshot().1
+    }
+
+    /// Sends `notification` to every peer, waits (at most `wait`) for the tasks to
+    /// write it and end.
+    pub async fn shutdown(&self, notification: Notification, wait: Duration) {
+        let handles: Vec<PeerHandle> = lock(&self.inner.peers).drain().map(|(_, h)| h).collect();
+        for h in &handles {
+            let _ = h.tx.send(PeerCmd::Stop(notification.clone()));
+        }
+        let all = async {
+            for h in handles {
+                let _ = h.task.await;
+            }
+        };
+        let _ = tokio::time::timeout(wait, all).await;
+    }
+}

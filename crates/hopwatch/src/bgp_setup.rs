@@ -1,0 +1,43 @@
+//! Turning the shared command-line settings into a session configuration, and
+//! the signal handling every BGP role shares.
+
+use std::time::Duration;
+
+use hopwatch_bgp::session::{GracefulRestart, SessionConfig};
+use hopwatch_bgp::{Asn, Notification};
+use hopwatch_bgp_driver::Speaker;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::BgpArgs;
+
+/// The session settings from the command line.
+pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> SessionConfig {
+    let mut cfg = SessionConfig::new(bgp.local_as, bgp.router_id, peer_as);
+    cfg.hold_time = bgp.hold_time;
+    cfg.passive = passive;
+    cfg.four_octet_as = !bgp.two_octet_as;
+    cfg.retry_max = Duration::from_secs(bgp.retry_max.max(1));
+    cfg.graceful_restart = bgp.graceful_restart.map(|restart_time| GracefulRestart {
+        restart_time,
+        restarting: false,
+        forwarding_preserved: false,
+    });
+    cfg
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn terminated() -> anyhow::Result<&'static str> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// Sends Cease / Administrative Shutdown with `why` to every peer and waits a
+/// moment for it to leave.
+pub async fn shutdown(speaker: &Speaker, why: &str) {
+    let n: Notification = hopwatch_bgp::session::shutdown_notification(why);
+    speaker.shutdown(n, Duration::from_secs(2)).await;
+}

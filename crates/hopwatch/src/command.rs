@@ -1,0 +1,241 @@
+//! The text commands `hopwatch speak` reads, in ExaBGP's syntax, so that scripts
+//! written for ExaBGP's API keep working:
+//!
+//! ```text
+//! announce route 100.64.0.1/32 next-hop 10.10.0.4 [med 10] [as-path [65010 65020]]
+//!                [community [65001:1 no-export]] [large-community [65001:1:2]]
+//!                [origin igp|egp|incomplete] [local-preference 200]
+//! withdraw route 100.64.0.1/32
+//! ```
+//!
+//! Parsing is pure and total: every input gives a [`Command`] or an error that
+//! names the offending word; nothing is half-applied.
+
+use std::net::IpAddr;
+
+use hopwatch_bgp::Asn;
+use hopwatch_bgp::message::{Community, LargeCommunity, Origin};
+use hopwatch_bgp_driver::Route;
+use hopwatch_bgp_driver::rib_out::Change;
+
+/// One parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A route change for every peer.
+    Change(Change),
+}
+
+/// Splits a line into words, with `[` and `]` as words of their own.
+fn tokenize(line: &str) -> Vec<String> {
+    line.replace('[', " [ ")
+        .replace(']', " ] ")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Takes one value or a bracketed list of values after a keyword.
+fn take_list(words: &[String], i: &mut usize, key: &str) -> Result<Vec<String>, String> {
+    let first = words
+        .get(*i)
+        .ok_or_else(|| format!("`{key}` needs a value"))?;
+    if first != "[" {
+        *i += 1;
+        return Ok(vec![first.clone()]);
+    }
+    let mut out = Vec::new();
+    *i += 1;
+    loop {
+        let w = words
+            .get(*i)
+            .ok_or_else(|| format!("`{key} [` is not closed with `]`"))?;
+        *i += 1;
+        if w == "]" {
+            return Ok(out);
+        }
+        out.push(w.clone());
+    }
+}
+
+/// Parses the part after `announce route`: `PREFIX next-hop ADDR [attributes]`.
+pub fn parse_route(spec: &str) -> Result<Route, String> {
+    let words = tokenize(spec);
+    let prefix = words
+        .first()
+        .ok_or("expected a prefix, e.g. `100.64.0.1/32 next-hop 10.10.0.4`")?
+        .parse()?;
+    let mut next_hop: Option<IpAddr> = None;
+    let mut route = Route::new(prefix, IpAddr::from([0, 0, 0, 0]));
+    let mut i = 1;
+    while i < words.len() {
+        let key = words[i].as_str();
+        i += 1;
+        let value = |i: &mut usize| -> Result<String, String> {
+            let v = words
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| format!("`{key}` needs a value"))?;
+            *i += 1;
+            Ok(v)
+        };
+        match key {
+            "next-hop" => {
+                let v = value(&mut i)?;
+                next_hop = Some(
+                    v.parse()
+                        .map_err(|_| format!("next-hop {v:?} is not an IP address"))?,
+                );
+            }
+            "med" => {
+                let v = value(&mut i)?;
+                route.med = Some(
+                    v.parse()
+                        .map_err(|_| format!("med {v:?} is not a number"))?,
+                );
+            }
+            "local-preference" => {
+                let v = value(&mut i)?;
+                route.local_pref = Some(
+                    v.parse()
+                        .map_err(|_| format!("local-preference {v:?} is not a number"))?,
+                );
+            }
+            "origin" => {
+                route.origin = match value(&mut i)?.to_ascii_lowercase().as_str() {
+                    "igp" => Origin::Igp,
+                    "egp" => Origin::Egp,
+                    "incomplete" => Origin::Incomplete,
+                    o => return Err(format!("origin {o:?}: expected igp, egp or incomplete")),
+                }
+            }
+            "as-path" => {
+                route.as_path = take_list(&words, &mut i, key)?
+                    .iter()
+                    .map(|a| a.parse::<Asn>())
+                    .collect::<Result<_, _>>()?;
+            }
+            "community" => {
+                route.communities = take_list(&words, &mut i, key)?
+                    .iter()
+                    .map(|c| c.parse::<Community>())
+                    .collect::<Result<_, _>>()?;
+            }
+            "large-community" => {
+                route.large_communities = take_list(&words, &mut i, key)?
+                    .iter()
+                    .map(|c| c.parse::<LargeCommunity>())
+                    .collect::<Result<_, _>>()?;
+            }
+            other => {
+                return Err(format!(
+                    "unknown word {other:?}: expected next-hop, med, as-path, community, \
+                     large-community, origin or local-preference"
+                ));
+            }
+        }
+    }
+    let nh = next_hop.ok_or_else(|| format!("route {prefix} has no next-hop"))?;
+    if nh.is_unspecified() || nh.is_multicast() {
+        return Err(format!("next-hop {nh} cannot carry traffic"));
+    }
+    if nh.is_ipv4() != prefix.addr().is_ipv4() {
+        return Err(format!(
+            "next-hop {nh} is not of the same family as {prefix}"
+        ));
+    }
+    route.next_hop = nh;
+    Ok(route)
+}
+
+/// Parses one command line.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let line = line.trim();
+    let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim_start();
+    let (noun, spec) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match (verb, noun) {
+        ("announce", "route") => Ok(Command::Change(Change::Announce(parse_route(spec)?))),
+        ("withdraw", "route") => {
+            // ExaBGP accepts attributes after a withdrawn prefix; they mean nothing.
+            let prefix = spec
+                .split_whitespace()
+                .next()
+                .ok_or("withdraw route needs a prefix")?;
+            Ok(Command::Change(Change::Withdraw(prefix.parse()?)))
+        }
+        _ => Err(format!(
+            "unknown command {line:?}: expected `announce route PREFIX next-hop ADDR ...` \
+             or `withdraw route PREFIX`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announce_with_every_attribute_parses() {
+        let Command::Change(Change::Announce(r)) = parse(
+            "announce route 100.64.0.1/32 next-hop 10.10.0.5 med 10 as-path [65010 65020] \
+             community [65001:1 no-export] large-community 65001:1:2 origin egp local-preference 200",
+        )
+        .unwrap() else {
+            panic!("not an announce")
+        };
+        assert_eq!(r.prefix.to_string(), "100.64.0.1/32");
+        assert_eq!(r.next_hop.to_string(), "10.10.0.5");
+        assert_eq!(r.med, Some(10));
+        assert_eq!(r.as_path, vec![Asn(65010), Asn(65020)]);
+        assert_eq!(r.communities.len(), 2);
+        assert_eq!(r.large_communities[0].to_string(), "65001:1:2");
+        assert_eq!(r.origin, Origin::Egp);
+        assert_eq!(r.local_pref, Some(200));
+    }
+
+    #[test]
+    fn bracket_spacing_does_not_matter() {
+        let a = parse("announce route 10.0.0.0/8 next-hop 1.2.3.4 as-path [ 1 2 ]").unwrap();
+        let b = parse("announce route 10.0.0.0/8 next-hop 1.2.3.4 as-path [1 2]").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn withdraw_parses_and_ignores_trailing_attributes() {
+        let c = parse("withdraw route 100.64.0.1/32 next-hop 10.10.0.4").unwrap();
+        assert_eq!(
+            c,
+            Command::Change(Change::Withdraw("100.64.0.1/32".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn bad_commands_name_what_is_wrong() {
+        for (line, needle) in [
+            ("announce route 100.64.0.1/32", "no next-hop"),
+            ("announce route 100.64.0.1/33 next-hop 1.1.1.1", "/33"),
+            ("announce route 100.64.0.1/32 next-hop banana", "banana"),
+            (
+                "announce route 100.64.0.1/32 next-hop 0.0.0.0",
+                "cannot carry",
+            ),
+            (
+                "announce route 100.64.0.1/32 next-hop 1.1.1.1 med",
+                "needs a value",
+            ),
+            (
+                "announce route 100.64.0.1/32 next-hop 1.1.1.1 as-path [1 2",
+                "not closed",
+            ),
+            ("announce route 100.64.0.1/32 next-hop ::1", "same family"),
+            (
+                "announce route 100.64.0.1/32 next-hop 1.1.1.1 colour blue",
+                "colour",
+            ),
+            ("shout route", "unknown command"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(needle), "{line:?} gave {err:?}");
+        }
+    }
+}

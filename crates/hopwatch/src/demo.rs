@@ -1,0 +1,182 @@
+//! `hopwatch demo`: the first thing to run. It starts `observe` and `speak` as two
+//! processes on loopback (127.10.0.8 and 127.10.0.7, no privileges needed), has
+//! `speak` announce the VIP 100.64.0.1/32 via 127.10.0.4, moves the next hop back
+//! and forth with one command each, and reports how long each command took to
+//! reach the observer: the speaker's share of a failover.
+//!
+//! Every child is stopped by PID (SIGTERM, then kill) on every exit path, and every
+//! wait is bounded.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::timeout;
+
+use crate::cli::DemoArgs;
+use hopwatch_bgp_driver::event::now_us;
+
+const VIP: &str = "100.64.0.1/32";
+const HOPS: [&str; 2] = ["127.10.0.4", "127.10.0.5"];
+
+/// A child process that is stopped by PID when dropped.
+struct Guard(Child);
+
+impl Guard {
+    fn stop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            // SIGTERM lets the child send its Cease; kill_on_drop is the backstop.
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(args: &[String]) -> anyhow::Result<(Guard, Lines<BufReader<ChildStdout>>)> {
+    let exe = std::env::current_exe().context("finding the hopwatch binary")?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting a child hopwatch")?;
+    let out = child.stdout.take().context("child stdout")?;
+    Ok((Guard(child), BufReader::new(out).lines()))
+}
+
+async fn next_event(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let wait = async {
+        while let Some(line) = lines.next_line().await? {
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if pred(&v) {
+                return Ok(v);
+            }
+        }
+        bail!("the child stopped before {what}")
+    };
+    timeout(Duration::from_secs(15), wait)
+        .await
+        .with_context(|| format!("waiting for {what}"))?
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let port = args.port.to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let (mut observer, mut obs) = spawn(&s(&[
+        "observe",
+        "--local-as",
+        "65002",
+        "--router-id",
+        "127.10.0.8",
+        "--listen",
+        "127.10.0.8",
+        "--port",
+        &port,
+    ]))?;
+    // Give the observer a moment to bind before the speaker connects; the speaker
+    // would retry anyway, one second later.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let announce = format!("{VIP} next-hop {}", HOPS[0]);
+    let (mut speaker, _spk) = spawn(&s(&[
+        "speak",
+        "--local-as",
+        "65001",
+        "--router-id",
+        "127.10.0.7",
+        "--local-address",
+        "127.10.0.7",
+        "--peer",
+        "127.10.0.8",
+        "--peer-as",
+        "65002",
+        "--port",
+        &port,
+        "--hold-time",
+        "9",
+        "--announce",
+        &announce,
+    ]))?;
+    let mut stdin = speaker.0.stdin.take().context("speaker stdin")?;
+
+    println!(
+        "observe listens on 127.10.0.8:{port} (AS 65002); speak connects from 127.10.0.7 (AS 65001)"
+    );
+    let est = next_event(&mut obs, "the session to come up", |v| {
+        v["event"] == "established"
+    })
+    .await?;
+    println!(
+        "session established: hold time {} s, families {}",
+        est["hold_time"], est["families"]
+    );
+    let first = next_event(&mut obs, "the first route", |v| {
+        v["event"] == "update" && v["prefix"] == VIP
+    })
+    .await?;
+    println!(
+        "observe got {VIP} via {} with AS path {}",
+        first["next_hop"], first["as_path"]
+    );
+
+    let mut lat = Vec::with_capacity(args.moves);
+    for i in 0..args.moves {
+        let hop = HOPS[(i + 1) % 2];
+        let line = format!("announce route {VIP} next-hop {hop}\n");
+        let t0 = now_us();
+        stdin.write_all(line.as_bytes()).await?;
+        stdin.flush().await?;
+        let got = next_event(&mut obs, "the moved route", |v| {
+            v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == hop
+        })
+        .await?;
+        let t1 = got["ts_us"].as_u64().unwrap_or(t0);
+        lat.push(t1.saturating_sub(t0) as f64 / 1000.0);
+        if i < 2 {
+            println!(
+                "command `announce route {VIP} next-hop {hop}` reached observe in {:.3} ms (one UPDATE, no withdraw)",
+                lat[i]
+            );
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "{} moves, command to observe over loopback: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+    speaker.stop();
+    observer.stop();
+    let _ = timeout(Duration::from_secs(3), speaker.0.wait()).await;
+    let _ = timeout(Duration::from_secs(3), observer.0.wait()).await;
+    Ok(())
+}

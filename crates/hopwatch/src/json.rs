@@ -1,0 +1,172 @@
+//! The JSON lines `speak` and `observe` print on stdout: one event a line, each
+//! with `ts_us` (µs since the epoch), `event` and `peer`. Logs go to stderr, so
+//! stdout stays machine-readable.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use hopwatch_bgp::message::PathAttributes;
+use hopwatch_bgp::{Notification, Prefix};
+use hopwatch_bgp_driver::{DriverEvent, EventKind};
+use serde_json::{Value, json};
+
+/// Prints one JSON value as a line on stdout and flushes it.
+pub fn print(v: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, v);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+fn notification(n: &Notification) -> Value {
+    json!({
+        "code": n.code.code(),
+        "subcode": n.code.subcode(),
+        "text": n.to_string(),
+        "shutdown_message": n.shutdown_message(),
+    })
+}
+
+/// The fields of a route's attributes, for `update` and `table` lines.
+pub fn attributes(a: &PathAttributes) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "as_path".into(),
+        serde_json::to_value(a.as_path.clone().unwrap_or_default()).unwrap_or(Value::Null),
+    );
+    if let Some(o) = a.origin {
+        m.insert(
+            "origin".into(),
+            serde_json::to_value(o).unwrap_or(Value::Null),
+        );
+    }
+    if let Some(v) = a.med {
+        m.insert("med".into(), v.into());
+    }
+    if let Some(v) = a.local_pref {
+        m.insert("local_pref".into(), v.into());
+    }
+    if !a.communities.is_empty() {
+        m.insert(
+            "communities".into(),
+            serde_json::to_value(&a.communities).unwrap_or(Value::Null),
+        );
+    }
+    if !a.large_communities.is_empty() {
+        m.insert(
+            "large_communities".into(),
+            serde_json::to_value(&a.large_communities).unwrap_or(Value::Null),
+        );
+    }
+    if !a.unknown.is_empty() {
+        m.insert(
+            "unknown".into(),
+            serde_json::to_value(&a.unknown).unwrap_or(Value::Null),
+        );
+    }
+    m
+}
+
+/// One `update` line per prefix: `action` is `announce` or `withdraw`.
+pub fn route_line(
+    ts_us: u64,
+    peer: IpAddr,
+    action: &str,
+    prefix: Prefix,
+    next_hop: Option<IpAddr>,
+    attrs: Option<&PathAttributes>,
+) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("ts_us".into(), ts_us.into());
+    m.insert("event".into(), "update".into());
+    m.insert("peer".into(), peer.to_string().into());
+    m.insert("action".into(), action.into());
+    m.insert("prefix".into(), prefix.to_string().into());
+    if let Some(nh) = next_hop {
+        m.insert("next_hop".into(), nh.to_string().into());
+    }
+    if let Some(a) = attrs {
+        m.extend(attributes(a));
+    }
+    Value::Object(m)
+}
+
+/// The lines for one driver event (an UPDATE gives one line per prefix).
+pub fn event_lines(e: &DriverEvent) -> Vec<Value> {
+    let base = |event: &str| json!({"ts_us": e.ts_us, "event": event, "peer": e.peer.to_string()});
+    let with = |event: &str, extra: Value| {
+        let mut v = base(event);
+        if let (Some(m), Value::Object(x)) = (v.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        v
+    };
+    match &e.kind {
+        EventKind::State { from, to } => vec![with("state", json!({"from": from, "to": to}))],
+        EventKind::Established {
+            peer_as,
+            hold_time,
+            four_octet_as,
+            families,
+            peer_restart_time,
+        } => {
+            vec![with(
+                "established",
+                json!({
+                    "peer_as": peer_as.0,
+                    "hold_time": hold_time,
+                    "four_octet_as": four_octet_as,
+                    "families": families.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "peer_restart_time": peer_restart_time,
+                }),
+            )]
+        }
+        EventKind::UpdateReceived {
+            update,
+            attr_errors,
+        } => {
+            let mut lines = Vec::new();
+            for p in update.withdrawn_all() {
+                lines.push(route_line(e.ts_us, e.peer, "withdraw", p, None, None));
+            }
+            for (p, nh) in update.announced() {
+                lines.push(route_line(
+                    e.ts_us,
+                    e.peer,
+                    "announce",
+                    p,
+                    Some(nh),
+                    Some(&update.attributes),
+                ));
+            }
+            if !attr_errors.is_empty() {
+                lines.push(with("attribute_errors", json!({"errors": attr_errors})));
+            }
+            lines
+        }
+        EventKind::EndOfRibReceived(f) => {
+            vec![with("end_of_rib", json!({"family": f.to_string()}))]
+        }
+        EventKind::UpdateSent { announce, withdraw } => vec![with(
+            "update_sent",
+            json!({
+                "announce": announce.iter().map(|(p, nh)| json!({"prefix": p.to_string(), "next_hop": nh.to_string()})).collect::<Vec<_>>(),
+                "withdraw": withdraw.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        )],
+        EventKind::EndOfRibSent(f) => {
+            vec![with("end_of_rib_sent", json!({"family": f.to_string()}))]
+        }
+        EventKind::NotificationSent(n) => vec![with("notification_sent", notification(n))],
+        EventKind::NotificationReceived(n) => vec![with("notification_received", notification(n))],
+        EventKind::Down(reason) => vec![with("down", json!({"reason": reason}))],
+        EventKind::ConnectionError(err) => vec![with("connection_error", json!({"error": err}))],
+        EventKind::RouteRefreshReceived(f) => {
+            vec![with(
+                "route_refresh_received",
+                json!({"family": f.to_string()}),
+            )]
+        }
+        _ => vec![],
+    }
+}
