@@ -105,7 +105,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // would retry anyway, one second later.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let announce = format!("{VIP} next-hop {}", HOPS[0]);
-    let (mut speaker, _spk) = spawn(&s(&[
+    let (mut speaker, mut spk) = spawn(&s(&[
         "speak",
         "--local-as",
         "65001",
@@ -125,6 +125,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &announce,
     ]))?;
     let mut stdin = speaker.0.stdin.take().context("speaker stdin")?;
+    // Read the speaker's events: when each UPDATE left (its write returned).
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = spk.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["event"] == "update_sent"
+                && let Some(ts) = v["ts_us"].as_u64()
+            {
+                let _ = sent_tx.send(ts);
+            }
+        }
+    });
 
     println!(
         "observe listens on 127.10.0.8:{port} (AS 65002); speak connects from 127.10.0.7 (AS 65001)"
@@ -147,6 +159,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let mut lat = Vec::with_capacity(args.moves);
+    let mut to_wire = Vec::with_capacity(args.moves);
+    while sent_rx.try_recv().is_ok() {}
     for i in 0..args.moves {
         let hop = HOPS[(i + 1) % 2];
         let line = format!("announce route {VIP} next-hop {hop}\n");
@@ -159,9 +173,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?;
         let t1 = got["ts_us"].as_u64().unwrap_or(t0);
         lat.push(t1.saturating_sub(t0) as f64 / 1000.0);
+        if let Ok(Some(sent)) = timeout(Duration::from_secs(5), sent_rx.recv()).await {
+            to_wire.push(sent.saturating_sub(t0) as f64 / 1000.0);
+        }
         if i < 2 {
             println!(
-                "command `announce route {VIP} next-hop {hop}` reached observe in {:.3} ms (one UPDATE, no withdraw)",
+                "command `announce route {VIP} next-hop {hop}` reached observe in {:.3} ms (replaced, never withdrawn)",
                 lat[i]
             );
         }
@@ -173,6 +190,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN)
+    );
+    to_wire.sort_by(f64::total_cmp);
+    println!(
+        "  of which command to UPDATE written by speak: p50 {:.3} ms, p99 {:.3} ms",
+        percentile(&to_wire, 0.5),
+        percentile(&to_wire, 0.99)
     );
     speaker.stop();
     observer.stop();

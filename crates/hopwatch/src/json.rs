@@ -4,18 +4,84 @@
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use hopwatch_bgp::message::PathAttributes;
 use hopwatch_bgp::{Notification, Prefix};
 use hopwatch_bgp_driver::{DriverEvent, EventKind};
 use serde_json::{Value, json};
 
-/// Prints one JSON value as a line on stdout and flushes it.
+/// Lines waiting for the writer thread, at most. Past that, lines are dropped and
+/// counted rather than letting a stalled reader of stdout stall the BGP sessions
+/// (a blocked write in the runtime would stop keepalives too).
+const QUEUE: usize = 65_536;
+
+static OUT: OnceLock<Printer> = OnceLock::new();
+
+struct Printer {
+    tx: SyncSender<Vec<u8>>,
+    dropped: AtomicU64,
+}
+
+fn printer() -> &'static Printer {
+    OUT.get_or_init(|| {
+        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+        std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                let mut out = std::io::stdout().lock();
+                while let Ok(line) = rx.recv() {
+                    let _ = out.write_all(&line);
+                    // Flush when nothing else is queued: one write per burst.
+                    if rx.try_recv().map(|l| out.write_all(&l)).is_err() {
+                        let _ = out.flush();
+                    }
+                }
+                let _ = out.flush();
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| eprintln!("hopwatch: no stdout thread: {e}"));
+        Printer {
+            tx,
+            dropped: AtomicU64::new(0),
+        }
+    })
+}
+
+/// Queues one JSON value as a line for stdout; never blocks.
 pub fn print(v: &Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, v);
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+    let p = printer();
+    let mut line = serde_json::to_vec(v).unwrap_or_default();
+    line.push(b'\n');
+    let dropped = p.dropped.load(Ordering::Relaxed);
+    if dropped > 0
+        && p.tx
+            .try_send(
+                format!("{{\"event\":\"events_dropped\",\"count\":{dropped}}}\n").into_bytes(),
+            )
+            .is_ok()
+    {
+        p.dropped.fetch_sub(dropped, Ordering::Relaxed);
+    }
+    if p.tx.try_send(line).is_err() {
+        p.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits (at most `wait`) until every queued line has been written, before exit.
+pub fn drain(wait: std::time::Duration) {
+    let deadline = std::time::Instant::now() + wait;
+    let p = printer();
+    // A zero-size marker: once the writer has taken it, everything before it is out.
+    while std::time::Instant::now() < deadline {
+        match p.tx.try_send(Vec::new()) {
+            Ok(()) => break,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
 }
 
 fn notification(n: &Notification) -> Value {

@@ -46,6 +46,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Demo(a) => demo::run(a).await,
         }
     });
+    json::drain(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,0 +1,383 @@
+//! Hostile input against a running `hopwatch observe`: each class of malformed
+//! message gets the NOTIFICATION RFC 4271 section 6 (or RFC 7606) requires, and the
+//! process keeps serving its other peer, a `hopwatch speak` whose route survives.
+//!
+//! Everything runs on loopback (127.0.0.0/8), each raw peer from its own source
+//! address so that the observer sees distinct peers; every child is stopped by PID.
+
+// In a test a panic is a failed test, not a crashed daemon.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hopwatch_bgp::message::{self, Capability, Codec, Message, Open};
+use hopwatch_bgp::{Asn, HoldTime, RouterId};
+use serde_json::Value;
+use socket2::{Domain, Socket, Type};
+
+const OBSERVER: &str = "127.20.0.8";
+const SPEAKER: &str = "127.20.0.7";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind((OBSERVER, 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn spawn(args: &[&str]) -> (Proc, mpsc::Receiver<Value>, Option<ChildStdin>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let stdin = child.stdin.take();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (Proc(child), rx, stdin)
+}
+
+/// Waits (at most 10 s) for an event matching `pred`, keeping the others seen in `seen`.
+fn wait_for(
+    rx: &mpsc::Receiver<Value>,
+    seen: &mut Vec<Value>,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(v) => {
+                seen.push(v.clone());
+                if pred(&v) {
+                    return v;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("no matching event within 10 s; saw {seen:#?}");
+}
+
+/// A raw BGP peer from `source` that speaks bytes we choose.
+struct RawPeer {
+    stream: TcpStream,
+}
+
+impl RawPeer {
+    fn connect(source: Ipv4Addr, port: u16) -> RawPeer {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        sock.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+        let to: SocketAddr = format!("{OBSERVER}:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match sock.connect_timeout(&to.into(), Duration::from_secs(2)) {
+                Ok(()) => break,
+                Err(e) if Instant::now() > deadline => panic!("connect: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        let stream: TcpStream = sock.into();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        RawPeer { stream }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    fn send_msg(&mut self, m: &Message) {
+        let bytes = message::encode_to_vec(m, &Codec::default());
+        self.send(&bytes);
+    }
+
+    /// Reads messages until a NOTIFICATION (returns code, subcode), or `None`
+    /// when none comes within the read timeout.
+    fn notification(&mut self) -> Option<(u8, u8)> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            while let Ok(Some(len)) = message::frame_len(&buf) {
+                if buf.len() < len {
+                    break;
+                }
+                let msg: Vec<u8> = buf.drain(..len).collect();
+                if msg[18] == 3 {
+                    return Some((msg[19], msg[20]));
+                }
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn open(asn: u32, hold: u16, id: Ipv4Addr) -> Vec<u8> {
+        let open = Open {
+            asn: Asn(asn),
+            hold_time: HoldTime::new(9).unwrap(),
+            router_id: RouterId::new(Ipv4Addr::new(1, 1, 1, 1)).unwrap(),
+            capabilities: vec![Capability::FourOctetAs(Asn(asn))],
+        };
+        let mut b = message::encode_to_vec(&Message::Open(open), &Codec::default());
+        // Patch hold time and identifier in place so that invalid values can be sent.
+        b[22..24].copy_from_slice(&hold.to_be_bytes());
+        b[24..28].copy_from_slice(&id.octets());
+        b
+    }
+
+    /// OPEN + KEEPALIVE with valid values: the session reaches Established.
+    fn establish(&mut self) {
+        self.send(&Self::open(65001, 9, Ipv4Addr::new(1, 1, 1, 1)));
+        self.send_msg(&Message::Keepalive);
+    }
+}
+
+fn header(len: u16, kind: u8) -> Vec<u8> {
+    let mut b = vec![0xff; 16];
+    b.extend_from_slice(&len.to_be_bytes());
+    b.push(kind);
+    b
+}
+
+fn update(body: &[u8]) -> Vec<u8> {
+    let mut b = header((19 + body.len()) as u16, 2);
+    b.extend_from_slice(body);
+    b
+}
+
+/// ORIGIN IGP, AS_PATH [65001], and a NEXT_HOP (4-octet AS session).
+fn attrs(next_hop: [u8; 4]) -> Vec<u8> {
+    let mut a = vec![
+        0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9, 0x40, 3, 4,
+    ];
+    a.extend_from_slice(&next_hop);
+    a
+}
+
+fn update_with(attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(attrs);
+    body.extend_from_slice(nlri);
+    update(&body)
+}
+
+/// (name, bytes to send, establish the session first?, expected (code, subcode))
+type Case = (&'static str, Vec<u8>, bool, (u8, u8));
+
+#[test]
+fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() {
+    let port = free_port();
+    let port_s = port.to_string();
+    let (_obs, obs_rx, _) = spawn(&[
+        "observe",
+        "--local-as",
+        "65002",
+        "--router-id",
+        OBSERVER,
+        "--listen",
+        OBSERVER,
+        "--port",
+        &port_s,
+        "--peer-as",
+        "65001",
+    ]);
+    let mut seen = Vec::new();
+    let (_spk, _spk_rx, spk_in) = spawn(&[
+        "speak",
+        "--local-as",
+        "65001",
+        "--router-id",
+        SPEAKER,
+        "--local-address",
+        SPEAKER,
+        "--peer",
+        OBSERVER,
+        "--peer-as",
+        "65002",
+        "--port",
+        &port_s,
+        "--hold-time",
+        "9",
+        "--announce",
+        "100.64.0.1/32 next-hop 127.20.0.4",
+    ]);
+    let mut spk_in = spk_in.unwrap();
+    wait_for(&obs_rx, &mut seen, |v| {
+        v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.4"
+    });
+
+    let mut long = header(5000, 2);
+    long.resize(5000, 0);
+    let cases: Vec<Case> = vec![
+        (
+            "bad marker",
+            {
+                let mut h = header(19, 4);
+                h[3] = 0;
+                h
+            },
+            false,
+            (1, 1),
+        ),
+        ("length under 19", header(18, 4), false, (1, 2)),
+        ("oversized message", long, true, (1, 2)),
+        ("unknown type", header(19, 9), true, (1, 3)),
+        (
+            "KEEPALIVE with a body",
+            {
+                let mut h = header(20, 4);
+                h.push(0);
+                h
+            },
+            true,
+            (1, 2),
+        ),
+        (
+            "OPEN version 3",
+            {
+                let mut o = RawPeer::open(65001, 9, Ipv4Addr::new(1, 1, 1, 1));
+                o[19] = 3;
+                o
+            },
+            false,
+            (2, 1),
+        ),
+        (
+            "OPEN from the wrong AS",
+            RawPeer::open(65099, 9, Ipv4Addr::new(1, 1, 1, 1)),
+            false,
+            (2, 2),
+        ),
+        (
+            "OPEN with hold time 2",
+            RawPeer::open(65001, 2, Ipv4Addr::new(1, 1, 1, 1)),
+            false,
+            (2, 6),
+        ),
+        (
+            "OPEN with identifier 0.0.0.0",
+            RawPeer::open(65001, 9, Ipv4Addr::UNSPECIFIED),
+            false,
+            (2, 3),
+        ),
+        (
+            "attribute length past the message",
+            update(&[0, 0, 0, 50, 0x40, 1, 1, 0]),
+            true,
+            (3, 1),
+        ),
+        (
+            "withdrawn length past the message",
+            update(&[0, 40, 0, 0]),
+            true,
+            (3, 1),
+        ),
+        (
+            "NLRI prefix longer than 32",
+            update_with(&attrs([10, 10, 0, 4]), &[33, 1, 2, 3, 4, 5]),
+            true,
+            (3, 10),
+        ),
+        (
+            "OPEN in Established",
+            RawPeer::open(65001, 9, Ipv4Addr::new(1, 1, 1, 1)),
+            true,
+            (5, 3),
+        ),
+    ];
+    for (i, (name, bytes, establish, want)) in cases.into_iter().enumerate() {
+        let mut peer = RawPeer::connect(Ipv4Addr::new(127, 20, 1, i as u8 + 1), port);
+        if establish {
+            peer.establish();
+        }
+        peer.send(&bytes);
+        let got = peer.notification();
+        assert_eq!(
+            got,
+            Some(want),
+            "{name}: expected NOTIFICATION {want:?}, got {got:?}"
+        );
+    }
+
+    // RFC 7606 treat-as-withdraw: no NOTIFICATION, the session stays up, the route
+    // is not taken. Checked by sending a valid UPDATE afterwards on the same session.
+    for (i, (name, bad)) in [
+        (
+            "missing NEXT_HOP",
+            update_with(&attrs([10, 10, 0, 4])[..13], &[32, 100, 64, 0, 9]),
+        ),
+        (
+            "NEXT_HOP 0.0.0.0",
+            update_with(&attrs([0, 0, 0, 0]), &[32, 100, 64, 0, 9]),
+        ),
+        (
+            "missing ORIGIN",
+            update_with(&attrs([10, 10, 0, 4])[4..], &[32, 100, 64, 0, 9]),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let source = Ipv4Addr::new(127, 20, 2, i as u8 + 1);
+        let mut peer = RawPeer::connect(source, port);
+        peer.establish();
+        peer.send(&bad);
+        peer.send(&update_with(&attrs([10, 10, 0, 4]), &[32, 100, 64, 0, 10]));
+        let src = source.to_string();
+        let v = wait_for(&obs_rx, &mut seen, |v| {
+            v["event"] == "update" && v["peer"] == src.as_str() && v["action"] == "announce"
+        });
+        assert_eq!(
+            v["prefix"], "100.64.0.10/32",
+            "{name}: the malformed route was taken: {v}"
+        );
+        assert!(
+            seen.iter()
+                .any(|e| e["event"] == "attribute_errors" && e["peer"] == src.as_str()),
+            "{name}: the error was not reported"
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|e| e["event"] == "notification_sent" && e["peer"] == src.as_str()),
+            "{name}: treat-as-withdraw must not reset the session"
+        );
+    }
+
+    // The well-behaved speaker was never disturbed and still moves its route.
+    writeln!(spk_in, "announce route 100.64.0.1/32 next-hop 127.20.0.5").unwrap();
+    wait_for(&obs_rx, &mut seen, |v| {
+        v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.5"
+    });
+    assert!(
+        !seen
+            .iter()
+            .any(|e| e["event"] == "down" && e["peer"] == SPEAKER),
+        "the good peer's session went down"
+    );
+}
