@@ -90,6 +90,13 @@ pub enum Message {
     Keepalive,
     /// ROUTE-REFRESH.
     RouteRefresh(RouteRefresh),
+    /// ROUTE-REFRESH for an address family hopwatch does not carry.
+    RouteRefreshOther {
+        /// AFI as received.
+        afi: u16,
+        /// SAFI as received.
+        safi: u8,
+    },
 }
 
 impl Message {
@@ -100,7 +107,7 @@ impl Message {
             Message::Update(_) => "UPDATE",
             Message::Notification(_) => "NOTIFICATION",
             Message::Keepalive => "KEEPALIVE",
-            Message::RouteRefresh(_) => "ROUTE-REFRESH",
+            Message::RouteRefresh(_) | Message::RouteRefreshOther { .. } => "ROUTE-REFRESH",
         }
     }
 }
@@ -210,9 +217,12 @@ pub fn decode(msg: &[u8], codec: &Codec) -> Result<Decoded, Notification> {
             };
             match Family::from_codes(u16::from_be_bytes([*a, *b]), *safi) {
                 Some(family) => plain(Message::RouteRefresh(RouteRefresh { family })),
-                // RFC 2918 4: a family not negotiated is ignored; report it as a
-                // refresh of nothing we carry by failing softly to IPv4.
-                None => plain(Message::Keepalive),
+                // A family hopwatch does not carry: the session ignores it
+                // (RFC 2918 4), but it is still a ROUTE-REFRESH for the state machine.
+                None => plain(Message::RouteRefreshOther {
+                    afi: u16::from_be_bytes([*a, *b]),
+                    safi: *safi,
+                }),
             }
         }
     }
@@ -246,6 +256,11 @@ pub fn encode(msg: &Message, codec: &Codec, out: &mut Vec<u8>) {
         Message::RouteRefresh(rr) => {
             out.extend_from_slice(&rr.family.afi().code().to_be_bytes());
             out.extend_from_slice(&[0, Family::SAFI_UNICAST]);
+            kind::ROUTE_REFRESH
+        }
+        Message::RouteRefreshOther { afi, safi } => {
+            out.extend_from_slice(&afi.to_be_bytes());
+            out.extend_from_slice(&[0, *safi]);
             kind::ROUTE_REFRESH
         }
     };

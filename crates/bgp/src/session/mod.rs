@@ -171,6 +171,10 @@ impl Session {
 
     /// ManualStart / AutomaticStart: connect out, or wait for the peer when passive.
     pub fn start(&mut self, now: Instant) {
+        // A manual start begins afresh: no backoff left over from before (RFC 4271 8.2.2).
+        if self.stopped {
+            self.failures = 0;
+        }
         self.stopped = false;
         if self.state == State::Idle {
             self.begin(now);
@@ -221,6 +225,8 @@ impl Session {
         match self.state {
             State::Connect | State::Active | State::Idle if !self.stopped => {
                 self.rx.clear();
+                // Nothing meant for an earlier connection may precede our OPEN.
+                self.tx.clear();
                 self.codec = Codec::default();
                 self.negotiated = None;
                 self.retry_at = None;
@@ -337,9 +343,17 @@ impl Session {
                     });
                 }
             }
+            (State::Established, Message::RouteRefreshOther { .. }) => self.restart_hold(now),
             (State::Established, Message::RouteRefresh(rr)) => {
                 self.restart_hold(now);
-                self.events.push_back(Event::RouteRefresh(rr.family));
+                // RFC 2918 4: a family that was not negotiated is ignored.
+                if self
+                    .negotiated
+                    .as_ref()
+                    .is_some_and(|n| n.carries(rr.family))
+                {
+                    self.events.push_back(Event::RouteRefresh(rr.family));
+                }
             }
             (State::Established, _) => self.fail(
                 now,
@@ -392,8 +406,10 @@ impl Session {
             peer_restart_time,
         });
         self.send(&Message::Keepalive);
-        self.restart_hold(now);
+        // OpenConfirm first: the keepalive timer only runs from OpenConfirm on, and
+        // RFC 4271 8.2.2 wants it running while we wait for the peer's KEEPALIVE.
         self.set_state(State::OpenConfirm);
+        self.restart_hold(now);
     }
 
     /// Sends an UPDATE; only in Established (returns false otherwise, sending nothing).
@@ -415,10 +431,15 @@ impl Session {
         if self.state != State::Established {
             return false;
         }
+        let before = self.tx.len();
         for u in updates {
             message::encode_update_into(u, &self.codec, &mut self.tx);
         }
-        self.restart_keepalive(now);
+        // Only a message sent restarts the KeepaliveTimer (RFC 4271 8.2.2), not an
+        // empty batch.
+        if self.tx.len() > before {
+            self.restart_keepalive(now);
+        }
         true
     }
 
