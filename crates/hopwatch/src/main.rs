@@ -46,6 +46,9 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Demo(a) => demo::run(a).await,
         }
     });
+    // Reads of stdin and of a named pipe block in tokio's blocking pool and never
+    // end by themselves; do not let them hold the process after a clean stop.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
     json::drain(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

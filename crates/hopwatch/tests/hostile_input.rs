@@ -8,76 +8,19 @@
 // In a test a panic is a failed test, not a crashed daemon.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use hopwatch_bgp::message::{self, Capability, Codec, Message, Open};
 use hopwatch_bgp::{Asn, HoldTime, RouterId};
-use serde_json::Value;
 use socket2::{Domain, Socket, Type};
+
+mod loopback;
+use loopback::{free_port, spawn};
 
 const OBSERVER: &str = "127.20.0.8";
 const SPEAKER: &str = "127.20.0.7";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind((OBSERVER, 0)).unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn spawn(args: &[&str]) -> (Proc, mpsc::Receiver<Value>, Option<ChildStdin>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let stdin = child.stdin.take();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    (Proc(child), rx, stdin)
-}
-
-/// Waits (at most 10 s) for an event matching `pred`, keeping the others seen in `seen`.
-fn wait_for(
-    rx: &mpsc::Receiver<Value>,
-    seen: &mut Vec<Value>,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(v) => {
-                seen.push(v.clone());
-                if pred(&v) {
-                    return v;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    panic!("no matching event within 10 s; saw {seen:#?}");
-}
 
 /// A raw BGP peer from `source` that speaks bytes we choose.
 struct RawPeer {
@@ -191,9 +134,9 @@ type Case = (&'static str, Vec<u8>, bool, (u8, u8));
 
 #[test]
 fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() {
-    let port = free_port();
+    let port = free_port(OBSERVER);
     let port_s = port.to_string();
-    let (_obs, obs_rx, _) = spawn(&[
+    let mut obs = spawn(&[
         "observe",
         "--local-as",
         "65002",
@@ -206,8 +149,7 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
         "--peer-as",
         "65001",
     ]);
-    let mut seen = Vec::new();
-    let (_spk, _spk_rx, spk_in) = spawn(&[
+    let mut spk = spawn(&[
         "speak",
         "--local-as",
         "65001",
@@ -226,8 +168,8 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
         "--announce",
         "100.64.0.1/32 next-hop 127.20.0.4",
     ]);
-    let mut spk_in = spk_in.unwrap();
-    wait_for(&obs_rx, &mut seen, |v| {
+    let mut spk_in = spk.stdin.take().unwrap();
+    obs.wait_for("update", |v| {
         v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.4"
     });
 
@@ -349,7 +291,7 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
         peer.send(&bad);
         peer.send(&update_with(&attrs([10, 10, 0, 4]), &[32, 100, 64, 0, 10]));
         let src = source.to_string();
-        let v = wait_for(&obs_rx, &mut seen, |v| {
+        let v = obs.wait_for("update", |v| {
             v["event"] == "update" && v["peer"] == src.as_str() && v["action"] == "announce"
         });
         assert_eq!(
@@ -357,12 +299,13 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
             "{name}: the malformed route was taken: {v}"
         );
         assert!(
-            seen.iter()
+            obs.seen
+                .iter()
                 .any(|e| e["event"] == "attribute_errors" && e["peer"] == src.as_str()),
             "{name}: the error was not reported"
         );
         assert!(
-            !seen
+            !obs.seen
                 .iter()
                 .any(|e| e["event"] == "notification_sent" && e["peer"] == src.as_str()),
             "{name}: treat-as-withdraw must not reset the session"
@@ -371,11 +314,11 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
 
     // The well-behaved speaker was never disturbed and still moves its route.
     writeln!(spk_in, "announce route 100.64.0.1/32 next-hop 127.20.0.5").unwrap();
-    wait_for(&obs_rx, &mut seen, |v| {
+    obs.wait_for("update", |v| {
         v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.5"
     });
     assert!(
-        !seen
+        !obs.seen
             .iter()
             .any(|e| e["event"] == "down" && e["peer"] == SPEAKER),
         "the good peer's session went down"

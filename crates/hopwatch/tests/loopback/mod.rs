@@ -1,0 +1,118 @@
+//! Running `hopwatch` roles as child processes on loopback for tests: stopped by
+//! PID on drop, stdout parsed as JSON lines by a reader thread, every wait bounded.
+
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A child `hopwatch`, stopped by PID when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub events: mpsc::Receiver<Value>,
+    /// Every event seen so far by [`Proc::wait_for`].
+    pub seen: Vec<Value>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on `ip` (bound, then released).
+pub fn free_port(ip: &str) -> u16 {
+    let l = TcpListener::bind((ip, 0)).expect("bind a free port");
+    l.local_addr().expect("local address").port()
+}
+
+/// Starts `hopwatch ARGS…`.
+pub fn spawn(args: &[&str]) -> Proc {
+    spawn_with(args, Stdio::inherit())
+}
+
+/// Starts `hopwatch ARGS…` with stderr sent where `stderr` says.
+pub fn spawn_with(args: &[&str], stderr: Stdio) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start hopwatch");
+    let out = child.stdout.take().expect("stdout is piped");
+    let stdin = child.stdin.take();
+    let (tx, events) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    Proc {
+        child,
+        stdin,
+        events,
+        seen: Vec::new(),
+    }
+}
+
+impl Proc {
+    /// Waits (at most 10 s) for an event matching `pred`.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.try_wait_for(Duration::from_secs(10), &pred)
+            .unwrap_or_else(|| panic!("no {what} within 10 s; saw {:#?}", self.seen))
+    }
+
+    /// Waits at most `limit` for an event matching `pred`.
+    pub fn try_wait_for(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        None
+    }
+
+    /// Waits (at most 10 s) for the process to exit; true if it exited with 0.
+    pub fn exit_success(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the process did not exit within 10 s");
+    }
+
+    /// Sends a signal by PID.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+}

@@ -1,0 +1,270 @@
+//! The binary under test: `hopwatch speak` or `hopwatch observe` in the speaker
+//! namespace, its stdin kept open as a command pipe, its stdout (one JSON event per
+//! line) collected by a reader thread so tests can wait for events with a deadline.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
+use super::proc;
+
+/// The pseudo-event the reader appends when hopwatch's stdout closes.
+pub const STDOUT_CLOSED: &str = "<stdout closed>";
+
+/// The events printed so far, and a condvar signalled on each new one.
+type Events = Arc<(Mutex<Vec<Value>>, Condvar)>;
+
+/// A running `hopwatch` process.
+pub struct Hopwatch {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: Events,
+    stderr: std::path::PathBuf,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// `speak`'s usual arguments towards the lab's peer, plus `extra`.
+pub fn speak_args(local_as: u32, peer_as: u32, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "speak",
+        "--local-as",
+        &local_as.to_string(),
+        "--router-id",
+        SPEAKER_ADDR,
+        "--peer",
+        PEER_ADDR,
+        "--peer-as",
+        &peer_as.to_string(),
+        "--local-address",
+        SPEAKER_ADDR,
+        "--hold-time",
+        "9",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// `observe`'s usual arguments (passive, listening on the speaker address), plus `extra`.
+pub fn observe_args(local_as: u32, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "observe",
+        "--local-as",
+        &local_as.to_string(),
+        "--router-id",
+        "10.10.0.8",
+        "--listen",
+        SPEAKER_ADDR,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+impl Hopwatch {
+    /// Starts `hopwatch ARGS…` in the lab's speaker namespace; `name` labels its files.
+    pub fn start(lab: &Lab, name: &str, args: &[String]) -> Hopwatch {
+        let bin = env!("CARGO_BIN_EXE_hopwatch");
+        let mut argv: Vec<&str> = vec![bin];
+        argv.extend(args.iter().map(String::as_str));
+        eprintln!("[{name}] hopwatch {}", args.join(" "));
+        let stdout_log = lab.dir().join(format!("{name}.jsonl"));
+        let stderr = lab.dir().join(format!("{name}.err"));
+        let mut cmd = proc::in_netns(&lab.speaker, &argv);
+        cmd.env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr).expect("the lab folder is writable"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let events: Events = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = Arc::clone(&events);
+        let label = name.to_string();
+        let reader = std::thread::spawn(move || {
+            let mut log = File::create(&stdout_log).ok();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(f) = log.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                let v = serde_json::from_str::<Value>(&line).unwrap_or_else(|_| {
+                    eprintln!("[{label}] non-JSON stdout line: {line}");
+                    serde_json::json!({ "event": "<not json>", "line": line })
+                });
+                let (lock, cv) = &*sink;
+                lock.lock().expect("event lock").push(v);
+                cv.notify_all();
+            }
+            // The process is gone (or closed stdout): no event will come any more.
+            let (lock, cv) = &*sink;
+            lock.lock()
+                .expect("event lock")
+                .push(serde_json::json!({ "event": STDOUT_CLOSED }));
+            cv.notify_all();
+        });
+        Hopwatch {
+            name: name.to_string(),
+            child,
+            stdin,
+            events,
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    /// Writes one command line to its stdin.
+    pub fn send(&mut self, line: &str) {
+        eprintln!("[{}] stdin <- {line}", self.name);
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .unwrap_or_else(|e| {
+                panic!(
+                    "[{}] cannot write to stdin: {e}\n{}",
+                    self.name,
+                    self.dump()
+                )
+            });
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.events.0.lock().expect("event lock").clone()
+    }
+
+    /// How many events so far (an index for [`Hopwatch::wait_for_from`]).
+    pub fn event_count(&self) -> usize {
+        self.events.0.lock().expect("event lock").len()
+    }
+
+    /// Waits up to `timeout` for an event matching `pred`; panics (with every event
+    /// and stderr) if none comes.
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_from(0, what, timeout, pred)
+    }
+
+    /// Like [`Hopwatch::wait_for`], looking only at events from index `from` on.
+    pub fn wait_for_from(
+        &self,
+        from: usize,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        match self.try_wait_for_from(from, timeout, pred) {
+            Some(v) => v,
+            None => panic!(
+                "[{}] no event {what} within {timeout:?} (or hopwatch exited)\n{}",
+                self.name,
+                self.dump()
+            ),
+        }
+    }
+
+    /// Waits up to `timeout` for an event matching `pred` from index `from` on.
+    pub fn try_wait_for_from(
+        &self,
+        from: usize,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.events;
+        let mut events = lock.lock().expect("event lock");
+        loop {
+            if let Some(v) = events.iter().skip(from).find(|v| pred(v)) {
+                return Some(v.clone());
+            }
+            if events.last().is_some_and(|v| v["event"] == STDOUT_CLOSED) {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            events = cv
+                .wait_timeout(events, deadline - now)
+                .expect("event lock")
+                .0;
+        }
+    }
+
+    /// Waits for `"event":"established"` and returns it.
+    pub fn wait_established(&self, timeout: Duration) -> Value {
+        self.wait_for("established", timeout, |v| v["event"] == "established")
+    }
+
+    /// The PID of the `hopwatch` process itself (the child of its `timeout` wrapper).
+    pub fn pid(&self) -> u32 {
+        let wrapper = self.child.id();
+        super::wait::poll(Duration::from_secs(5), Duration::from_millis(10), || {
+            proc::children(wrapper).first().copied()
+        })
+        .unwrap_or_else(|| panic!("[{}] hopwatch's PID not found under {wrapper}", self.name))
+    }
+
+    /// Sends a signal (`USR1`, `KILL`, …) to the `hopwatch` process itself.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.pid();
+        eprintln!("[{}] kill -s {sig} {pid}", self.name);
+        proc::signal(pid, sig);
+    }
+
+    /// SIGKILLs `hopwatch` and waits (bounded) for it to be gone.
+    pub fn kill_hard(&mut self) {
+        self.signal("KILL");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("[{}] still running 5 s after SIGKILL", self.name);
+    }
+
+    /// Every event and the stderr tail, for failure messages.
+    pub fn dump(&self) -> String {
+        let events: Vec<String> = self.events().iter().map(Value::to_string).collect();
+        format!(
+            "--- [{}] events ---\n{}\n--- [{}] stderr (last lines) ---\n{}",
+            self.name,
+            events.join("\n"),
+            self.name,
+            proc::tail_file(&self.stderr, 40)
+        )
+    }
+}
+
+impl Drop for Hopwatch {
+    fn drop(&mut self) {
+        let inner = proc::children(self.child.id());
+        proc::stop(&mut self.child);
+        // If the wrapper had to be SIGKILLed, hopwatch may have outlived it: by PID too.
+        for pid in inner {
+            if proc::alive(pid) {
+                proc::signal(pid, "KILL");
+            }
+        }
+        drop(self.stdin.take());
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.dump());
+        }
+    }
+}

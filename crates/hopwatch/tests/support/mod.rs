@@ -1,0 +1,43 @@
+//! The interoperability harness: real BGP daemons (FRR, BIRD, GoBGP, ExaBGP) in network
+//! namespaces that each test creates for itself, talking to the `hopwatch` binary.
+//!
+//! It is split by concern: `netns` owns the namespaces and the temp folder, `proc` the
+//! child processes, `hopwatch` the binary under test and its JSON event lines, `tshark`
+//! the wire capture, and one module per peer knows that daemon's configuration and CLI.
+//! Every test binary uses a different subset, hence the `dead_code` allowance.
+//!
+//! The network rule holds by construction: nothing here runs in the host namespace
+//! except `ip` itself; every daemon, CLI call and capture is `ip netns exec`'d into a
+//! namespace whose only link is a veth pair to its sibling.
+#![allow(dead_code, unused_imports)]
+
+pub mod bird;
+pub mod checks;
+pub mod exabgp;
+pub mod frr;
+pub mod gobgp;
+pub mod hopwatch;
+pub mod netns;
+pub mod preflight;
+pub mod proc;
+pub mod tshark;
+pub mod wait;
+
+pub use hopwatch::Hopwatch;
+pub use netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
+pub use preflight::{Peer, preflight};
+
+/// The VIP the tests announce through `speak`.
+pub const VIP: &str = "100.64.0.1/32";
+/// The VIP's first and second next hop (both on the connected /24, unassigned).
+pub const NH1: &str = "10.10.0.4";
+/// See [`NH1`].
+pub const NH2: &str = "10.10.0.5";
+/// A route the peer itself announces, for `observe` to decode.
+pub const PEER_ROUTE: &str = "100.64.0.9/32";
+/// The peer's AS in every lab.
+pub const PEER_AS: u32 = 65000;
+/// `speak`'s AS.
+pub const SPEAK_AS: u32 = 65001;
+/// `observe`'s AS.
+pub const OBSERVE_AS: u32 = 65002;
