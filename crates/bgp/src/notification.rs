@@ -65,6 +65,8 @@ subcodes!(
 subcodes!(
     /// Code 2: OPEN Message Error.
     OpenError {
+        /// The OPEN could not be parsed at all (too short, parameters overrun).
+        Unspecific = 0, "Unspecific";
         /// Version is not 4; data: the largest version supported (4).
         UnsupportedVersionNumber = 1, "Unsupported Version Number";
         /// The peer's AS is not the one configured.
@@ -73,6 +75,8 @@ subcodes!(
         BadBgpIdentifier = 3, "Bad BGP Identifier";
         /// An optional parameter other than capabilities.
         UnsupportedOptionalParameter = 4, "Unsupported Optional Parameter";
+        /// Deprecated by RFC 4271 (was Authentication Failure); never sent.
+        AuthenticationFailure = 5, "Authentication Failure (deprecated)";
         /// Hold time 1 or 2 seconds.
         UnacceptableHoldTime = 6, "Unacceptable Hold Time";
         /// A capability required by the local configuration is missing (RFC 5492).
@@ -95,6 +99,8 @@ subcodes!(
         AttributeLengthError = 5, "Attribute Length Error";
         /// ORIGIN value not 0, 1 or 2.
         InvalidOrigin = 6, "Invalid ORIGIN Attribute";
+        /// Deprecated by RFC 4271 (was AS Routing Loop); never sent.
+        AsRoutingLoop = 7, "AS Routing Loop (deprecated)";
         /// NEXT_HOP semantically wrong (0.0.0.0, multicast, ...).
         InvalidNextHop = 8, "Invalid NEXT_HOP Attribute";
         /// An optional attribute failed its checks.
@@ -141,6 +147,8 @@ subcodes!(
         OutOfResources = 8, "Out of Resources";
         /// Hard reset (RFC 8538): do not keep the routes as stale.
         HardReset = 9, "Hard Reset";
+        /// BFD down (RFC 9384).
+        BfdDown = 10, "BFD Down";
     }
 );
 

@@ -143,7 +143,7 @@ impl Open {
     }
 
     pub(crate) fn decode_body(body: &[u8]) -> Result<Open, Notification> {
-        let unspecific = || Notification::bare(ErrorCode::Open(OpenError::Other(0)));
+        let unspecific = || Notification::bare(ErrorCode::Open(OpenError::Unspecific));
         let mut r = Reader::new(body);
         let version = r.u8().ok_or_else(unspecific)?;
         if version != BGP_VERSION {
