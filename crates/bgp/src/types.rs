@@ -57,8 +57,21 @@ impl FromStr for Asn {
 
 /// A BGP identifier: a non-zero 4-octet value, written as an IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "Ipv4Addr", into = "Ipv4Addr")]
 pub struct RouterId(Ipv4Addr);
+
+impl TryFrom<Ipv4Addr> for RouterId {
+    type Error = String;
+    fn try_from(a: Ipv4Addr) -> Result<Self, Self::Error> {
+        RouterId::new(a).ok_or_else(|| "router id 0.0.0.0 is not allowed".to_string())
+    }
+}
+
+impl From<RouterId> for Ipv4Addr {
+    fn from(r: RouterId) -> Ipv4Addr {
+        r.0
+    }
+}
 
 impl RouterId {
     /// Builds an identifier; 0.0.0.0 is not one (RFC 6286).

@@ -27,6 +27,8 @@ pub enum Cmd {
     Observe(ObserveArgs),
     /// `speak` announcing a VIP to `observe` on 127.0.0.1, then moving its next hop.
     Demo(DemoArgs),
+    /// Check a watcher config file without starting anything.
+    Check(CheckArgs),
 }
 
 const SPEAK_HELP: &str = "\
@@ -142,4 +144,12 @@ pub struct DemoArgs {
     /// How many next-hop moves to make and time (each waits for the observer).
     #[arg(long, default_value_t = 10)]
     pub moves: usize,
+}
+
+/// `hopwatch check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
 }

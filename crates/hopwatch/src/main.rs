@@ -5,11 +5,14 @@
 //! - `command`: the ExaBGP-syntax route commands `speak` reads.
 //! - `json`: the JSON event lines on stdout.
 //! - `bgp_setup`: command-line settings to session settings; signals.
-//! - `speak`, `observe`, `demo`: the roles.
+//! - `config`: the watcher's TOML config, checked with file, line and key in errors.
+//! - `speak`, `observe`, `demo`, `check`: the roles.
 
 mod bgp_setup;
+mod check;
 mod cli;
 mod command;
+mod config;
 mod demo;
 mod json;
 mod observe;
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Speak(a) => speak::run(a).await,
             cli::Cmd::Observe(a) => observe::run(a).await,
             cli::Cmd::Demo(a) => demo::run(a).await,
+            cli::Cmd::Check(a) => check::run(&a),
         }
     });
     // Reads of stdin and of a named pipe block in tokio's blocking pool and never

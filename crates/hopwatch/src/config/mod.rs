@@ -1,0 +1,107 @@
+//! The watcher's configuration: one TOML file, parsed into types that are valid by
+//! construction, then checked as a whole (families, priorities, the cloud's rules).
+//!
+//! Every error names the file, the line and the key (`watcher.toml:14: vip[0].prefix:
+//! ...`), as an operator at 3 a.m. needs it. serde gives the key path (through
+//! `serde_path_to_error`) and toml the position for syntax and type errors; for the
+//! checks that look at several values at once, `locate` finds the key's line in
+//! the document again (through `toml_edit`, which keeps spans).
+//!
+//! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
+
+mod locate;
+mod model;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key path, like `vip[0].backends[1].check`.
+    pub key: String,
+    /// What is wrong, and what would be right.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// A config that loaded, with the warnings it deserves.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Things that work but are probably not what was meant.
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Reads and checks a config file.
+pub fn load(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: path.to_owned(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and checks config text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
+    let err = |line, key: String, message: String| ConfigError {
+        file: path.to_owned(),
+        line,
+        key,
+        message,
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let line = e.span().map(|s| locate::line_of_offset(text, s.start));
+        vec![err(line, String::new(), e.message().trim().to_string())]
+    })?;
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner
+            .span()
+            .map(|s| locate::line_of_offset(text, s.start))
+            .or_else(|| locate::line_of_key(text, &key));
+        let key = if key == "." { String::new() } else { key };
+        vec![err(line, key, inner.message().trim().to_string())]
+    })?;
+    let report = validate::check(&config);
+    let to_error = |(key, message): (String, String)| {
+        let line = locate::line_of_key(text, &key);
+        err(line, key, message)
+    };
+    if !report.errors.is_empty() {
+        return Err(report.errors.into_iter().map(to_error).collect());
+    }
+    Ok(Loaded {
+        config,
+        warnings: report.warnings.into_iter().map(to_error).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
