@@ -60,6 +60,8 @@ pub enum PeerCmd {
     Incoming(TcpStream),
     /// Send this NOTIFICATION (a Cease) and end.
     Stop(Notification),
+    /// The routes are ready: send the table and End-of-RIB if we held them.
+    Ready,
     /// A colliding connection whose OPEN has been read.
     CandidateOpen {
         /// The connection.
@@ -94,6 +96,8 @@ pub(crate) struct PeerTask {
     buf: Vec<u8>,
     /// Events about what is in the session's transmit queue, reported once written.
     pending: Vec<EventKind>,
+    /// Established, but the table and End-of-RIB wait for the routes to be ready.
+    holding_table: bool,
 }
 
 fn now() -> std::time::Instant {
@@ -122,6 +126,7 @@ impl PeerTask {
             finished: false,
             buf: vec![0; 65536],
             pending: Vec::new(),
+            holding_table: false,
         }
     }
 
@@ -191,6 +196,11 @@ impl PeerTask {
     async fn handle_cmd(&mut self, cmd: PeerCmd) {
         match cmd {
             PeerCmd::Changes(changes) => self.send_changes(&changes),
+            PeerCmd::Ready => {
+                if self.holding_table && self.session.is_established() {
+                    self.send_table(true);
+                }
+            }
             PeerCmd::Stop(n) => {
                 self.session.stop(now(), n);
                 self.finished = true;
@@ -264,7 +274,7 @@ impl PeerTask {
     }
 
     fn send_changes(&mut self, changes: &Changes) {
-        if changes.version <= self.synced || !self.session.is_established() {
+        if changes.version <= self.synced || !self.session.is_established() || self.holding_table {
             return;
         }
         self.synced = changes.version;
@@ -372,6 +382,7 @@ impl PeerTask {
                 self.send_table(false);
             }
             Event::Down(reason) => {
+                self.holding_table = false;
                 match &reason {
                     DownReason::Sent(n) => self.emit(EventKind::NotificationSent(n.clone())),
                     DownReason::Received(n) => {
@@ -392,11 +403,19 @@ impl PeerTask {
     /// Sends every route we announce, then End-of-RIB for each family when
     /// `end_of_rib` (a session that just came up; not a route refresh).
     fn send_table(&mut self, end_of_rib: bool) {
-        let (version, routes) = match self.rib.lock() {
-            Ok(rib) => rib.snapshot(),
+        let (ready, (version, routes)) = match self.rib.lock() {
+            Ok(rib) => (rib.is_ready(), rib.snapshot()),
             // A panic elsewhere poisoned the lock; the routes are still whole.
-            Err(poisoned) => poisoned.into_inner().snapshot(),
+            Err(poisoned) => {
+                let rib = poisoned.into_inner();
+                (rib.is_ready(), rib.snapshot())
+            }
         };
+        if end_of_rib && !ready {
+            self.holding_table = true;
+            return;
+        }
+        self.holding_table = false;
         let Some(neg) = self.session.negotiated() else {
             return;
         };

@@ -90,13 +90,37 @@ pub struct Changes {
 }
 
 /// The routes we announce, with a version that counts changes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RibOut {
     version: u64,
     routes: BTreeMap<Prefix, Route>,
+    /// Whether the routes are complete enough to send with End-of-RIB. A restarting
+    /// speaker (RFC 4724 4.1) holds its End-of-RIB until it has decided its routes:
+    /// an early one would make a peer flush the routes it kept for us.
+    ready: bool,
+}
+
+impl Default for RibOut {
+    fn default() -> Self {
+        RibOut {
+            version: 0,
+            routes: BTreeMap::new(),
+            ready: true,
+        }
+    }
 }
 
 impl RibOut {
+    /// Whether the table may be sent with End-of-RIB.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Sets whether the table may be sent with End-of-RIB.
+    pub fn set_ready(&mut self, ready: bool) {
+        self.ready = ready;
+    }
+
     /// Applies changes; returns the batch to send to the peers (only the changes
     /// that change something: announcing the same route twice sends nothing).
     pub fn apply(&mut self, changes: Vec<Change>) -> Option<Changes> {

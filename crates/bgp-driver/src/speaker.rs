@@ -153,6 +153,21 @@ impl Speaker {
         true
     }
 
+    /// Holds the table and End-of-RIB from peers that come up until
+    /// [`Speaker::release_routes`]: for a restarting speaker that must decide its
+    /// routes first (RFC 4724 4.1), so that the peers keep their stale copies meanwhile.
+    pub fn hold_routes(&self) {
+        lock(&self.inner.rib).set_ready(false);
+    }
+
+    /// Sends the table and End-of-RIB to every peer that was held.
+    pub fn release_routes(&self) {
+        lock(&self.inner.rib).set_ready(true);
+        for h in lock(&self.inner.peers).values() {
+            let _ = h.tx.send(PeerCmd::Ready);
+        }
+    }
+
     /// Announces (or replaces) a route.
     pub fn announce(&self, route: Route) -> bool {
         self.apply(vec![Change::Announce(route)])

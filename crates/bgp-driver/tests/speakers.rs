@@ -194,3 +194,43 @@ async fn shutdown_sends_a_cease_with_the_operators_message() {
     assert_eq!((n.code.code(), n.code.subcode()), (6, 2));
     assert_eq!(n.shutdown_message().as_deref(), Some("maintenance"));
 }
+
+#[tokio::test]
+async fn held_routes_and_end_of_rib_wait_until_released() {
+    let port = free_port("127.30.3.2");
+    let speaker = side("127.30.3.1", 65001, "127.30.3.2", 65515, port, false).await;
+    speaker.speaker.hold_routes();
+    let mut rs = side("127.30.3.2", 65515, "127.30.3.1", 65001, port, true).await;
+    wait_for(&mut rs, "established", established).await;
+    // Decided after the session came up, as a restarting watcher does.
+    speaker.speaker.announce(Route::new(
+        "100.64.0.1/32".parse().unwrap(),
+        ip("10.10.0.4"),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(e) = rs.events.try_recv() {
+        assert!(
+            !matches!(
+                e.kind,
+                EventKind::UpdateReceived { .. } | EventKind::EndOfRibReceived(_)
+            ),
+            "sent before release: {e:?}"
+        );
+    }
+    speaker.speaker.release_routes();
+    let e = wait_for(&mut rs, "the route", |k| {
+        matches!(k, EventKind::UpdateReceived { .. })
+    })
+    .await;
+    let EventKind::UpdateReceived { update, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        update.announced(),
+        vec![("100.64.0.1/32".parse().unwrap(), ip("10.10.0.4"))]
+    );
+    wait_for(&mut rs, "End-of-RIB", |k| {
+        matches!(k, EventKind::EndOfRibReceived(_))
+    })
+    .await;
+}
