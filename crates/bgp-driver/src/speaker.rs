@@ -82,6 +82,16 @@ impl Speaker {
         lock(&self.inner.peers).insert(address, PeerHandle { tx, task });
     }
 
+    /// Stops a peer with Cease / Peer De-configured and forgets it.
+    pub fn remove_peer(&self, address: IpAddr) {
+        if let Some(h) = lock(&self.inner.peers).remove(&address) {
+            let n = Notification::bare(hopwatch_bgp::ErrorCode::Cease(
+                hopwatch_bgp::notification::Cease::PeerDeconfigured,
+            ));
+            let _ = h.tx.send(PeerCmd::Stop(n));
+        }
+    }
+
     /// Listens on `addr` and hands each connection to the peer with the remote
     /// address, refusing unknown ones (unless dynamic peers are on).
     pub async fn listen(&self, addr: SocketAddr) -> io::Result<JoinHandle<()>> {

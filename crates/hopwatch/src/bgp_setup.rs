@@ -25,6 +25,18 @@ pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> Ses
     cfg
 }
 
+/// The session settings of the watcher toward one route server, from `[bgp]`.
+pub fn session_config_from(bgp: &crate::config::Bgp, peer_as: Asn) -> SessionConfig {
+    let mut cfg = SessionConfig::new(bgp.local_as, bgp.router_id, Some(peer_as));
+    cfg.hold_time = bgp.hold_time;
+    cfg.graceful_restart = bgp.graceful_restart.map(|restart_time| GracefulRestart {
+        restart_time,
+        restarting: false,
+        forwarding_preserved: false,
+    });
+    cfg
+}
+
 /// Waits for SIGTERM or Ctrl-C.
 pub async fn terminated() -> anyhow::Result<&'static str> {
     let mut term = signal(SignalKind::terminate())?;

@@ -18,6 +18,12 @@ pub struct Cli {
 /// The roles.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// The watcher: health-check each VIP's backends and move its next hop, with one
+    /// replacing UPDATE, to every route server.
+    #[command(after_long_help = RUN_HELP)]
+    Run(crate::run::RunArgs),
+    /// Ask a running watcher: status, drain, undrain, force, unforce.
+    Ctl(crate::ctl::CtlArgs),
     /// A scriptable BGP speaker: announce routes, and move their next hop with one
     /// replacing UPDATE, from commands in ExaBGP's syntax on stdin.
     #[command(after_long_help = SPEAK_HELP)]
@@ -25,11 +31,23 @@ pub enum Cmd {
     /// A passive (or active) BGP peer that prints every route it receives as a JSON line.
     #[command(after_long_help = OBSERVE_HELP)]
     Observe(ObserveArgs),
+    /// The JSON web backend of the lab (the seed's ws1 and ws2).
+    Web(crate::web::WebArgs),
     /// `speak` announcing a VIP to `observe` on 127.0.0.1, then moving its next hop.
     Demo(DemoArgs),
     /// Check a watcher config file without starting anything.
     Check(CheckArgs),
 }
+
+const RUN_HELP: &str = "\
+The config is TOML; `hopwatch check -c FILE` validates it and says what it will do.
+Decisions (health changes, moves) and BGP events are printed on stdout as JSON lines;
+a readable log goes to stderr (HOPWATCH_LOG=info). The control API listens on
+[api] listen: `hopwatch ctl status`, `drain`, `undrain`, `force`.
+
+Signals: SIGTERM or Ctrl-C sends Cease to the route servers and exits (with graceful
+restart configured, they keep the VIP while the watcher restarts); SIGHUP reloads the
+config without dropping sessions.";
 
 const SPEAK_HELP: &str = "\
 Commands (stdin, and --command-pipe), one a line, ExaBGP's syntax:

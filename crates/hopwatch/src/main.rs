@@ -6,17 +6,21 @@
 //! - `json`: the JSON event lines on stdout.
 //! - `bgp_setup`: command-line settings to session settings; signals.
 //! - `config`: the watcher's TOML config, checked with file, line and key in errors.
-//! - `speak`, `observe`, `demo`, `check`: the roles.
+//! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
+//! - `speak`, `observe`, `demo`, `check`: the other roles.
 
 mod bgp_setup;
 mod check;
 mod cli;
 mod command;
 mod config;
+mod ctl;
 mod demo;
 mod json;
 mod observe;
+mod run;
 mod speak;
+mod web;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -48,6 +52,9 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Observe(a) => observe::run(a).await,
             cli::Cmd::Demo(a) => demo::run(a).await,
             cli::Cmd::Check(a) => check::run(&a),
+            cli::Cmd::Run(a) => run::run(a).await,
+            cli::Cmd::Ctl(a) => ctl::run(a).await,
+            cli::Cmd::Web(a) => web::run(a).await,
         }
     });
     // Reads of stdin and of a named pipe block in tokio's blocking pool and never

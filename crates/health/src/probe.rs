@@ -1,0 +1,218 @@
+//! One probe: a request over a (possibly reused) connection, and its verdict.
+//!
+//! A probe gets the idle persistent connection if the checker has one (HTTP only),
+//! or connects afresh. It returns the connection when it may be used again, so the
+//! checker can keep it and watch it while idle. A `tcp://` probe is always a fresh
+//! connect (an accepted connection is the health signal); its connection is only kept
+//! as the death detector.
+//!
+//! Whether a failure means "the connection we trusted just died" is decided here
+//! ([`Failure::connection_died`]): only a *reused* connection that ends in EOF or a
+//! read/write error counts, never a fresh one, so a backend that accepts and closes at
+//! once cannot drive the checker into a loop of immediate re-probes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::http::{self, HttpError};
+use crate::spec::Target;
+
+/// Why a probe failed. The checker reports it as text (`Report::error`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProbeError {
+    /// The connection could not be made (refused, unreachable, ...).
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
+    /// Sending the request failed.
+    #[error("write: {0}")]
+    Write(std::io::Error),
+    /// Reading the response failed or it was malformed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The status was not the expected one.
+    #[error("status {got}, expected {expected}")]
+    Status {
+        /// What the backend answered.
+        got: u16,
+        /// What the spec asks for.
+        expected: u16,
+    },
+    /// The body does not contain the expected text.
+    #[error("body does not contain {0:?}")]
+    Body(String),
+    /// No complete answer within the timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The idle persistent connection was closed or reset by the backend.
+    #[error("persistent connection lost: {0}")]
+    ConnectionLost(String),
+    /// The probe task ended abnormally (a bug; reported, not hidden).
+    #[error("probe task failed: {0}")]
+    Task(String),
+}
+
+/// A target with its request bytes built once.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) addr: SocketAddr,
+    pub(crate) kind: Kind,
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Http {
+        request: Vec<u8>,
+        expect_status: u16,
+        body_contains: Option<String>,
+    },
+    Tcp,
+}
+
+impl Prepared {
+    pub(crate) fn new(target: &Target) -> Arc<Self> {
+        let kind = match target {
+            Target::Http {
+                host,
+                path,
+                expect_status,
+                body_contains,
+                ..
+            } => Kind::Http {
+                request: http::request(host, path),
+                expect_status: *expect_status,
+                body_contains: body_contains.clone(),
+            },
+            Target::Tcp { .. } => Kind::Tcp,
+        };
+        Arc::new(Self {
+            addr: target.addr(),
+            kind,
+        })
+    }
+
+    pub(crate) fn reuses_connections(&self) -> bool {
+        matches!(self.kind, Kind::Http { .. })
+    }
+}
+
+/// A failed probe.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: ProbeError,
+    /// A reused connection ended under this probe (EOF, reset): the checker re-probes
+    /// at once on a fresh one.
+    pub(crate) connection_died: bool,
+    /// The connection, if it is still good for another request (e.g. a 503).
+    pub(crate) conn: Option<TcpStream>,
+}
+
+/// The result of one probe: on success, the connection if it may be kept.
+pub(crate) type Outcome = Result<Option<TcpStream>, Failure>;
+
+async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| Failure {
+        error: ProbeError::Connect(e),
+        connection_died: false,
+        conn: None,
+    })?;
+    // Probes are tiny and latency is the point: never wait for Nagle.
+    stream.set_nodelay(true).map_err(|e| Failure {
+        error: ProbeError::Connect(e),
+        connection_died: false,
+        conn: None,
+    })?;
+    Ok(stream)
+}
+
+/// Runs one probe (without its timeout, which the checker applies).
+pub(crate) async fn probe(target: &Prepared, idle: Option<TcpStream>) -> Outcome {
+    let Kind::Http {
+        request,
+        expect_status,
+        body_contains,
+    } = &target.kind
+    else {
+        return connect(target.addr).await.map(Some);
+    };
+    let (mut stream, reused) = match idle {
+        Some(stream) => (stream, true),
+        None => (connect(target.addr).await?, false),
+    };
+    if let Err(e) = stream.write_all(request).await {
+        return Err(Failure {
+            error: ProbeError::Write(e),
+            connection_died: reused,
+            conn: None,
+        });
+    }
+    let response = match http::Reader::new(&mut stream)
+        .read_response(body_contains.is_some())
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => {
+            let died = matches!(e, HttpError::Closed { .. } | HttpError::Io(_));
+            return Err(Failure {
+                error: e.into(),
+                connection_died: reused && died,
+                conn: None,
+            });
+        }
+    };
+    let conn = response.reusable.then_some(stream);
+    if response.status != *expect_status {
+        return Err(Failure {
+            error: ProbeError::Status {
+                got: response.status,
+                expected: *expect_status,
+            },
+            connection_died: false,
+            conn,
+        });
+    }
+    if let Some(needle) = body_contains
+        && !http::contains(&response.body, needle.as_bytes())
+    {
+        return Err(Failure {
+            error: ProbeError::Body(needle.clone()),
+            connection_died: false,
+            conn,
+        });
+    }
+    Ok(conn)
+}
+
+/// What happened to an idle connection.
+#[derive(Debug)]
+pub(crate) enum IdleEvent {
+    /// EOF or an error: the backend's end is gone.
+    Lost(String),
+    /// Bytes nobody asked for on an HTTP connection: it can no longer be framed.
+    Unsolicited,
+}
+
+/// Waits until something happens on an idle connection. Cancel-safe (it only peeks,
+/// or discards bytes a `tcp://` backend may send, such as a banner).
+pub(crate) async fn watch_idle(stream: &TcpStream, discard_data: bool) -> IdleEvent {
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.peek(&mut byte).await {
+            Ok(0) => return IdleEvent::Lost("closed by the backend".into()),
+            Ok(_) if discard_data => {
+                let mut scratch = [0u8; 512];
+                match stream.try_read(&mut scratch) {
+                    Ok(0) => return IdleEvent::Lost("closed by the backend".into()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return IdleEvent::Lost(e.to_string()),
+                }
+            }
+            Ok(_) => return IdleEvent::Unsolicited,
+            Err(e) => return IdleEvent::Lost(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The control API: JSON over HTTP on `[api] listen`.
+//!
+//! | method and path | what |
+//! | --- | --- |
+//! | `GET /status` | VIPs, backends (health, probe latency), active next hop, sessions, recent moves |
+//! | `POST /drain` `{"backend": "ws1", "vip": "100.64.0.1/32"}` | take a backend out (moves the VIP now if active) |
+//! | `POST /undrain` `{"backend": "ws1"}` | put it back |
+//! | `POST /force` `{"backend": "ws2"}` / `{"backend": null}` | pin the VIP to a backend / unpin |
+//! | `GET /metrics` | Prometheus text format |
+//!
+//! `vip` may be left out when there is one VIP. With `[api] token` set, every call
+//! needs `Authorization: Bearer TOKEN` (401 otherwise); the token is never echoed.
+//! The handlers only pass requests to the watcher's loop, which owns all state.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the API asks of the watcher.
+#[derive(Debug)]
+pub enum Op {
+    /// The status document.
+    Status,
+    /// The metrics text.
+    Metrics,
+    /// Drain a backend.
+    Drain(Target),
+    /// Undrain a backend.
+    Undrain(Target),
+    /// Force (backend Some) or unforce (None).
+    Force {
+        vip: Option<String>,
+        backend: Option<String>,
+    },
+}
+
+/// A backend of a VIP, by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub backend: String,
+    #[serde(default)]
+    pub vip: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForceBody {
+    backend: Option<String>,
+    #[serde(default)]
+    vip: Option<String>,
+}
+
+/// The watcher's answer: a JSON value or text, or an HTTP error with a message.
+pub type Reply = Result<Answer, (StatusCode, String)>;
+
+/// A successful answer.
+#[derive(Debug)]
+pub enum Answer {
+    /// JSON.
+    Json(Value),
+    /// Prometheus text.
+    Text(String),
+}
+
+/// One request to the watcher's loop.
+pub struct Request {
+    pub op: Op,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    tx: mpsc::Sender<Request>,
+    token: Option<String>,
+}
+
+/// The router; `tx` reaches the watcher.
+pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/drain", post(drain))
+        .route("/undrain", post(undrain))
+        .route("/force", post(force))
+        .with_state(ApiState { tx, token })
+}
+
+fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
+    let Some(want) = &state.token else {
+        return true;
+    };
+    let got = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Length and every byte, without an early exit on the first mismatch.
+    got.len() == want.len()
+        && got
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0
+}
+
+fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, axum::Json(json!({"error": msg.into()}))).into_response()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        axum::Json(json!({"error": "missing or wrong bearer token"})),
+    )
+        .into_response()
+}
+
+async fn ask(state: &ApiState, headers: &HeaderMap, op: Op) -> Response {
+    if !authorized(state, headers) {
+        return unauthorized();
+    }
+    let (reply, rx) = oneshot::channel();
+    if state.tx.send(Request { op, reply }).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the watcher is stopping");
+    }
+    match rx.await {
+        Ok(Ok(Answer::Json(v))) => axum::Json(v).into_response(),
+        Ok(Ok(Answer::Text(t))) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
+        }
+        Ok(Err((code, msg))) => error(code, msg),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the watcher is stopping"),
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+}
+
+async fn status(State(s): State<ApiState>, h: HeaderMap) -> Response {
+    ask(&s, &h, Op::Status).await
+}
+
+async fn metrics(State(s): State<ApiState>, h: HeaderMap) -> Response {
+    ask(&s, &h, Op::Metrics).await
+}
+
+async fn drain(State(s): State<ApiState>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&s, &h) {
+        return unauthorized();
+    }
+    match parse::<Target>(&body) {
+        Ok(t) => ask(&s, &h, Op::Drain(t)).await,
+        Err(msg) => error(StatusCode::BAD_REQUEST, msg),
+    }
+}
+
+async fn undrain(State(s): State<ApiState>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&s, &h) {
+        return unauthorized();
+    }
+    match parse::<Target>(&body) {
+        Ok(t) => ask(&s, &h, Op::Undrain(t)).await,
+        Err(msg) => error(StatusCode::BAD_REQUEST, msg),
+    }
+}
+
+async fn force(State(s): State<ApiState>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&s, &h) {
+        return unauthorized();
+    }
+    match parse::<ForceBody>(&body) {
+        Ok(f) => {
+            ask(
+                &s,
+                &h,
+                Op::Force {
+                    vip: f.vip,
+                    backend: f.backend,
+                },
+            )
+            .await
+        }
+        Err(msg) => error(StatusCode::BAD_REQUEST, msg),
+    }
+}

@@ -1,0 +1,108 @@
+//! Prometheus metrics of the watcher, served at `/metrics` on the API address.
+//! prometheus-client is the Prometheus project's own crate: typed label sets and
+//! the text format without a global registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A backend of a VIP.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub vip: String,
+    pub backend: String,
+}
+
+/// A move of a VIP.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MoveLabels {
+    pub vip: String,
+    pub reason: String,
+}
+
+/// A VIP.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VipLabels {
+    pub vip: String,
+}
+
+/// A BGP peer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    pub peer: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 1.6 s, doubling.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// Every metric, and the registry that renders them.
+pub struct Metrics {
+    pub registry: Registry,
+    pub backend_up: Family<BackendLabels, Gauge>,
+    pub probe_latency: Family<BackendLabels, Histogram, fn() -> Histogram>,
+    pub probes_failed: Family<BackendLabels, Counter>,
+    pub moves: Family<MoveLabels, Counter>,
+    pub session_established: Family<PeerLabels, Gauge>,
+    pub detection_to_update: Family<VipLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("hopwatch");
+        let backend_up = Family::<BackendLabels, Gauge>::default();
+        registry.register(
+            "backend_up",
+            "1 healthy, 0 down, -1 no verdict yet",
+            backend_up.clone(),
+        );
+        let probe_latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "probe_latency_seconds",
+            "Health probe latency",
+            probe_latency.clone(),
+        );
+        let probes_failed = Family::<BackendLabels, Counter>::default();
+        registry.register(
+            "probes_failed",
+            "Failed health probes",
+            probes_failed.clone(),
+        );
+        let moves = Family::<MoveLabels, Counter>::default();
+        registry.register("moves", "Next-hop moves of a VIP, by reason", moves.clone());
+        let session_established = Family::<PeerLabels, Gauge>::default();
+        registry.register(
+            "session_established",
+            "1 when the BGP session to the route server is Established",
+            session_established.clone(),
+        );
+        let detection_to_update =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "detection_to_update_seconds",
+            "From the health verdict that moved a VIP to its UPDATE written to the route servers",
+            detection_to_update.clone(),
+        );
+        Metrics {
+            registry,
+            backend_up,
+            probe_latency,
+            probes_failed,
+            moves,
+            session_established,
+            detection_to_update,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

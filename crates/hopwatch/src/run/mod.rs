@@ -1,0 +1,525 @@
+//! `hopwatch run`: the watcher. Health-checks the backends of each VIP and moves
+//! the VIP's next hop, with one replacing UPDATE, to every route server.
+//!
+//! ```text
+//!  checkers (one task per backend) ──Report──┐
+//!  BGP speaker (one task per route server) ──DriverEvent──┤
+//!  control API (axum) ──Request──────────────┤──► Watcher loop ──► Engine (pure, per VIP)
+//!  SIGHUP / SIGTERM / one sleep ─────────────┘            │ Move
+//!                                                         ▼
+//!                                   Speaker::apply ──► one UPDATE per route server
+//! ```
+//!
+//! The loop owns every piece of state, so nothing is locked and every decision is
+//! made in the order its inputs arrived. Each decision is printed as a JSON line
+//! on stdout (with µs timestamps, for the lab's timelines) and logged for people
+//! on stderr.
+//!
+//! At start the speaker holds its routes and End-of-RIB until every VIP has its
+//! first verdict (bounded by `startup_wait`): a restarted watcher must not make the
+//! route servers drop the routes they kept for it (graceful restart).
+
+mod api;
+mod metrics;
+mod vip;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use axum::http::StatusCode;
+use hopwatch_bgp::Prefix;
+use hopwatch_bgp::session::State as SessionState;
+use hopwatch_bgp_driver::event::now_us;
+use hopwatch_bgp_driver::rib_out::Change;
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker};
+use hopwatch_health::{Health, Report};
+use hopwatch_watcher::Move;
+use serde_json::{Value, json};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::bgp_setup::{session_config_from, shutdown};
+use crate::config::{self, Config};
+use crate::json;
+use api::{Answer, Op, Reply};
+use metrics::{BackendLabels, Metrics, MoveLabels, PeerLabels, VipLabels};
+use vip::VipRt;
+
+/// Moves kept for `/status`.
+const RECENT_MOVES: usize = 50;
+
+/// `hopwatch run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The config file (see `hopwatch check`).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+struct Watcher {
+    path: PathBuf,
+    config: Config,
+    speaker: Speaker,
+    vips: Vec<VipRt>,
+    /// Report id → (VIP, backend). Ids are never reused, so a report from a checker
+    /// that a reload replaced finds nothing.
+    ids: HashMap<usize, (usize, usize)>,
+    next_id: usize,
+    health_tx: mpsc::UnboundedSender<Report>,
+    sessions: BTreeMap<IpAddr, (SessionState, u64)>,
+    recent: VecDeque<Value>,
+    metrics: Metrics,
+    /// Routes held from the route servers until the first verdicts are in.
+    holding: bool,
+    /// When each VIP's last move was decided (µs, and the triggering report's µs),
+    /// to measure detection to UPDATE.
+    pending_update: BTreeMap<Prefix, u64>,
+}
+
+/// Runs the watcher until SIGTERM or Ctrl-C.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let loaded = config::load(&args.config).map_err(|errors| {
+        anyhow!(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = loaded.config;
+    let (bgp_tx, mut bgp_rx) = mpsc::unbounded_channel();
+    let speaker = Speaker::new(bgp_tx, None);
+    speaker.hold_routes();
+    let (health_tx, mut health_rx) = mpsc::unbounded_channel();
+    let mut w = Watcher {
+        path: args.config.clone(),
+        speaker,
+        vips: Vec::new(),
+        ids: HashMap::new(),
+        next_id: 0,
+        health_tx,
+        sessions: BTreeMap::new(),
+        recent: VecDeque::new(),
+        metrics: Metrics::new(),
+        holding: true,
+        pending_update: BTreeMap::new(),
+        config,
+    };
+    w.build_vips()
+        .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
+    for rs in &w.config.route_servers {
+        w.add_peer(rs);
+    }
+
+    let (api_tx, mut api_rx) = mpsc::channel(64);
+    let listener = tokio::net::TcpListener::bind(w.config.api.listen)
+        .await
+        .with_context(|| format!("control API on {}", w.config.api.listen))?;
+    let router = api::router(api_tx, w.config.api.token.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("control API stopped: {e}");
+        }
+    });
+    json::print(
+        &json!({"ts_us": now_us(), "event": "started", "config": w.path.display().to_string(),
+        "api": w.config.api.listen.to_string()}),
+    );
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = watchdog_interval();
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    loop {
+        let deadline = w.vips.iter().filter_map(|v| v.engine.poll_timeout()).min();
+        tokio::select! {
+            Some(r) = health_rx.recv() => w.on_report(r),
+            Some(e) = bgp_rx.recv() => w.on_bgp(&e),
+            Some(req) = api_rx.recv() => {
+                let reply = w.on_api(req.op);
+                let _ = req.reply.send(reply);
+            }
+            () = sleep_until(deadline) => w.on_timeout(),
+            _ = hup.recv() => w.reload(),
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+        w.release_when_decided();
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    json::print(&json!({"ts_us": now_us(), "event": "stopping"}));
+    shutdown(&w.speaker, "hopwatch watcher stopping").await;
+    while let Ok(e) = bgp_rx.try_recv() {
+        w.on_bgp(&e);
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Half the watchdog period systemd asks for, if it asks.
+fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled().map(|d| d / 2)
+}
+
+impl Watcher {
+    fn add_peer(&self, rs: &config::RouteServer) {
+        let b = &self.config.bgp;
+        self.speaker.add_peer(PeerConfig {
+            address: rs.address,
+            port: rs.port.unwrap_or(b.port),
+            local_address: b.local_address,
+            session: session_config_from(b, rs.peer_as),
+            dynamic: false,
+        });
+    }
+
+    /// Builds every VIP's engine and checkers from the config.
+    fn build_vips(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        self.vips.clear();
+        self.ids.clear();
+        for v in 0..self.config.vips.len() {
+            let vip = self.build_vip(v, now)?;
+            self.vips.push(vip);
+        }
+        Ok(())
+    }
+
+    fn build_vip(&mut self, v: usize, now: Instant) -> Result<VipRt, String> {
+        let cv = &self.config.vips[v];
+        let first = self.next_id;
+        self.next_id += cv.backends.len();
+        for b in 0..cv.backends.len() {
+            self.ids.insert(first + b, (v, b));
+        }
+        let rt = vip::build(&self.config, cv, first, &self.health_tx, now)?;
+        for be in &rt.backends {
+            self.metrics
+                .backend_up
+                .get_or_create(&BackendLabels {
+                    vip: rt.prefix.to_string(),
+                    backend: be.name.clone(),
+                })
+                .set(-1);
+        }
+        Ok(rt)
+    }
+
+    fn on_report(&mut self, r: Report) {
+        let Some(&(v, b)) = self.ids.get(&r.id) else {
+            return;
+        };
+        let Some(vip) = self.vips.get_mut(v) else {
+            return;
+        };
+        // A report from a checker of a VIP that a reload rebuilt: ignore.
+        if vip.backends.get(b).is_none() {
+            return;
+        }
+        vip.record(b, &r);
+        let labels = BackendLabels {
+            vip: vip.prefix.to_string(),
+            backend: vip.backends[b].name.clone(),
+        };
+        self.metrics
+            .probe_latency
+            .get_or_create(&labels)
+            .observe(r.latency.as_secs_f64());
+        if !r.ok {
+            self.metrics.probes_failed.get_or_create(&labels).inc();
+        }
+        let Some(t) = r.transition else { return };
+        let up = match t.to {
+            Health::Up => true,
+            Health::Down => false,
+            _ => return,
+        };
+        self.metrics
+            .backend_up
+            .get_or_create(&labels)
+            .set(i64::from(up));
+        json::print(&json!({
+            "ts_us": r.ts_us, "event": "health", "vip": vip.prefix.to_string(),
+            "backend": labels.backend, "from": t.from, "to": t.to, "error": r.error,
+            "latency_us": r.latency.as_micros() as u64,
+        }));
+        tracing::info!(
+            "{} {} is {}{}",
+            vip.prefix,
+            labels.backend,
+            if up { "up" } else { "down" },
+            r.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        if let Some(m) = vip.engine.health(r.at, b, up) {
+            self.apply(v, m, Some(r.ts_us));
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        let now = Instant::now();
+        for v in 0..self.vips.len() {
+            if let Some(m) = self.vips[v].engine.handle_timeout(now) {
+                self.apply(v, m, None);
+            }
+        }
+    }
+
+    /// Carries out a move: one change to the speaker, which sends one UPDATE to
+    /// every established route server.
+    fn apply(&mut self, v: usize, m: Move, detected_us: Option<u64>) {
+        let vip = &self.vips[v];
+        let name = |i: Option<usize>| i.and_then(|i| vip.backends.get(i)).map(|b| b.name.clone());
+        let next_hop = m.to.and_then(|i| vip.backends.get(i)).map(|b| b.next_hop);
+        let change = match next_hop {
+            Some(nh) => Change::Announce(Route::new(vip.prefix, nh)),
+            None => Change::Withdraw(vip.prefix),
+        };
+        let decided_us = now_us();
+        self.speaker.apply(vec![change]);
+        self.pending_update
+            .insert(vip.prefix, detected_us.unwrap_or(decided_us));
+        let record = json!({
+            "ts_us": decided_us, "event": "move", "vip": vip.prefix.to_string(),
+            "from": name(m.from), "to": name(m.to),
+            "next_hop": next_hop.map(|n| n.to_string()),
+            "reason": m.reason.as_str(), "detected_us": detected_us,
+        });
+        tracing::info!(
+            "{} moves {} -> {} ({})",
+            vip.prefix,
+            name(m.from).unwrap_or_else(|| "nothing".into()),
+            name(m.to).unwrap_or_else(|| "withdrawn".into()),
+            m.reason
+        );
+        self.metrics
+            .moves
+            .get_or_create(&MoveLabels {
+                vip: vip.prefix.to_string(),
+                reason: m.reason.as_str().into(),
+            })
+            .inc();
+        json::print(&record);
+        self.recent.push_front(record);
+        self.recent.truncate(RECENT_MOVES);
+    }
+
+    /// Sends the held routes and End-of-RIB once every VIP has decided.
+    fn release_when_decided(&mut self) {
+        if self.holding && self.vips.iter().all(|v| !v.engine.status().starting) {
+            self.holding = false;
+            self.speaker.release_routes();
+            json::print(&json!({"ts_us": now_us(), "event": "routes_released"}));
+        }
+    }
+
+    fn on_bgp(&mut self, e: &DriverEvent) {
+        for line in json::event_lines(e) {
+            json::print(&line);
+        }
+        match &e.kind {
+            EventKind::State { to, .. } => {
+                self.sessions.insert(e.peer, (*to, e.ts_us));
+                let up = i64::from(*to == SessionState::Established);
+                self.metrics
+                    .session_established
+                    .get_or_create(&PeerLabels {
+                        peer: e.peer.to_string(),
+                    })
+                    .set(up);
+                if *to == SessionState::Established || *to == SessionState::Idle {
+                    tracing::info!("route server {}: {to:?}", e.peer);
+                }
+            }
+            EventKind::UpdateSent { announce, withdraw } => {
+                let prefixes = announce
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .chain(withdraw.iter().copied());
+                for p in prefixes {
+                    if let Some(t) = self.pending_update.get(&p) {
+                        let secs = e.ts_us.saturating_sub(*t) as f64 / 1e6;
+                        self.metrics
+                            .detection_to_update
+                            .get_or_create(&VipLabels { vip: p.to_string() })
+                            .observe(secs);
+                    }
+                }
+            }
+            EventKind::Down(reason) => {
+                tracing::warn!("route server {}: session down: {reason}", e.peer)
+            }
+            _ => {}
+        }
+    }
+
+    fn find(
+        &self,
+        vip: Option<&str>,
+        backend: Option<&str>,
+    ) -> Result<(usize, Option<usize>), (StatusCode, String)> {
+        let v = match vip {
+            None if self.vips.len() == 1 => 0,
+            None => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "several VIPs: say which with \"vip\"".into(),
+                ));
+            }
+            Some(p) => {
+                let prefix: Prefix = p
+                    .parse()
+                    .map_err(|e: String| (StatusCode::BAD_REQUEST, e))?;
+                self.vips
+                    .iter()
+                    .position(|v| v.prefix == prefix)
+                    .ok_or((StatusCode::NOT_FOUND, format!("no VIP {prefix}")))?
+            }
+        };
+        let b = match backend {
+            None => None,
+            Some(name) => Some(self.vips[v].index_of(name).ok_or((
+                StatusCode::NOT_FOUND,
+                format!("VIP {} has no backend {name:?}", self.vips[v].prefix),
+            ))?),
+        };
+        Ok((v, b))
+    }
+
+    fn on_api(&mut self, op: Op) -> Reply {
+        let now = Instant::now();
+        let (v, m) = match op {
+            Op::Status => return Ok(Answer::Json(self.status(now))),
+            Op::Metrics => return Ok(Answer::Text(self.metrics.render())),
+            Op::Drain(t) => {
+                let (v, b) = self.find(t.vip.as_deref(), Some(&t.backend))?;
+                (v, self.vips[v].engine.drain(now, b.unwrap_or(0)))
+            }
+            Op::Undrain(t) => {
+                let (v, b) = self.find(t.vip.as_deref(), Some(&t.backend))?;
+                (v, self.vips[v].engine.undrain(now, b.unwrap_or(0)))
+            }
+            Op::Force { vip, backend } => {
+                let (v, b) = self.find(vip.as_deref(), backend.as_deref())?;
+                (v, self.vips[v].engine.force(now, b))
+            }
+        };
+        let moved = m.is_some();
+        if let Some(m) = m {
+            self.apply(v, m, None);
+        }
+        Ok(Answer::Json(
+            json!({"moved": moved, "vip": self.vips[v].status(now)}),
+        ))
+    }
+
+    fn status(&self, now: Instant) -> Value {
+        let sessions: Vec<Value> = self
+            .sessions
+            .iter()
+            .map(|(peer, (state, since))| json!({"peer": peer.to_string(), "state": state, "since_us": since}))
+            .collect();
+        json!({
+            "ts_us": now_us(),
+            "vips": self.vips.iter().map(|v| v.status(now)).collect::<Vec<_>>(),
+            "sessions": sessions,
+            "recent_moves": self.recent,
+            "routes_held": self.holding,
+        })
+    }
+
+    /// SIGHUP: load the config again; keep the sessions; rebuild only the VIPs that
+    /// changed. A config with errors changes nothing.
+    fn reload(&mut self) {
+        let loaded = match config::load(&self.path) {
+            Ok(l) => l,
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!("reload refused: {e}");
+                }
+                json::print(&json!({"ts_us": now_us(), "event": "reload_refused",
+                    "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>()}));
+                return;
+            }
+        };
+        let new = loaded.config;
+        let old = std::mem::replace(&mut self.config, new);
+        let needs_restart = format!("{:?}", old.bgp) != format!("{:?}", self.config.bgp)
+            || old.api.listen != self.config.api.listen;
+        if needs_restart {
+            tracing::warn!("[bgp] and [api] listen changes take effect at the next restart");
+        }
+        // Route servers: add the new, stop the removed.
+        for rs in self.config.route_servers.clone() {
+            if !old.route_servers.iter().any(|o| o.address == rs.address) {
+                self.add_peer(&rs);
+            }
+        }
+        for o in &old.route_servers {
+            if !self
+                .config
+                .route_servers
+                .iter()
+                .any(|n| n.address == o.address)
+            {
+                self.speaker.remove_peer(o.address);
+            }
+        }
+        // VIPs: keep the unchanged ones as they are, rebuild the others.
+        let now = Instant::now();
+        let mut old_vips: Vec<VipRt> = std::mem::take(&mut self.vips);
+        self.ids.clear();
+        let mut kept = 0;
+        for v in 0..self.config.vips.len() {
+            let cv = &self.config.vips[v];
+            let prefix = cv.prefix;
+            let src = vip::source(&self.config, cv);
+            if let Some(pos) = old_vips
+                .iter()
+                .position(|o| o.prefix == prefix && o.source == src)
+            {
+                let rt = old_vips.remove(pos);
+                // The checkers keep their ids; map them to the VIP's new position.
+                for b in 0..rt.backends.len() {
+                    self.ids.insert(rt.first_id + b, (v, b));
+                }
+                kept += 1;
+                self.vips.push(rt);
+            } else {
+                match self.build_vip(v, now) {
+                    Ok(rt) => self.vips.push(rt),
+                    Err(e) => tracing::error!("reload: VIP {prefix}: {e}"),
+                }
+            }
+        }
+        for gone in &old_vips {
+            if !self.config.vips.iter().any(|c| c.prefix == gone.prefix) {
+                self.speaker.withdraw(gone.prefix);
+            }
+        }
+        json::print(
+            &json!({"ts_us": now_us(), "event": "reloaded", "vips_kept": kept,
+            "vips": self.vips.len(), "route_servers": self.config.route_servers.len()}),
+        );
+    }
+}

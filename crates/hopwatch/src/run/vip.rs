@@ -1,0 +1,185 @@
+//! One VIP at run time: its decision engine, its backends' health checkers, and
+//! what the API shows of them.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use hopwatch_bgp::Prefix;
+use hopwatch_health::{CheckSpec, Report, Target};
+use hopwatch_watcher::{BackendInfo, Engine, Policy};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::config::{self, Config};
+
+/// The last probe of a backend, for the API.
+#[derive(Debug, Clone)]
+pub struct LastProbe {
+    pub ok: bool,
+    pub latency: Duration,
+    pub error: Option<String>,
+    pub at: Instant,
+}
+
+/// A backend at run time.
+pub struct BackendRt {
+    pub name: String,
+    pub next_hop: IpAddr,
+    pub check: String,
+    pub last: Option<LastProbe>,
+    checker: JoinHandle<()>,
+}
+
+impl Drop for BackendRt {
+    fn drop(&mut self) {
+        self.checker.abort();
+    }
+}
+
+/// A VIP at run time.
+pub struct VipRt {
+    pub prefix: Prefix,
+    pub engine: Engine,
+    pub backends: Vec<BackendRt>,
+    /// The config it was built from, to tell on reload whether it changed.
+    pub source: String,
+    /// The report id of backend 0; backend b reports as `first_id + b`.
+    pub first_id: usize,
+}
+
+/// The engine's policy from `[failover]`.
+pub fn policy(c: &Config) -> Policy {
+    Policy {
+        preempt: c.failover.preempt,
+        failback_hold: c.failover.failback_hold,
+        all_down: match c.failover.all_down {
+            config::AllDown::Keep => hopwatch_watcher::AllDown::Keep,
+            config::AllDown::Withdraw => hopwatch_watcher::AllDown::Withdraw,
+        },
+        startup_wait: c.failover.startup_wait,
+    }
+}
+
+/// The probe settings of backend `b` of `vip`, defaults from `[health]`.
+pub fn check_spec(c: &Config, be: &config::Backend) -> Result<CheckSpec, String> {
+    let h = &c.health;
+    let mut target = Target::parse(&be.check).map_err(|e| e.to_string())?;
+    if let Target::Http {
+        expect_status,
+        body_contains,
+        ..
+    } = &mut target
+    {
+        *expect_status = be.expect_status.unwrap_or(h.expect_status);
+        *body_contains = be.body.clone().or_else(|| h.body.clone());
+    }
+    let interval = be.interval.unwrap_or(h.interval);
+    let timeout = be.timeout.unwrap_or(h.timeout);
+    let mut spec = CheckSpec::new(target);
+    spec.interval = interval;
+    spec.timeout = timeout;
+    spec.rise = be.rise.unwrap_or(h.rise);
+    spec.fall = be.fall.unwrap_or(h.fall);
+    spec.jitter = h.jitter;
+    spec.max_in_flight = CheckSpec::default_max_in_flight(interval, timeout);
+    Ok(spec)
+}
+
+/// A fingerprint of everything that shapes a VIP at run time, to rebuild only what a
+/// reload changed.
+pub fn source(c: &Config, v: &config::Vip) -> String {
+    format!("{:?}|{:?}|{:?}", v, c.health, c.failover)
+}
+
+/// Builds the VIP's engine and starts one checker per backend. Report ids are
+/// `first_id + backend index`.
+pub fn build(
+    c: &Config,
+    v: &config::Vip,
+    first_id: usize,
+    tx: &UnboundedSender<Report>,
+    now: Instant,
+) -> Result<VipRt, String> {
+    let mut backends = Vec::new();
+    for (i, be) in v.backends.iter().enumerate() {
+        let spec = check_spec(c, be).map_err(|e| format!("{}: {e}", be.name))?;
+        backends.push(BackendRt {
+            name: be.name.clone(),
+            next_hop: be.next_hop,
+            check: be.check.clone(),
+            last: None,
+            checker: hopwatch_health::spawn_checker(first_id + i, spec, tx.clone()),
+        });
+    }
+    let infos = v
+        .backends
+        .iter()
+        .map(|b| BackendInfo::new(b.name.clone(), b.next_hop))
+        .collect();
+    Ok(VipRt {
+        prefix: v.prefix,
+        engine: Engine::new(infos, policy(c), now),
+        backends,
+        source: source(c, v),
+        first_id,
+    })
+}
+
+impl VipRt {
+    /// Records a probe result for the API.
+    pub fn record(&mut self, b: usize, r: &Report) {
+        if let Some(be) = self.backends.get_mut(b) {
+            be.last = Some(LastProbe {
+                ok: r.ok,
+                latency: r.latency,
+                error: r.error.clone(),
+                at: r.at,
+            });
+        }
+    }
+
+    /// The backend index for a name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.engine.index_of(name)
+    }
+
+    /// The API's view of this VIP.
+    pub fn status(&self, now: Instant) -> Value {
+        let st = self.engine.status();
+        let name = |i: Option<usize>| i.and_then(|i| self.backends.get(i)).map(|b| b.name.clone());
+        let backends: Vec<Value> = st
+            .backends
+            .iter()
+            .zip(&self.backends)
+            .map(|(s, rt)| {
+                json!({
+                    "name": s.name,
+                    "next_hop": s.next_hop.to_string(),
+                    "check": rt.check,
+                    "health": s.health,
+                    "drained": s.drained,
+                    "up_for_ms": s.up_since.map(|t| now.saturating_duration_since(t).as_millis() as u64),
+                    "last_probe": rt.last.as_ref().map(|p| json!({
+                        "ok": p.ok,
+                        "latency_us": p.latency.as_micros() as u64,
+                        "error": p.error,
+                        "age_ms": now.saturating_duration_since(p.at).as_millis() as u64,
+                    })),
+                })
+            })
+            .collect();
+        json!({
+            "prefix": self.prefix.to_string(),
+            "active": name(st.active),
+            "next_hop": st.active.and_then(|i| self.backends.get(i)).map(|b| b.next_hop.to_string()),
+            "forced": name(st.forced),
+            "starting": st.starting,
+            "pending_failback": st.pending_failback.map(|p| json!({
+                "backend": name(Some(p.backend)),
+                "in_ms": p.at.saturating_duration_since(now).as_millis() as u64,
+            })),
+            "backends": backends,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! `hopwatch web`: the backend of ws1 and ws2 in the seed. Every request gets
+//! `{"hostname": .., "ip": .., "timestampmilli": ..}` (the keys can be renamed), so a
+//! load injector can tell which backend answered and when. HTTP/1.1 keep-alive; a
+//! health path; SIGTERM stops it gracefully (open requests finish).
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use clap::Args;
+use serde_json::{Map, Value};
+
+use crate::bgp_setup::terminated;
+
+/// `hopwatch web`.
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Address and port to serve on.
+    #[arg(long, default_value = "127.10.0.4:8080")]
+    pub listen: SocketAddr,
+    /// The name to answer with (default: this machine's host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The path that answers `ok` for health checks (every other path answers JSON).
+    #[arg(long, default_value = "/health")]
+    pub health_path: String,
+    /// Rename a key of the answer: `hostname=server`, `ip=addr`, `timestampmilli=ts`.
+    #[arg(long = "field", value_name = "KEY=NAME", value_parser = parse_field)]
+    pub fields: Vec<(String, String)>,
+}
+
+fn parse_field(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected KEY=NAME"))?;
+    if !["hostname", "ip", "timestampmilli"].contains(&k) {
+        return Err(format!(
+            "{k:?}: the keys are hostname, ip and timestampmilli"
+        ));
+    }
+    if v.is_empty() {
+        return Err(format!("{s:?}: the new name is empty"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn run(args: WebArgs) -> anyhow::Result<()> {
+    let name = args.name.clone().unwrap_or_else(host_name);
+    let key = |k: &str| {
+        args.fields
+            .iter()
+            .find(|(from, _)| from == k)
+            .map_or(k.to_string(), |(_, to)| to.clone())
+    };
+    let (k_host, k_ip, k_ts) = (key("hostname"), key("ip"), key("timestampmilli"));
+    let ip = args.listen.ip().to_string();
+    let answer = move || {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut m = Map::new();
+        m.insert(k_host.clone(), Value::from(name.clone()));
+        m.insert(k_ip.clone(), Value::from(ip.clone()));
+        m.insert(k_ts.clone(), Value::from(ms));
+        axum::Json(Value::Object(m))
+    };
+    let app = Router::new()
+        .route(&args.health_path, get(|| async { "ok\n" }))
+        .fallback(move || {
+            let a = answer.clone();
+            async move { a() }
+        });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    crate::json::print(&serde_json::json!({
+        "ts_us": hopwatch_bgp_driver::event::now_us(), "event": "listening", "addr": args.listen.to_string()
+    }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = terminated().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The watcher end to end on loopback: two `hopwatch web` backends, `hopwatch
+//! observe` standing in for the route server, and `hopwatch run` between them.
+//! Killing the primary moves the VIP with one UPDATE; it fails back only after the
+//! hold; `hopwatch ctl` drains and shows status; SIGTERM sends Cease.
+
+// In a test a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod loopback;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use loopback::{Proc, free_port, spawn};
+use serde_json::Value;
+
+const WS1: &str = "127.22.0.4";
+const WS2: &str = "127.22.0.5";
+const WATCHER: &str = "127.22.0.7";
+const RS: &str = "127.22.1.4";
+const VIP: &str = "100.64.0.1/32";
+
+fn web(ip: &str, port: u16, name: &str) -> Proc {
+    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
+    p.wait_for("listening", |v| v["event"] == "listening");
+    p
+}
+
+fn ctl(api: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["ctl", "--api", api])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn moved_to(v: &Value, nh: &str) -> bool {
+    v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == nh
+}
+
+#[test]
+fn the_watcher_fails_over_fails_back_after_the_hold_and_obeys_ctl() {
+    let (p1, p2) = (free_port(WS1), free_port(WS2));
+    let bgp = free_port(RS);
+    let api = format!("{WATCHER}:{}", free_port(WATCHER));
+    let dir = std::env::temp_dir().join(format!("hopwatch-watcher-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("watcher.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[bgp]
+local_as = 65001
+router_id = "{WATCHER}"
+local_address = "{WATCHER}"
+port = {bgp}
+hold_time = 9
+graceful_restart = 10
+
+[[route_server]]
+address = "{RS}"
+peer_as = 65515
+
+[[vip]]
+prefix = "{VIP}"
+backends = [
+  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
+  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{p2}/health" }},
+]
+
+[health]
+interval = "10ms"
+timeout = "30ms"
+fall = 2
+rise = 3
+
+[failover]
+failback_hold = "2s"
+
+[api]
+listen = "{api}"
+"#
+        ),
+    )
+    .unwrap();
+
+    let mut ws1 = web(WS1, p1, "ws1");
+    let _ws2 = web(WS2, p2, "ws2");
+    let mut rs = spawn(&[
+        "observe",
+        "--local-as",
+        "65515",
+        "--router-id",
+        RS,
+        "--listen",
+        RS,
+        "--port",
+        &bgp.to_string(),
+    ]);
+    let cfg_s = cfg.to_str().unwrap().to_owned();
+    let mut watcher = spawn(&["run", "-c", &cfg_s]);
+
+    // Start: the primary, after its first verdicts.
+    rs.wait_for("the VIP via ws1", |v| moved_to(v, WS1));
+    rs.wait_for("End-of-RIB", |v| v["event"] == "end_of_rib");
+
+    // Kill the primary: the VIP moves to ws2, replaced and never withdrawn.
+    let killed = Instant::now();
+    ws1.child.kill().unwrap();
+    let _ = ws1.child.wait();
+    rs.wait_for("the VIP via ws2", |v| moved_to(v, WS2));
+    eprintln!("kill to UPDATE at the route server: {:?}", killed.elapsed());
+    let mv = watcher.wait_for("the move", |v| v["event"] == "move" && v["to"] == "ws2");
+    assert_eq!(mv["reason"], "failover", "{mv}");
+    assert!(
+        !rs.seen
+            .iter()
+            .any(|v| v["event"] == "update" && v["action"] == "withdraw"),
+        "a withdraw reached the route server"
+    );
+
+    // Bring it back: failback only after the 2 s hold.
+    let back = Instant::now();
+    let _ws1b = web(WS1, p1, "ws1");
+    rs.wait_for("the failback", |v| moved_to(v, WS1));
+    let waited = back.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "failed back after {waited:?}, before the 2 s hold"
+    );
+
+    // ctl: status names both backends; drain ws1 moves the VIP at once.
+    let status = ctl(&api, &["status"]);
+    assert!(
+        status.contains("ws1") && status.contains("ws2") && status.contains("Established"),
+        "{status}"
+    );
+    let out = ctl(&api, &["drain", "ws1"]);
+    assert!(
+        out.contains("the VIP moved") && out.contains("ws2"),
+        "{out}"
+    );
+    rs.wait_for("the drain move", |v| moved_to(v, WS2));
+    let out = ctl(&api, &["undrain", "ws1"]);
+    assert!(out.contains("ws1"), "{out}");
+    rs.wait_for("back after undrain", |v| moved_to(v, WS1));
+
+    // A bad request is refused with a clear error, and changes nothing.
+    let bad = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["ctl", "--api", &api, "drain", "ws9"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("no backend \"ws9\""),
+        "{bad:?}"
+    );
+
+    // SIGTERM: Cease to the route server, and a clean exit.
+    watcher.signal("TERM");
+    let n = rs.wait_for("the Cease", |v| v["event"] == "notification_received");
+    assert_eq!(
+        (n["code"].as_u64(), n["subcode"].as_u64()),
+        (Some(6), Some(2)),
+        "{n}"
+    );
+    assert!(watcher.exit_success(), "the watcher did not exit cleanly");
+    let _ = std::fs::remove_dir_all(&dir);
+}
