@@ -36,6 +36,22 @@ pub struct Config {
     /// The VNET, for the Azure rules.
     #[serde(default)]
     pub vnet: Option<Vnet>,
+    /// Where decisions are logged besides stdout and stderr.
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// Send every decision as an RFC 5424 message over UDP to this `HOST:PORT`
+    /// (an IP address), as the seed's watcher logged to its syslog server.
+    #[serde(default)]
+    pub syslog: Option<SocketAddr>,
+    /// The syslog facility: `daemon` (default), `user`, or `local0` to `local7`.
+    #[serde(default)]
+    pub facility: Option<String>,
 }
 
 /// `[bgp]`.

@@ -2,7 +2,6 @@
 //! Each finding is `(key path, message)`; `mod.rs` adds the file and line.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use hopwatch_bgp::Asn;
@@ -146,6 +145,14 @@ pub fn check(c: &Config) -> Report {
             ),
         );
     }
+    if let Some(f) = &c.log.facility
+        && crate::run::syslog::facility_code(f).is_none()
+    {
+        r.errors.push((
+            "log.facility".into(),
+            format!("{f:?}: use daemon, user, or local0 to local7"),
+        ));
+    }
     if c.azure {
         azure(c, &mut r);
     }
@@ -180,44 +187,12 @@ fn health_checks(
     }
 }
 
-/// `http://ADDR[:PORT][/PATH]` or `tcp://ADDR:PORT`, with an IP address: a health
-/// check must not wait on DNS.
+/// `http://ADDR[:PORT][/PATH]` or `tcp://ADDR:PORT`, parsed as the health checker
+/// will parse it.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("{url:?}: expected http://ADDR[:PORT]/PATH or tcp://ADDR:PORT"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    // [v6]:port, [v6], v4:port, v4
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(r) => {
-            let (h, after) = r
-                .split_once(']')
-                .ok_or_else(|| format!("{url:?}: unclosed [ in the address"))?;
-            (h, after.strip_prefix(':'))
-        }
-        None => match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        },
-    };
-    if let Some(p) = port {
-        p.parse::<u16>()
-            .map_err(|_| format!("{url:?}: bad port {p:?}"))?;
-    }
-    host.parse::<IpAddr>().map_err(|_| {
-        format!("{url:?}: {host:?} is not an IP address (health checks do not use DNS)")
-    })?;
-    match scheme {
-        "http" => Ok(()),
-        "tcp" if port.is_some() => Ok(()),
-        "tcp" => Err(format!("{url:?}: a tcp:// check needs a port")),
-        "https" => Err(format!(
-            "{url:?}: https checks are not supported; check over http"
-        )),
-        other => Err(format!(
-            "{url:?}: unknown scheme {other:?}: use http:// or tcp://"
-        )),
-    }
+    hopwatch_health::Target::parse(url)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn azure(c: &Config, r: &mut Report) {

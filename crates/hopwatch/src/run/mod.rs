@@ -21,6 +21,7 @@
 
 mod api;
 mod metrics;
+pub mod syslog;
 mod vip;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -77,6 +78,7 @@ struct Watcher {
     /// When each VIP's last move was decided (µs, and the triggering report's µs),
     /// to measure detection to UPDATE.
     pending_update: BTreeMap<Prefix, u64>,
+    syslog: Option<syslog::Syslog>,
 }
 
 /// Runs the watcher until SIGTERM or Ctrl-C.
@@ -110,8 +112,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         holding: true,
         pending_update: BTreeMap::new(),
+        syslog: None,
         config,
     };
+    if let Some(target) = w.config.log.syslog {
+        w.syslog = Some(
+            syslog::Syslog::new(target, w.config.log.facility.as_deref())
+                .with_context(|| format!("syslog to {target}"))?,
+        );
+    }
     w.build_vips()
         .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
     for rs in &w.config.route_servers {
@@ -261,7 +270,7 @@ impl Watcher {
             "backend": labels.backend, "from": t.from, "to": t.to, "error": r.error,
             "latency_us": r.latency.as_micros() as u64,
         }));
-        tracing::info!(
+        let text = format!(
             "{} {} is {}{}",
             vip.prefix,
             labels.backend,
@@ -271,6 +280,15 @@ impl Watcher {
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         );
+        tracing::info!("{text}");
+        if let Some(s) = &self.syslog {
+            let sev = if up {
+                syslog::Severity::Notice
+            } else {
+                syslog::Severity::Warning
+            };
+            s.send(sev, "health", &text);
+        }
         if let Some(m) = vip.engine.health(r.at, b, up) {
             self.apply(v, m, Some(r.ts_us));
         }
@@ -305,13 +323,27 @@ impl Watcher {
             "next_hop": next_hop.map(|n| n.to_string()),
             "reason": m.reason.as_str(), "detected_us": detected_us,
         });
-        tracing::info!(
-            "{} moves {} -> {} ({})",
+        let text = format!(
+            "{} moves {} -> {} ({}){}",
             vip.prefix,
             name(m.from).unwrap_or_else(|| "nothing".into()),
             name(m.to).unwrap_or_else(|| "withdrawn".into()),
-            m.reason
+            m.reason,
+            next_hop
+                .map(|n| format!(", next hop {n}"))
+                .unwrap_or_default(),
         );
+        tracing::info!("{text}");
+        if let Some(s) = &self.syslog {
+            // A move away from trouble is a warning; a planned one is a notice.
+            let sev = match m.reason {
+                hopwatch_watcher::Reason::Failover | hopwatch_watcher::Reason::AllDown => {
+                    syslog::Severity::Warning
+                }
+                _ => syslog::Severity::Notice,
+            };
+            s.send(sev, "move", &text);
+        }
         self.metrics
             .moves
             .get_or_create(&MoveLabels {
@@ -367,7 +399,11 @@ impl Watcher {
                 }
             }
             EventKind::Down(reason) => {
-                tracing::warn!("route server {}: session down: {reason}", e.peer)
+                let text = format!("route server {}: session down: {reason}", e.peer);
+                tracing::warn!("{text}");
+                if let Some(s) = &self.syslog {
+                    s.send(syslog::Severity::Error, "bgp", &text);
+                }
             }
             _ => {}
         }
