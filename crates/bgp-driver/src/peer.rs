@@ -62,6 +62,16 @@ pub enum PeerCmd {
     Stop(Notification),
     /// The routes are ready: send the table and End-of-RIB if we held them.
     Ready,
+    /// Send these UPDATEs to this peer only (a route server's per-peer
+    /// advertisements), then End-of-RIB for each negotiated family when asked.
+    SendUpdates {
+        /// The UPDATEs, each sent as one message, in one write.
+        updates: Vec<Update>,
+        /// Follow them with End-of-RIB.
+        end_of_rib: bool,
+    },
+    /// Send this NOTIFICATION and start the session again (e.g. a route limit).
+    Reset(Notification),
     /// A colliding connection whose OPEN has been read.
     CandidateOpen {
         /// The connection.
@@ -196,6 +206,11 @@ impl PeerTask {
     async fn handle_cmd(&mut self, cmd: PeerCmd) {
         match cmd {
             PeerCmd::Changes(changes) => self.send_changes(&changes),
+            PeerCmd::SendUpdates {
+                updates,
+                end_of_rib,
+            } => self.send_updates(updates, end_of_rib),
+            PeerCmd::Reset(n) => self.session.reset(now(), n),
             PeerCmd::Ready => {
                 if self.holding_table && self.session.is_established() {
                     self.send_table(true);
@@ -270,6 +285,29 @@ impl PeerTask {
                     self.session.receive(now(), &open);
                 }
             }
+        }
+    }
+
+    fn send_updates(&mut self, mut updates: Vec<Update>, end_of_rib: bool) {
+        let Some(neg) = self.session.negotiated() else {
+            return;
+        };
+        let families = neg.families.clone();
+        let mut sent: Vec<EventKind> = updates
+            .iter()
+            .map(|u| EventKind::UpdateSent {
+                announce: u.announced(),
+                withdraw: u.withdrawn_all(),
+            })
+            .collect();
+        if end_of_rib {
+            for f in families {
+                updates.push(Update::end_of_rib(f));
+                sent.push(EventKind::EndOfRibSent(f));
+            }
+        }
+        if self.session.send_updates(now(), updates.iter()) {
+            self.pending.extend(sent);
         }
     }
 

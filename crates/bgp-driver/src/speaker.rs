@@ -82,6 +82,25 @@ impl Speaker {
         lock(&self.inner.peers).insert(address, PeerHandle { tx, task });
     }
 
+    /// Sends UPDATEs to one peer only (if Established), then End-of-RIB when
+    /// `end_of_rib`. For a route server, whose advertisements differ per peer; use it
+    /// with [`Speaker::hold_routes`] so the shared table never goes out by itself.
+    pub fn send_to(&self, peer: IpAddr, updates: Vec<hopwatch_bgp::Update>, end_of_rib: bool) {
+        if let Some(h) = lock(&self.inner.peers).get(&peer) {
+            let _ = h.tx.send(PeerCmd::SendUpdates {
+                updates,
+                end_of_rib,
+            });
+        }
+    }
+
+    /// Resets one peer's session with `notification`; it starts again by itself.
+    pub fn reset_peer(&self, peer: IpAddr, notification: Notification) {
+        if let Some(h) = lock(&self.inner.peers).get(&peer) {
+            let _ = h.tx.send(PeerCmd::Reset(notification));
+        }
+    }
+
     /// Stops a peer with Cease / Peer De-configured and forgets it.
     pub fn remove_peer(&self, address: IpAddr) {
         if let Some(h) = lock(&self.inner.peers).remove(&address) {

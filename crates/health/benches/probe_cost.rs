@@ -211,13 +211,16 @@ async fn run_checkers(
     let before = snapshot(child_pid);
     let (mut probes, mut failures, mut latency) = (0u64, 0u64, Duration::ZERO);
     let mut up = vec![false; backends];
-    let deadline = tokio::time::Instant::now() + measure;
-    while let Ok(Some(r)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        probes += 1;
-        failures += u64::from(!r.ok);
-        latency += r.latency;
-        up[r.id] = r.state == Health::Up;
-    }
+    // One timer for the whole run, not one per report.
+    let _ = tokio::time::timeout(measure, async {
+        while let Some(r) = rx.recv().await {
+            probes += 1;
+            failures += u64::from(!r.ok);
+            latency += r.latency;
+            up[r.id] = r.state == Health::Up;
+        }
+    })
+    .await;
     let run = finish(
         before,
         child_pid,

@@ -50,9 +50,6 @@ pub enum ProbeError {
     /// The idle persistent connection was closed or reset by the backend.
     #[error("persistent connection lost: {0}")]
     ConnectionLost(String),
-    /// The probe task ended abnormally (a bug; reported, not hidden).
-    #[error("probe task failed: {0}")]
-    Task(String),
 }
 
 /// A target with its request bytes built once.
