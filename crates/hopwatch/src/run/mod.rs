@@ -46,7 +46,7 @@ use crate::bgp_setup::{session_config_from, shutdown};
 use crate::config::{self, Config};
 use crate::json;
 use api::{Answer, Op, Reply};
-use metrics::{BackendLabels, Metrics, MoveLabels, PeerLabels, VipLabels};
+use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};
 use vip::VipRt;
 
 /// Moves kept for `/status`.
@@ -221,13 +221,7 @@ impl Watcher {
         }
         let rt = vip::build(&self.config, cv, first, &self.health_tx, now)?;
         for be in &rt.backends {
-            self.metrics
-                .backend_up
-                .get_or_create(&BackendLabels {
-                    vip: rt.prefix.to_string(),
-                    backend: be.name.clone(),
-                })
-                .set(-1);
+            self.metrics.backend_up.get_or_create(&be.labels).set(-1);
         }
         Ok(rt)
     }
@@ -244,16 +238,14 @@ impl Watcher {
             return;
         }
         vip.record(b, &r);
-        let labels = BackendLabels {
-            vip: vip.prefix.to_string(),
-            backend: vip.backends[b].name.clone(),
-        };
+        // Labels are built once per backend: this runs for every probe.
+        let labels = &vip.backends[b].labels;
         self.metrics
             .probe_latency
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .observe(r.latency.as_secs_f64());
         if !r.ok {
-            self.metrics.probes_failed.get_or_create(&labels).inc();
+            self.metrics.probes_failed.get_or_create(labels).inc();
         }
         let Some(t) = r.transition else { return };
         let up = match t.to {
@@ -263,7 +255,7 @@ impl Watcher {
         };
         self.metrics
             .backend_up
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .set(i64::from(up));
         json::print(&json!({
             "ts_us": r.ts_us, "event": "health", "vip": vip.prefix.to_string(),

@@ -28,6 +28,8 @@ pub struct BackendRt {
     pub next_hop: IpAddr,
     pub check: String,
     pub last: Option<LastProbe>,
+    /// Metric labels, built once.
+    pub labels: super::metrics::BackendLabels,
     checker: JoinHandle<()>,
 }
 
@@ -109,6 +111,10 @@ pub fn build(
             next_hop: be.next_hop,
             check: be.check.clone(),
             last: None,
+            labels: super::metrics::BackendLabels {
+                vip: v.prefix.to_string(),
+                backend: be.name.clone(),
+            },
             checker: hopwatch_health::spawn_checker(first_id + i, spec, tx.clone()),
         });
     }
