@@ -22,6 +22,8 @@ pub enum Cmd {
     /// replacing UPDATE, to every route server.
     #[command(after_long_help = RUN_HELP)]
     Run(crate::run::RunArgs),
+    /// An Azure Route Server stand-in with a real data plane (proxy, kernel, none).
+    RouteServer(crate::route_server::RouteServerArgs),
     /// Ask a running watcher: status, drain, undrain, force, unforce.
     Ctl(crate::ctl::CtlArgs),
     /// A scriptable BGP speaker: announce routes, and move their next hop with one

@@ -47,6 +47,14 @@ pub enum CtlOp {
         #[arg(long)]
         vip: Option<String>,
     },
+    /// Route server: its peers and sessions (use --api with its address, 127.0.0.1:9180 by default).
+    Peers,
+    /// Route server: the best paths of each instance.
+    Rib,
+    /// Route server: what the data plane has programmed.
+    Dataplane,
+    /// Route server: the last programming events (UPDATE received, route programmed).
+    Programs,
 }
 
 /// A backend, and its VIP when there are several.
@@ -130,6 +138,10 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             "/force",
             Some(json!({"backend": null, "vip": vip})),
         ),
+        CtlOp::Peers => (Method::GET, "/peers", None),
+        CtlOp::Rib => (Method::GET, "/rib", None),
+        CtlOp::Dataplane => (Method::GET, "/dataplane", None),
+        CtlOp::Programs => (Method::GET, "/programs", None),
     };
     let v = call(&args, method, path, body).await?;
     if args.json {
@@ -138,6 +150,10 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     }
     match args.op {
         CtlOp::Status => print!("{}", status_table(&v)),
+        CtlOp::Peers => print!("{}", peers_table(&v)),
+        CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs => {
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
         _ => {
             let vip = &v["vip"];
             println!(
@@ -237,6 +253,34 @@ pub fn status_table(v: &Value) -> String {
                 s(&m["from"]),
                 s(&m["to"]),
                 s(&m["reason"])
+            );
+        }
+    }
+    out
+}
+
+/// The route server's peers as a table.
+pub fn peers_table(v: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for inst in v.as_array().into_iter().flatten() {
+        let _ = writeln!(out, "instance {}", s(&inst["instance"]));
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>8} {:<12} {:>7} {:>9} {:>6} {:>6}",
+            "PEER", "AS", "STATE", "ROUTES", "REJECTED", "STALE", "LIMIT"
+        );
+        for p in inst["peers"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>8} {:<12} {:>7} {:>9} {:>6} {:>6}",
+                s(&p["peer"]),
+                s(&p["asn"]),
+                s(&p["state"]),
+                s(&p["routes"]),
+                s(&p["rejected"]),
+                s(&p["stale"]),
+                s(&p["route_limit"]),
             );
         }
     }

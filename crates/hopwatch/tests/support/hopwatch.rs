@@ -74,13 +74,25 @@ pub fn observe_args(local_as: u32, extra: &[&str]) -> Vec<String> {
 impl Hopwatch {
     /// Starts `hopwatch ARGS…` in the lab's speaker namespace; `name` labels its files.
     pub fn start(lab: &Lab, name: &str, args: &[String]) -> Hopwatch {
+        Hopwatch::start_in(&lab.speaker, lab.dir(), name, args, proc::DAEMON_LIFETIME_S)
+    }
+
+    /// Starts `hopwatch ARGS…` in namespace `ns`, its files in `dir`, bounded to
+    /// `lifetime_s` seconds (see [`proc::in_netns_for`]).
+    pub fn start_in(
+        ns: &str,
+        dir: &std::path::Path,
+        name: &str,
+        args: &[String],
+        lifetime_s: &str,
+    ) -> Hopwatch {
         let bin = env!("CARGO_BIN_EXE_hopwatch");
         let mut argv: Vec<&str> = vec![bin];
         argv.extend(args.iter().map(String::as_str));
-        eprintln!("[{name}] hopwatch {}", args.join(" "));
-        let stdout_log = lab.dir().join(format!("{name}.jsonl"));
-        let stderr = lab.dir().join(format!("{name}.err"));
-        let mut cmd = proc::in_netns(&lab.speaker, &argv);
+        eprintln!("[{name}] hopwatch {} (in {ns})", args.join(" "));
+        let stdout_log = dir.join(format!("{name}.jsonl"));
+        let stderr = dir.join(format!("{name}.err"));
+        let mut cmd = proc::in_netns_for(ns, lifetime_s, &argv);
         cmd.env("RUST_BACKTRACE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -3,20 +3,25 @@
 //!
 //! It is split by concern: `netns` owns the namespaces and the temp folder, `proc` the
 //! child processes, `hopwatch` the binary under test and its JSON event lines, `tshark`
-//! the wire capture, and one module per peer knows that daemon's configuration and CLI.
+//! the wire capture, and one module per peer knows that daemon's configuration and
+//! CLI. `lab` builds the seed's multi-namespace lab (router, backends, watcher) and
+//! `frr_rs` runs FRR as its route server.
 //! Every test binary uses a different subset, hence the `dead_code` allowance.
 //!
 //! The network rule holds by construction: nothing here runs in the host namespace
 //! except `ip` itself; every daemon, CLI call and capture is `ip netns exec`'d into a
-//! namespace whose only link is a veth pair to its sibling.
+//! namespace whose only links are veth pairs to its siblings (or, in `lab`, to the
+//! lab's own router namespace).
 #![allow(dead_code, unused_imports)]
 
 pub mod bird;
 pub mod checks;
 pub mod exabgp;
 pub mod frr;
+pub mod frr_rs;
 pub mod gobgp;
 pub mod hopwatch;
+pub mod lab;
 pub mod netns;
 pub mod preflight;
 pub mod proc;

@@ -40,7 +40,8 @@ pub struct Lab {
     created: Vec<String>,
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+/// Runs `ip ARGS…`; the error names the command and carries its stderr.
+pub fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("/usr/sbin/ip")
         .args(args)
         .stdin(Stdio::null())
@@ -136,7 +137,7 @@ impl Lab {
 }
 
 /// `mktemp -d /tmp/hopwatch-interop-TEST-XXXXXX`, made traversable by daemon users.
-fn make_temp_dir(test: &str) -> PathBuf {
+pub fn make_temp_dir(test: &str) -> PathBuf {
     let out = Command::new("mktemp")
         .args(["-d", &format!("/tmp/hopwatch-interop-{test}-XXXXXX")])
         .output()
@@ -153,7 +154,7 @@ fn make_temp_dir(test: &str) -> PathBuf {
 }
 
 /// Stops every process left in namespace `ns`, by PID: SIGTERM, then SIGKILL.
-fn sweep(ns: &str) {
+pub fn sweep(ns: &str) {
     let pids = || -> Vec<u32> {
         Command::new("/usr/sbin/ip")
             .args(["netns", "pids", ns])

@@ -62,6 +62,12 @@ pub fn stop(child: &mut Child) {
 
 /// The command line that runs `argv` in namespace `ns` under `timeout`.
 pub fn in_netns(ns: &str, argv: &[&str]) -> Command {
+    in_netns_for(ns, DAEMON_LIFETIME_S, argv)
+}
+
+/// Like [`in_netns`], with a hard bound of `lifetime_s` seconds instead of
+/// [`DAEMON_LIFETIME_S`] (a benchmark runs longer than a test).
+pub fn in_netns_for(ns: &str, lifetime_s: &str, argv: &[&str]) -> Command {
     let mut cmd = Command::new("/usr/sbin/ip");
     cmd.args([
         "netns",
@@ -70,7 +76,7 @@ pub fn in_netns(ns: &str, argv: &[&str]) -> Command {
         "/usr/bin/timeout",
         "-k",
         "5",
-        DAEMON_LIFETIME_S,
+        lifetime_s,
     ]);
     cmd.args(argv);
     cmd

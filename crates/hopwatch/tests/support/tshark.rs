@@ -87,14 +87,32 @@ pub struct Capture {
 impl Capture {
     /// Starts tshark on the speaker's veth and waits until it captures.
     pub fn start(lab: &Lab) -> Capture {
+        Capture::start_on(
+            &lab.speaker,
+            &lab.speaker_if,
+            "tcp port 179",
+            lab.dir(),
+            "tshark",
+        )
+    }
+
+    /// Starts tshark in namespace `ns` on interface `ifname` with capture filter
+    /// `filter` (BPF), its output in `dir/NAME.out`, and waits until it captures.
+    pub fn start_on(
+        ns: &str,
+        ifname: &str,
+        filter: &str,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> Capture {
         let mut argv: Vec<&str> = vec![
             "tshark",
             "-l",
             "-n",
             "-i",
-            &lab.speaker_if,
+            ifname,
             "-f",
-            "tcp port 179",
+            filter,
             "-Y",
             "bgp.type == 2 && !tcp.analysis.retransmission",
             "-T",
@@ -110,14 +128,8 @@ impl Capture {
             argv.push("-e");
             argv.push(f);
         }
-        let dir = lab.dir().to_string_lossy().into_owned();
-        let mut daemon = Daemon::spawn(
-            &lab.speaker,
-            "tshark",
-            lab.dir(),
-            &argv,
-            &[("TMPDIR", &dir)],
-        );
+        let tmp = dir.to_string_lossy().into_owned();
+        let mut daemon = Daemon::spawn(ns, name, dir, &argv, &[("TMPDIR", &tmp)]);
         let started = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
             std::fs::read_to_string(daemon.stderr_path())
                 .ok()

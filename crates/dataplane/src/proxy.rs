@@ -1,0 +1,387 @@
+//! The `proxy` data plane: a userspace TCP proxy on each VIP, needing no privileges.
+//!
+//! For every programmed VIP (a /32 or a /128) it listens on `VIP:port` for each
+//! configured port and relays each *new* connection to one next hop of the VIP's ECMP
+//! set, at the same port. In the loopback lab the VIP is an address such as
+//! 127.10.15.15, which Linux treats as local without any setup.
+//!
+//! ```text
+//!  program(vip, hops) ──► Vip { ecmp: RwLock<Arc<Ecmp>>, stop: CancellationToken }
+//!                                   │ read (one Arc clone) on every accept
+//!  acceptor task, one per port ─────┴─► pick_next_hop(client) ─► relay task
+//!                                                                 (holds its hop's token)
+//!  a next hop leaves the set ─► hop.cancel.cancel() ─► its relays reset the client
+//!  remove(vip) ─► stop.cancel() ─► acceptors end (awaited: the port is closed when
+//!                                  `remove` returns) and every hop token, a child of
+//!                                  `stop`, is cancelled with it
+//! ```
+//!
+//! Design choices, and why:
+//! - **Only new connections are balanced.** A TCP connection cannot move between
+//!   backends, so an existing one stays where it is until its next hop leaves the set,
+//!   and then it is reset: a client that lost its backend learns at once, as it would
+//!   when a route disappears under it, instead of waiting for a backend that the route
+//!   server no longer points at.
+//! - **A cancellation token per next hop**, children of the VIP's token: closing every
+//!   connection to one next hop, or to the whole VIP, is one call and needs no registry
+//!   of tasks. A relay started from a set read just before the change holds the
+//!   already-cancelled token and closes at once, so no connection outlives its route.
+//! - **An `RwLock<Arc<Ecmp>>`** read once per accepted connection: programming is rare
+//!   and accepting is hot, so the hot path takes an uncontended read lock and clones
+//!   one `Arc`.
+//! - **`copy_bidirectional` with `TCP_NODELAY` on both sides**: the relay adds no
+//!   batching delay to small request/response exchanges.
+//! - **No next hop, no service**: a connection that arrives while the set is empty is
+//!   reset at once rather than held open.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hopwatch_bgp::Prefix;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{DataPlane, Error, Kind, State, canonical, pick_next_hop};
+
+/// How the proxy listens and connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// The ports to listen on at each VIP; each connection goes to the same port of
+    /// the chosen next hop.
+    pub ports: Vec<u16>,
+    /// How long connecting to a next hop may take before the client is reset.
+    pub connect_timeout: Duration,
+    /// The listen backlog of each VIP socket.
+    pub backlog: i32,
+}
+
+impl Default for ProxyConfig {
+    /// Port 8080, a 2 s connect timeout, a backlog of 1,024.
+    fn default() -> Self {
+        ProxyConfig {
+            ports: vec![8080],
+            connect_timeout: Duration::from_secs(2),
+            backlog: 1024,
+        }
+    }
+}
+
+/// The userspace TCP proxy data plane.
+#[derive(Debug)]
+pub struct ProxyPlane {
+    config: ProxyConfig,
+    vips: BTreeMap<Prefix, Vip>,
+    shut_down: bool,
+}
+
+impl ProxyPlane {
+    /// A proxy with no VIP yet.
+    pub fn new(config: ProxyConfig) -> Self {
+        ProxyPlane {
+            config,
+            vips: BTreeMap::new(),
+            shut_down: false,
+        }
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+}
+
+impl DataPlane for ProxyPlane {
+    fn kind(&self) -> Kind {
+        Kind::Proxy
+    }
+
+    async fn program(&mut self, prefix: Prefix, next_hops: Vec<IpAddr>) -> Result<(), Error> {
+        if self.shut_down {
+            return Err(Error::ShutDown);
+        }
+        let host_len = if prefix.addr().is_ipv4() { 32 } else { 128 };
+        if prefix.len() != host_len {
+            return Err(Error::NotAHostPrefix { prefix });
+        }
+        let next_hops = canonical(next_hops);
+        tracing::debug!(dataplane = "proxy", %prefix, ?next_hops, "program");
+        match self.vips.get_mut(&prefix) {
+            Some(vip) => vip.set(next_hops),
+            None => {
+                let vip = Vip::start(prefix, &self.config, next_hops)?;
+                self.vips.insert(prefix, vip);
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&mut self, prefix: Prefix) -> Result<(), Error> {
+        if let Some(vip) = self.vips.remove(&prefix) {
+            tracing::debug!(dataplane = "proxy", %prefix, "remove");
+            vip.stop().await;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> State {
+        let mut routes = BTreeMap::new();
+        let mut connections = BTreeMap::new();
+        for (prefix, vip) in &self.vips {
+            let ecmp = vip.current();
+            routes.insert(*prefix, ecmp.addrs.clone());
+            let open = ecmp
+                .addrs
+                .iter()
+                .zip(&ecmp.hops)
+                .map(|(addr, hop)| (*addr, hop.open.load(Ordering::Relaxed)))
+                .collect();
+            connections.insert(*prefix, open);
+        }
+        State {
+            kind: Kind::Proxy,
+            routes,
+            connections,
+        }
+    }
+
+    async fn shutdown(&mut self) -> Result<(), Error> {
+        self.shut_down = true;
+        for (_, vip) in std::mem::take(&mut self.vips) {
+            vip.stop().await;
+        }
+        Ok(())
+    }
+}
+
+/// One VIP: its listeners and its current ECMP set.
+#[derive(Debug)]
+struct Vip {
+    ecmp: Arc<RwLock<Arc<Ecmp>>>,
+    /// Parent of every next hop's token: cancelling it ends acceptors and relays.
+    stop: CancellationToken,
+    acceptors: Vec<JoinHandle<()>>,
+}
+
+/// An ECMP set: `addrs` (what the flow hash picks from) and, at the same index, the
+/// token and connection count of that next hop.
+#[derive(Debug, Default)]
+struct Ecmp {
+    addrs: Vec<IpAddr>,
+    hops: Vec<Hop>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Hop {
+    cancel: CancellationToken,
+    open: Arc<AtomicU64>,
+}
+
+impl Vip {
+    /// Listens on every port first, so that a failure leaves nothing behind.
+    fn start(prefix: Prefix, config: &ProxyConfig, next_hops: Vec<IpAddr>) -> Result<Self, Error> {
+        let mut listeners = Vec::with_capacity(config.ports.len());
+        for port in &config.ports {
+            let addr = SocketAddr::new(prefix.addr(), *port);
+            let listener = listen(addr, config.backlog).map_err(|source| Error::Listen {
+                prefix,
+                addr,
+                source,
+            })?;
+            listeners.push((listener, *port));
+        }
+        let stop = CancellationToken::new();
+        let vip_ecmp = Arc::new(RwLock::new(Arc::new(Ecmp::default())));
+        let acceptors = listeners
+            .into_iter()
+            .map(|(listener, port)| {
+                tokio::spawn(accept_loop(
+                    listener,
+                    port,
+                    vip_ecmp.clone(),
+                    stop.clone(),
+                    config.connect_timeout,
+                ))
+            })
+            .collect();
+        let vip = Vip {
+            ecmp: vip_ecmp,
+            stop,
+            acceptors,
+        };
+        vip.set(next_hops);
+        Ok(vip)
+    }
+
+    fn current(&self) -> Arc<Ecmp> {
+        self.ecmp
+            .read()
+            .expect("the ECMP lock is never held across a panic")
+            .clone()
+    }
+
+    /// Installs a new ECMP set; next hops that stay keep their connections, the ones
+    /// that left have theirs closed.
+    fn set(&self, addrs: Vec<IpAddr>) {
+        let old = self.current();
+        let hops = addrs
+            .iter()
+            .map(|addr| match old.addrs.iter().position(|a| a == addr) {
+                Some(i) => old.hops.get(i).cloned().unwrap_or_default(),
+                None => Hop {
+                    cancel: self.stop.child_token(),
+                    open: Arc::default(),
+                },
+            })
+            .collect();
+        *self
+            .ecmp
+            .write()
+            .expect("the ECMP lock is never held across a panic") = Arc::new(Ecmp {
+            addrs: addrs.clone(),
+            hops,
+        });
+        for (addr, hop) in old.addrs.iter().zip(&old.hops) {
+            if !addrs.contains(addr) {
+                hop.cancel.cancel();
+            }
+        }
+    }
+
+    /// Stops accepting (the listening sockets are closed when this returns) and
+    /// closes every connection.
+    async fn stop(mut self) {
+        self.stop.cancel();
+        for acceptor in self.acceptors.drain(..) {
+            // An acceptor never panics; a JoinError here could only be a cancelled
+            // runtime, and then there is nothing left to wait for.
+            let _ = acceptor.await;
+        }
+    }
+}
+
+impl Drop for Vip {
+    /// A plane dropped without `shutdown` still stops listening and relaying.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Lets a VIP be programmed again at once after `remove`, while its old
+    // connections are still in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    port: u16,
+    ecmp: Arc<RwLock<Arc<Ecmp>>>,
+    stop: CancellationToken,
+    connect_timeout: Duration,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (client, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors or memory: back off instead of spinning.
+                tracing::warn!(dataplane = "proxy", port, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let chosen = {
+            let set = ecmp
+                .read()
+                .expect("the ECMP lock is never held across a panic");
+            pick_next_hop(peer, &set.addrs)
+                .and_then(|i| Some((*set.addrs.get(i)?, set.hops.get(i)?.clone())))
+        };
+        match chosen {
+            Some((addr, hop)) => {
+                tokio::spawn(relay(
+                    client,
+                    SocketAddr::new(addr, port),
+                    hop,
+                    connect_timeout,
+                ));
+            }
+            None => reset(&client),
+        }
+    }
+}
+
+async fn relay(mut client: TcpStream, backend: SocketAddr, hop: Hop, connect_timeout: Duration) {
+    let _open = OpenGuard::new(hop.open.clone());
+    let connected = tokio::select! {
+        biased;
+        () = hop.cancel.cancelled() => None,
+        r = tokio::time::timeout(connect_timeout, TcpStream::connect(backend)) => match r {
+            Ok(Ok(server)) => Some(server),
+            Ok(Err(e)) => {
+                tracing::debug!(dataplane = "proxy", %backend, error = %e, "connect failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(dataplane = "proxy", %backend, "connect timed out");
+                None
+            }
+        },
+    };
+    let Some(mut server) = connected else {
+        reset(&client);
+        return;
+    };
+    // Failing to set TCP_NODELAY only costs latency; the relay still works.
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    tokio::select! {
+        biased;
+        () = hop.cancel.cancelled() => reset(&client),
+        r = tokio::io::copy_bidirectional(&mut client, &mut server) => {
+            if let Err(e) = r {
+                tracing::trace!(dataplane = "proxy", %backend, error = %e, "relay ended");
+            }
+        }
+    }
+}
+
+/// Makes the coming drop of `stream` send a RST rather than a FIN: the client is told
+/// the connection was aborted, not that the response is complete.
+fn reset(stream: &TcpStream) {
+    let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+}
+
+/// Counts a relay as open for as long as it lives.
+struct OpenGuard(Arc<AtomicU64>);
+
+impl OpenGuard {
+    fn new(count: Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(count)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

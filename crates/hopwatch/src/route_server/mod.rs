@@ -1,0 +1,413 @@
+//! `hopwatch route-server`: an Azure Route Server stand-in whose data plane really
+//! moves traffic, so the whole system runs, and is measured, on one machine.
+//!
+//! ```text
+//!  instance 10.10.1.4: Speaker ──DriverEvent──┐                 ┌──► Rib (instance 1) ──► poll_updates ──► Speaker::send_to
+//!  instance 10.10.1.5: Speaker ──DriverEvent──┼──► loop ────────┤
+//!  API requests ──────────────────────────────┘                 └──► best of all instances ──► Programmer (profile)
+//!                                                                         │ due
+//!                                                                         ▼
+//!                                                                DataPlane::program ──► {"event":"programmed"} log
+//! ```
+//!
+//! Each instance is its own BGP speaker (its own identifier and listen address) with
+//! its own RIB, as Azure runs two; they share one data plane, which gets, for each
+//! prefix, the union of the instances' best next hops. The RIB (`hopwatch-route-server`)
+//! and the programming profile are pure; this loop feeds them and carries out what
+//! they decide. It owns every piece of state: nothing is locked.
+
+mod api;
+pub mod args;
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use hopwatch_bgp::session::GracefulRestart;
+use hopwatch_bgp::{Prefix, RouterId, Update};
+use hopwatch_bgp_driver::event::now_us;
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker};
+use hopwatch_dataplane::{AnyDataPlane, DataPlane, ProxyConfig};
+use hopwatch_route_server::program::{Profile, Program, Programmer};
+use hopwatch_route_server::rib::{Rib, RibChange, RibConfig};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::bgp_setup::{shutdown, terminated};
+use crate::json;
+pub use args::RouteServerArgs;
+
+/// Programming events kept for the API.
+const PROGRAM_LOG: usize = 1000;
+
+/// How long peers keep our routes if we restart: we advertise graceful restart so
+/// that peers restarting themselves get helper behaviour from us.
+const OUR_RESTART_TIME: u16 = 120;
+
+struct Instance {
+    addr: IpAddr,
+    speaker: Speaker,
+    rib: Rib,
+    /// Peers whose current session ended with a NOTIFICATION (no graceful restart then).
+    notified: HashSet<IpAddr>,
+    /// Session state per peer, for the API.
+    states: BTreeMap<IpAddr, String>,
+}
+
+struct Server {
+    instances: Vec<Instance>,
+    programmer: Programmer,
+    plane: AnyDataPlane,
+    /// When the UPDATE that last changed each prefix arrived (µs, wall clock).
+    received_us: BTreeMap<Prefix, u64>,
+    log: VecDeque<Value>,
+}
+
+/// Runs the route server until SIGTERM or Ctrl-C.
+pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
+    if args.peers.len() > hopwatch_route_server::rib::MAX_PEERS {
+        bail!(
+            "{} peers: Azure Route Server accepts at most 8",
+            args.peers.len()
+        );
+    }
+    if args.instances.is_empty() {
+        bail!("at least one --instance is needed");
+    }
+    let proxy = ProxyConfig {
+        ports: args.vip_ports.clone(),
+        ..ProxyConfig::default()
+    };
+    let plane = AnyDataPlane::new(args.dataplane, proxy)
+        .map_err(|e| anyhow!("data plane {}: {e}", args.dataplane))?;
+    let profile = match args.profile {
+        args::ProfileArg::Instant => Profile::Instant,
+        args::ProfileArg::Azure => {
+            let mut p = Profile::azure(args.seed);
+            if let (Some(min), Profile::Azure { min_interval, .. }) = (args.min_interval, &mut p) {
+                *min_interval = (!min.is_zero()).then_some(min);
+            }
+            p
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, DriverEvent)>();
+    let mut instances = Vec::new();
+    for (i, &addr) in args.instances.iter().enumerate() {
+        instances.push(start_instance(i, addr, &args, &tx).await?);
+    }
+    let mut server = Server {
+        instances,
+        programmer: Programmer::new(profile),
+        plane,
+        received_us: BTreeMap::new(),
+        log: VecDeque::new(),
+    };
+    let (api_tx, mut api_rx) = mpsc::channel(32);
+    let listener = tokio::net::TcpListener::bind(args.api)
+        .await
+        .with_context(|| format!("introspection API on {}", args.api))?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, api::router(api_tx)).await {
+            tracing::error!("route server API stopped: {e}");
+        }
+    });
+    json::print(&json!({
+        "ts_us": now_us(), "event": "started", "asn": args.asn.0,
+        "instances": args.instances.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "dataplane": args.dataplane.to_string(), "api": args.api.to_string(),
+    }));
+
+    let stop = terminated();
+    tokio::pin!(stop);
+    loop {
+        let deadline = server
+            .instances
+            .iter()
+            .filter_map(|i| i.rib.poll_timeout())
+            .chain(server.programmer.poll_timeout())
+            .min();
+        tokio::select! {
+            why = &mut stop => {
+                let why = why?;
+                tracing::info!("stopping on {why}");
+                break;
+            }
+            Some((i, e)) = rx.recv() => server.on_bgp(i, e),
+            Some(req) = api_rx.recv() => {
+                let api::Request { op, reply } = req;
+                let _ = reply.send(server.view(op));
+            }
+            () = sleep_until(deadline) => server.on_timeout(),
+        }
+        server.program_due().await;
+    }
+    for inst in &server.instances {
+        shutdown(&inst.speaker, "hopwatch route server stopping").await;
+    }
+    if let Err(e) = server.plane.shutdown().await {
+        tracing::error!("data plane shutdown: {e}");
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn start_instance(
+    i: usize,
+    addr: IpAddr,
+    args: &RouteServerArgs,
+    tx: &mpsc::UnboundedSender<(usize, DriverEvent)>,
+) -> anyhow::Result<Instance> {
+    let router_id = match addr {
+        IpAddr::V4(v4) => RouterId::new(v4),
+        // An IPv6 instance needs a 4-octet identifier: derive a stable one.
+        IpAddr::V6(v6) => RouterId::new(Ipv4Addr::from(u32::from_be_bytes(
+            v6.octets()[12..16].try_into().unwrap_or([0, 0, 0, 1]),
+        ))),
+    }
+    .ok_or_else(|| anyhow!("instance {addr}: cannot be a BGP identifier"))?;
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let speaker = Speaker::new(etx, None);
+    // Advertisements differ per peer (never back to the source): the loop sends them
+    // with `send_to`; the shared table of the speaker is never used.
+    speaker.hold_routes();
+    let mut rib = Rib::new(RibConfig {
+        local_as: args.asn,
+        route_limit: args.route_limit,
+        prepend_local_as: !args.transparent,
+    });
+    if !args.vnet.is_empty() {
+        rib.set_local_prefixes(args.vnet.clone(), addr);
+    }
+    for &(peer, asn) in &args.peers {
+        rib.add_peer(peer, asn, None)
+            .map_err(|e| anyhow!("peer {peer}: {e}"))?;
+        let mut session = hopwatch_bgp::session::SessionConfig::new(args.asn, router_id, Some(asn));
+        session.hold_time = args.hold_time;
+        session.graceful_restart = Some(GracefulRestart {
+            restart_time: OUR_RESTART_TIME,
+            restarting: false,
+            forwarding_preserved: true,
+        });
+        speaker.add_peer(PeerConfig {
+            address: peer,
+            port: args.port,
+            local_address: Some(addr),
+            session,
+            dynamic: false,
+        });
+    }
+    speaker
+        .listen(std::net::SocketAddr::new(addr, args.port))
+        .await
+        .with_context(|| format!("instance {addr}: listening on port {}", args.port))?;
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        while let Some(e) = erx.recv().await {
+            if tx.send((i, e)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Instance {
+        addr,
+        speaker,
+        rib,
+        notified: HashSet::new(),
+        states: BTreeMap::new(),
+    })
+}
+
+impl Server {
+    fn on_bgp(&mut self, i: usize, e: DriverEvent) {
+        for mut line in json::event_lines(&e) {
+            if let Some(m) = line.as_object_mut() {
+                m.insert("instance".into(), self.instances[i].addr.to_string().into());
+            }
+            json::print(&line);
+        }
+        let now = Instant::now();
+        let inst = &mut self.instances[i];
+        let peer = e.peer;
+        let changes = match e.kind {
+            EventKind::State { to, .. } => {
+                inst.states.insert(peer, format!("{to:?}"));
+                return;
+            }
+            EventKind::Established {
+                peer_restart_time, ..
+            } => {
+                inst.notified.remove(&peer);
+                let _ = inst.rib.set_graceful_restart_time(peer, peer_restart_time);
+                if inst.rib.peer_up(peer).is_ok() {
+                    let updates: Vec<Update> = inst
+                        .rib
+                        .routes_for(peer)
+                        .into_iter()
+                        .map(|(p, nh, attrs)| Update::announce(vec![p], nh, attrs))
+                        .collect();
+                    inst.speaker.send_to(peer, updates, true);
+                }
+                return;
+            }
+            EventKind::NotificationSent(_) | EventKind::NotificationReceived(_) => {
+                inst.notified.insert(peer);
+                return;
+            }
+            EventKind::UpdateReceived { update, .. } => {
+                match inst.rib.receive(now, peer, &update) {
+                    Ok(r) => {
+                        for p in &r.rejected {
+                            tracing::info!(
+                                "instance {}: {p} from {peer} rejected: AS path holds our AS",
+                                inst.addr
+                            );
+                        }
+                        for c in &r.changes {
+                            self.received_us.insert(c.prefix, e.ts_us);
+                        }
+                        r.changes
+                    }
+                    Err(n) => {
+                        tracing::warn!("instance {}: {peer}: {n}", inst.addr);
+                        inst.speaker.reset_peer(peer, n);
+                        inst.notified.insert(peer);
+                        return;
+                    }
+                }
+            }
+            EventKind::EndOfRibReceived(f) => inst.rib.end_of_rib(now, peer, f),
+            EventKind::Down(_) => {
+                let graceful = !inst.notified.contains(&peer);
+                inst.rib.peer_down(now, peer, graceful)
+            }
+            _ => return,
+        };
+        self.after_changes(i, &changes, now);
+    }
+
+    fn on_timeout(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            let changes = self.instances[i].rib.handle_timeout(now);
+            self.after_changes(i, &changes, now);
+        }
+    }
+
+    /// Sends each peer of instance `i` its UPDATEs, and the data plane the new best.
+    fn after_changes(&mut self, i: usize, changes: &[RibChange], now: Instant) {
+        if changes.is_empty() {
+            return;
+        }
+        let inst = &mut self.instances[i];
+        let peers: Vec<IpAddr> = inst.rib.peers().iter().map(|p| p.addr).collect();
+        for peer in peers {
+            let updates = inst.rib.poll_updates(peer);
+            if !updates.is_empty() {
+                inst.speaker.send_to(peer, updates, false);
+            }
+        }
+        for c in changes {
+            let merged = self.merged(c.prefix);
+            self.programmer.submit(now, c.prefix, merged);
+        }
+    }
+
+    /// The best next hops for `prefix` across the instances: the union of the best
+    /// sets with the shortest AS path.
+    fn merged(&self, prefix: Prefix) -> Option<Vec<IpAddr>> {
+        let bests: Vec<_> = self
+            .instances
+            .iter()
+            .filter_map(|i| i.rib.loc_rib().get(&prefix))
+            .collect();
+        let len = |b: &&hopwatch_route_server::rib::BestPath| {
+            b.paths
+                .first()
+                .and_then(|p| p.attributes.as_path.as_ref())
+                .map_or(0, |a| a.path_len())
+        };
+        let shortest = bests.iter().map(len).min()?;
+        let mut hops: Vec<IpAddr> = bests
+            .iter()
+            .filter(|b| len(b) == shortest)
+            .flat_map(|b| b.next_hops.iter().copied())
+            .collect();
+        hops.sort_unstable();
+        hops.dedup();
+        Some(hops)
+    }
+
+    /// Carries out every programming that is due, and logs it with both timestamps.
+    async fn program_due(&mut self) {
+        let now = Instant::now();
+        if self.programmer.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        for Program {
+            prefix,
+            next_hops,
+            submitted_at,
+            ..
+        } in self.programmer.poll(now)
+        {
+            let result = match &next_hops {
+                Some(nh) => self.plane.program(prefix, nh.clone()).await,
+                None => self.plane.remove(prefix).await,
+            };
+            let programmed_us = now_us();
+            let received_us = self.received_us.get(&prefix).copied();
+            let record = json!({
+                "ts_us": programmed_us, "event": "programmed", "prefix": prefix.to_string(),
+                "next_hops": next_hops.as_ref().map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                "received_us": received_us,
+                "latency_us": received_us.map(|r| programmed_us.saturating_sub(r)),
+                "queued_ms": now.saturating_duration_since(submitted_at).as_millis() as u64,
+                "error": result.as_ref().err().map(ToString::to_string),
+            });
+            if let Err(e) = result {
+                tracing::error!("programming {prefix}: {e}");
+            }
+            json::print(&record);
+            self.log.push_front(record);
+            self.log.truncate(PROGRAM_LOG);
+        }
+    }
+
+    fn view(&self, op: api::Op) -> Value {
+        match op {
+            api::Op::Peers => json!(self.instances.iter().map(|i| json!({
+                "instance": i.addr.to_string(),
+                "peers": i.rib.peers().iter().map(|p| json!({
+                    "peer": p.addr.to_string(), "asn": p.asn.0,
+                    "state": i.states.get(&p.addr).cloned().unwrap_or_else(|| "Idle".into()),
+                    "routes": p.routes, "rejected": p.rejected, "stale": p.stale,
+                    "route_limit": p.route_limit, "graceful_restart_time": p.graceful_restart_time,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()),
+            api::Op::Rib => json!(self.instances.iter().map(|i| json!({
+                "instance": i.addr.to_string(),
+                "routes": i.rib.loc_rib().iter().map(|(prefix, best)| json!({
+                    "prefix": prefix.to_string(),
+                    "next_hops": best.next_hops.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "paths": best.paths.iter().map(|p| {
+                        let mut m = json::attributes(&p.attributes);
+                        m.insert("peer".into(), p.peer.to_string().into());
+                        m.insert("next_hop".into(), p.next_hop.to_string().into());
+                        Value::Object(m)
+                    }).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()),
+            api::Op::Dataplane => {
+                serde_json::to_value(self.plane.describe()).unwrap_or(Value::Null)
+            }
+            api::Op::Programs => json!(self.log),
+        }
+    }
+}

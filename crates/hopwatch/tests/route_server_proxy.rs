@@ -1,0 +1,142 @@
+//! `hopwatch route-server` with the proxy data plane on loopback: `speak` announces
+//! the VIP to both instances, HTTP requests to the VIP reach the backend the route
+//! points at, and every new connection follows a next-hop change.
+
+// In a test a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod loopback;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use loopback::{Proc, free_port, spawn};
+use serde_json::Value;
+
+const VIP: &str = "127.24.15.15";
+const WS1: &str = "127.24.0.4";
+const WS2: &str = "127.24.0.5";
+const SPEAKER: &str = "127.24.0.7";
+const RS1: &str = "127.24.1.4";
+const RS2: &str = "127.24.1.5";
+
+fn web(ip: &str, port: u16, name: &str) -> Proc {
+    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
+    p.wait_for("listening", |v| v["event"] == "listening");
+    p
+}
+
+/// One request to the VIP on a new connection: the name of the backend that answered.
+fn who(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect((VIP, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let body = out.split_once("\r\n\r\n")?.1;
+    let v: Value = serde_json::from_str(body).ok()?;
+    v["hostname"].as_str().map(str::to_owned)
+}
+
+fn until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn requests_to_the_vip_follow_the_announced_next_hop() {
+    let port = free_port(VIP);
+    let bgp = free_port(RS1);
+    let api = format!("{RS1}:{}", free_port(RS1));
+    let _ws1 = web(WS1, port, "ws1");
+    let _ws2 = web(WS2, port, "ws2");
+    let mut rs = spawn(&[
+        "route-server",
+        "--instance",
+        RS1,
+        "--instance",
+        RS2,
+        "--peer",
+        &format!("{SPEAKER}:65001"),
+        "--port",
+        &bgp.to_string(),
+        "--dataplane",
+        "proxy",
+        "--vip-port",
+        &port.to_string(),
+        "--api",
+        &api,
+    ]);
+    let mut speak = spawn(&[
+        "speak",
+        "--local-as",
+        "65001",
+        "--router-id",
+        SPEAKER,
+        "--local-address",
+        SPEAKER,
+        "--peer",
+        RS1,
+        "--peer",
+        RS2,
+        "--peer-as",
+        "65515",
+        "--port",
+        &bgp.to_string(),
+        "--announce",
+        &format!("{VIP}/32 next-hop {WS1}"),
+    ]);
+    rs.wait_for("the VIP programmed via ws1", |v| {
+        v["event"] == "programmed" && v["next_hops"] == serde_json::json!([WS1])
+    });
+    until("requests to reach ws1", || {
+        who(port).as_deref() == Some("ws1")
+    });
+
+    // Both instances peered; the programming log has both timestamps.
+    let out = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["ctl", "--api", &api, "peers"])
+        .output()
+        .unwrap();
+    let peers = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(peers.matches("Established").count(), 2, "{peers}");
+    let out = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["ctl", "--api", &api, "programs"])
+        .output()
+        .unwrap();
+    let programs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        programs[0]["received_us"].as_u64().is_some()
+            && programs[0]["latency_us"].as_u64().is_some(),
+        "{programs}"
+    );
+
+    // A next-hop change: every new connection goes to ws2.
+    writeln!(
+        speak.stdin.as_mut().unwrap(),
+        "announce route {VIP}/32 next-hop {WS2}"
+    )
+    .unwrap();
+    rs.wait_for("the VIP programmed via ws2", |v| {
+        v["event"] == "programmed" && v["next_hops"] == serde_json::json!([WS2])
+    });
+    for _ in 0..20 {
+        assert_eq!(who(port).as_deref(), Some("ws2"));
+    }
+
+    // A withdraw: the VIP no longer answers.
+    writeln!(speak.stdin.as_mut().unwrap(), "withdraw route {VIP}/32").unwrap();
+    rs.wait_for("the VIP removed", |v| {
+        v["event"] == "programmed" && v["next_hops"].is_null()
+    });
+    until("the VIP to stop answering", || who(port).is_none());
+}

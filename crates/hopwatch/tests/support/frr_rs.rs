@@ -1,0 +1,243 @@
+//! FRR as the route server of the namespace lab ([`super::lab::NetLab`]), standing
+//! in for Azure Route Server: AS 65515, one bgpd per route server address, each
+//! listening only on its own address and waiting (passive) for the watcher.
+//!
+//! The first instance (10.10.1.4) runs with zebra, which installs the learned /32
+//! into the router namespace's table as a real route server's data plane would. The
+//! second (10.10.1.5) runs without zebra (`-Z`): two zebras in one namespace would
+//! fight over the same table. Each bgpd has its own vty socket folder, so `vtysh`
+//! reaches each on its own. Daemons run as user `frr` under `timeout`, stopped by PID.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::lab::NetLab;
+use super::proc::{self, Daemon};
+use super::wait;
+
+/// The route server's AS (Azure Route Server's).
+pub const RS_AS: u32 = 65515;
+
+/// One bgpd instance.
+struct Instance {
+    bgpd: Daemon,
+    dir: PathBuf,
+    addr: String,
+}
+
+/// A running FRR route server (bgpd instances before zebra, so they stop first).
+pub struct FrrRouteServer {
+    instances: Vec<Instance>,
+    zebra: Daemon,
+    ns: String,
+    neighbor: String,
+}
+
+fn bgpd_config(addr: &str, neighbor: &str, neighbor_as: u32, dir: &str) -> String {
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "frr defaults traditional\nhostname rs-{addr}\nlog file {dir}/bgpd.log informational\n!"
+    );
+    let _ = writeln!(c, "router bgp {RS_AS}\n bgp router-id {addr}");
+    let _ = writeln!(
+        c,
+        " no bgp ebgp-requires-policy\n no bgp default ipv4-unicast"
+    );
+    let _ = writeln!(c, " neighbor {neighbor} remote-as {neighbor_as}");
+    let _ = writeln!(c, " neighbor {neighbor} passive");
+    let _ = writeln!(c, " neighbor {neighbor} ebgp-multihop 2");
+    let _ = writeln!(c, " neighbor {neighbor} update-source {addr}");
+    let _ = writeln!(c, " neighbor {neighbor} advertisement-interval 0\n !");
+    let _ = writeln!(
+        c,
+        " address-family ipv4 unicast\n  neighbor {neighbor} activate\n exit-address-family\n!"
+    );
+    c
+}
+
+fn chown_frr(d: &str) {
+    let st = Command::new("chown")
+        .args(["-R", "frr:frr", d])
+        .status()
+        .expect("chown runs");
+    assert!(st.success(), "chown frr {d} failed");
+}
+
+fn daemon_argv(daemon: &str, d: &str, zserv: &str, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        format!("/usr/lib/frr/{daemon}"),
+        "-u".into(),
+        "frr".into(),
+        "-g".into(),
+        "frr".into(),
+        "--vty_socket".into(),
+        d.into(),
+        "-z".into(),
+        zserv.into(),
+        "-i".into(),
+        format!("{d}/{daemon}.pid"),
+        "-P".into(),
+        "0".into(),
+        "-f".into(),
+        format!("{d}/{daemon}.conf"),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+impl FrrRouteServer {
+    /// Starts zebra and one bgpd per address of `addrs` in the lab's router
+    /// namespace, each expecting `neighbor` (AS `neighbor_as`), and waits for vtysh.
+    pub fn start(lab: &NetLab, addrs: &[&str], neighbor: &str, neighbor_as: u32) -> Self {
+        let zdir = lab.subdir("frr-zebra");
+        let zd = zdir.to_string_lossy().into_owned();
+        let zserv = format!("{zd}/zserv.api");
+        std::fs::write(zdir.join("zebra.conf"), "hostname rs-zebra\n")
+            .expect("lab folder writable");
+        chown_frr(&zd);
+        let zargv = daemon_argv("zebra", &zd, &zserv, &[]);
+        let zebra = Daemon::spawn(&lab.vnet, "zebra", &zdir, &refs(&zargv), &[]);
+        let up = wait::poll(Duration::from_secs(15), Duration::from_millis(50), || {
+            std::path::Path::new(&zserv).exists().then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "zebra did not create {zserv}\n{}",
+            zebra.tail()
+        );
+        let mut instances = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let dir = lab.subdir(&format!("frr-{addr}"));
+            let d = dir.to_string_lossy().into_owned();
+            let conf = bgpd_config(addr, neighbor, neighbor_as, &d);
+            std::fs::write(dir.join("bgpd.conf"), &conf).expect("lab folder writable");
+            chown_frr(&d);
+            // `-l` restricts the listener to this address; only the first instance
+            // talks to zebra.
+            let mut extra = vec!["-l", addr];
+            if i > 0 {
+                extra.push("-Z");
+            }
+            let argv = daemon_argv("bgpd", &d, &zserv, &extra);
+            let bgpd = Daemon::spawn(&lab.vnet, &format!("bgpd-{addr}"), &dir, &refs(&argv), &[]);
+            eprintln!("[frr] bgpd for {addr} in {} with\n{conf}", lab.vnet);
+            instances.push(Instance {
+                bgpd,
+                dir,
+                addr: addr.to_string(),
+            });
+        }
+        let rs = FrrRouteServer {
+            instances,
+            zebra,
+            ns: lab.vnet.clone(),
+            neighbor: neighbor.to_string(),
+        };
+        for i in 0..rs.instances.len() {
+            let ready = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
+                rs.try_json(i, "show bgp summary json")
+                    .filter(|v| v.get("ipv4Unicast").is_some())
+            });
+            assert!(
+                ready.is_some(),
+                "bgpd {i} did not answer vtysh\n{}",
+                rs.tail()
+            );
+        }
+        rs
+    }
+
+    /// The address of instance `i`.
+    pub fn addr(&self, i: usize) -> &str {
+        &self.instances[i].addr
+    }
+
+    /// Runs a vtysh command against instance `i`'s bgpd; returns stdout.
+    pub fn vtysh(&self, i: usize, cmd: &str) -> String {
+        let d = self.instances[i].dir.to_string_lossy();
+        let out = proc::run_in(
+            &self.ns,
+            &["vtysh", "--vty_socket", &d, "-d", "bgpd", "-c", cmd],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a vtysh `… json` command; `None` if the output is not JSON.
+    pub fn try_json(&self, i: usize, cmd: &str) -> Option<Value> {
+        serde_json::from_str(&self.vtysh(i, cmd)).ok()
+    }
+
+    /// Instance `i`'s best path for `prefix`, if any.
+    pub fn route(&self, i: usize, prefix: &str) -> Option<Value> {
+        let v = self.try_json(i, &format!("show bgp ipv4 unicast {prefix} json"))?;
+        let paths = v.get("paths")?.as_array()?;
+        paths
+            .iter()
+            .find(|p| p["bestpath"]["overall"] == true)
+            .or_else(|| paths.first())
+            .cloned()
+    }
+
+    /// Waits until instance `i`'s path for `prefix` satisfies `pred`.
+    pub fn wait_route(
+        &self,
+        i: usize,
+        prefix: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait::poll(wait::ROUTE_TIMEOUT, Duration::from_millis(50), || {
+            self.route(i, prefix).filter(|p| pred(p))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "FRR {} never showed {prefix} {what}; it shows:\n{}\n{}",
+                self.addr(i),
+                self.vtysh(i, &format!("show bgp ipv4 unicast {prefix}")),
+                self.tail()
+            )
+        })
+    }
+
+    /// Waits until instance `i` says the session with the watcher is Established.
+    pub fn wait_established(&self, i: usize) -> Value {
+        let nb = &self.neighbor;
+        wait::poll(wait::SESSION_TIMEOUT, Duration::from_millis(200), || {
+            self.try_json(i, &format!("show bgp neighbors {nb} json"))
+                .map(|v| v[nb.as_str()].clone())
+                .filter(|n| n["bgpState"] == "Established")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "FRR {} never reached Established:\n{}\n{}",
+                self.addr(i),
+                self.vtysh(i, "show bgp summary"),
+                self.tail()
+            )
+        })
+    }
+
+    /// Every daemon's output and log tail.
+    pub fn tail(&self) -> String {
+        let mut s = self.zebra.tail();
+        for inst in &self.instances {
+            let _ = write!(
+                s,
+                "\n{}\n--- {} bgpd.log ---\n{}",
+                inst.bgpd.tail(),
+                inst.addr,
+                proc::tail_file(&inst.dir.join("bgpd.log"), 40)
+            );
+        }
+        s
+    }
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
