@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use loopback::{Proc, free_port, spawn};
+use loopback::{free_port, spawn, web};
 use serde_json::Value;
 
 const VIP: &str = "127.24.15.15";
@@ -21,12 +21,6 @@ const WS2: &str = "127.24.0.5";
 const SPEAKER: &str = "127.24.0.7";
 const RS1: &str = "127.24.1.4";
 const RS2: &str = "127.24.1.5";
-
-fn web(ip: &str, port: u16, name: &str) -> Proc {
-    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
-    p.wait_for("listening", |v| v["event"] == "listening");
-    p
-}
 
 /// One request to the VIP on a new connection: the name of the backend that answered.
 fn who(port: u16) -> Option<String> {

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use loopback::{Proc, free_port, spawn};
+use loopback::{free_port, spawn, web};
 use serde_json::Value;
 
 const WS1: &str = "127.23.0.4";
@@ -20,12 +20,6 @@ const WS2: &str = "127.23.0.5";
 const WATCHER: &str = "127.23.0.7";
 const RS: &str = "127.23.1.4";
 const TOKEN: &str = "s3cret-token-0123456789";
-
-fn web(ip: &str, port: u16, name: &str) -> Proc {
-    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
-    p.wait_for("listening", |v| v["event"] == "listening");
-    p
-}
 
 /// One HTTP/1.1 request; returns (status, body).
 fn http(api: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {

@@ -11,7 +11,7 @@ mod loopback;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use loopback::{Proc, free_port, spawn};
+use loopback::{free_port, spawn, web};
 use serde_json::Value;
 
 const WS1: &str = "127.22.0.4";
@@ -19,12 +19,6 @@ const WS2: &str = "127.22.0.5";
 const WATCHER: &str = "127.22.0.7";
 const RS: &str = "127.22.1.4";
 const VIP: &str = "100.64.0.1/32";
-
-fn web(ip: &str, port: u16, name: &str) -> Proc {
-    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
-    p.wait_for("listening", |v| v["event"] == "listening");
-    p
-}
 
 fn ctl(api: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hopwatch"))

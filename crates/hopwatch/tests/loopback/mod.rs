@@ -34,6 +34,13 @@ pub fn free_port(ip: &str) -> u16 {
     l.local_addr().expect("local address").port()
 }
 
+/// Starts `hopwatch web` on `ip:port` answering as `name`, once it listens.
+pub fn web(ip: &str, port: u16, name: &str) -> Proc {
+    let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
+    p.wait_for("listening", |v| v["event"] == "listening");
+    p
+}
+
 /// Starts `hopwatch ARGS…`.
 pub fn spawn(args: &[&str]) -> Proc {
     spawn_with(args, Stdio::inherit())
