@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p hopwatch-dataplane --bench dataplane` (it returns at once without
 //! `--bench`, so `cargo test --all-targets` does not run it). `HOPWATCH_BENCH_SECS`
-//! sets the length of each proxy run (default 5).
+//! sets the length of each proxy run (default 5); `HOPWATCH_BENCH_PROXY_WORKERS` the
+//! proxy runtime's worker threads (default 1: a current-thread runtime).
 //!
 //! (a) The proxy: HTTP/1.1 requests per second and median/p99 latency through the VIP
 //!     against the same backend called directly, with a new connection per request

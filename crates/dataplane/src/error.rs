@@ -41,6 +41,12 @@ pub enum Error {
         /// The kernel's or rtnetlink's message.
         detail: String,
     },
+    /// The kernel's routing table could not be listed.
+    #[error("cannot list the kernel's routes: {detail}")]
+    ListRoutes {
+        /// The kernel's or rtnetlink's message.
+        detail: String,
+    },
     /// `program` was called after `shutdown`.
     #[error("the data plane has been shut down")]
     ShutDown,

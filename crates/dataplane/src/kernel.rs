@@ -71,10 +71,7 @@ impl KernelPlane {
             RouteMessageBuilder::<Ipv6Addr>::new().build(),
         ] {
             let mut routes = self.handle.route().get(dump).execute();
-            while let Some(route) = routes.try_next().await.map_err(|e| Error::Route {
-                op: "list",
-                prefix: Prefix::new_masking(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
-                    .expect("0.0.0.0/0 is a valid prefix"),
+            while let Some(route) = routes.try_next().await.map_err(|e| Error::ListRoutes {
                 detail: e.to_string(),
             })? {
                 if route.header.protocol != RouteProtocol::Other(HOPWATCH_RTPROT)
@@ -89,6 +86,9 @@ impl KernelPlane {
                 }
             }
         }
+        // An IPv6 ECMP route is dumped as one route per next hop.
+        stale.sort_unstable();
+        stale.dedup();
         for prefix in &stale {
             self.delete(*prefix).await?;
         }

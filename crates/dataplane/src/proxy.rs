@@ -195,26 +195,22 @@ impl Vip {
             })?;
             listeners.push((listener, *port));
         }
-        let stop = CancellationToken::new();
-        let vip_ecmp = Arc::new(RwLock::new(Arc::new(Ecmp::default())));
-        let acceptors = listeners
-            .into_iter()
-            .map(|(listener, port)| {
-                tokio::spawn(accept_loop(
-                    listener,
-                    port,
-                    vip_ecmp.clone(),
-                    stop.clone(),
-                    config.connect_timeout,
-                ))
-            })
-            .collect();
-        let vip = Vip {
-            ecmp: vip_ecmp,
-            stop,
-            acceptors,
+        let mut vip = Vip {
+            ecmp: Arc::new(RwLock::new(Arc::new(Ecmp::default()))),
+            stop: CancellationToken::new(),
+            acceptors: Vec::with_capacity(listeners.len()),
         };
+        // The set is in place before the first accept, so no early client is reset.
         vip.set(next_hops);
+        for (listener, port) in listeners {
+            vip.acceptors.push(tokio::spawn(accept_loop(
+                listener,
+                port,
+                vip.ecmp.clone(),
+                vip.stop.clone(),
+                config.connect_timeout,
+            )));
+        }
         Ok(vip)
     }
 

@@ -48,7 +48,20 @@ pub fn spawn(args: &[&str]) -> Proc {
 
 /// Starts `hopwatch ARGS…` with stderr sent where `stderr` says.
 pub fn spawn_with(args: &[&str], stderr: Stdio) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+    let mut argv = vec![env!("CARGO_BIN_EXE_hopwatch")];
+    argv.extend_from_slice(args);
+    spawn_argv(&argv, stderr)
+}
+
+/// Starts any command (e.g. `ip netns exec NS hopwatch …`) whose stdout is hopwatch's
+/// JSON lines.
+pub fn spawn_cmd(argv: &[&str]) -> Proc {
+    spawn_argv(argv, Stdio::inherit())
+}
+
+fn spawn_argv(argv: &[&str], stderr: Stdio) -> Proc {
+    let (program, args) = argv.split_first().expect("a program to run");
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
