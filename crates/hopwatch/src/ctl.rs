@@ -55,6 +55,15 @@ pub enum CtlOp {
     Dataplane,
     /// Route server: the last programming events (UPDATE received, route programmed).
     Programs,
+    /// Route server: stop one instance (Cease to its peers, its RIB lost) and start it
+    /// again after a while, as a maintenance of the cloud would.
+    RestartInstance {
+        /// The instance's address.
+        instance: std::net::IpAddr,
+        /// How long it stays down, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        after_ms: u64,
+    },
 }
 
 /// A backend, and its VIP when there are several.
@@ -142,6 +151,11 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlOp::Rib => (Method::GET, "/rib", None),
         CtlOp::Dataplane => (Method::GET, "/dataplane", None),
         CtlOp::Programs => (Method::GET, "/programs", None),
+        CtlOp::RestartInstance { instance, after_ms } => (
+            Method::POST,
+            "/restart",
+            Some(json!({"instance": instance, "after_ms": after_ms})),
+        ),
     };
     let v = call(&args, method, path, body).await?;
     if args.json {
@@ -151,7 +165,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     match args.op {
         CtlOp::Status => print!("{}", status_table(&v)),
         CtlOp::Peers => print!("{}", peers_table(&v)),
-        CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs => {
+        CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs | CtlOp::RestartInstance { .. } => {
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
         _ => {

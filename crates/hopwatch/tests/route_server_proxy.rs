@@ -127,6 +127,44 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         assert_eq!(who(port).as_deref(), Some("ws2"));
     }
 
+    // Restart one instance while requests flow: the other keeps the route, so the
+    // data plane never loses it and no request fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args([
+            "ctl",
+            "--api",
+            &api,
+            "restart-instance",
+            RS1,
+            "--after-ms",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rs.wait_for("the instance to stop", |v| v["event"] == "instance_stopped");
+    let started = Instant::now();
+    let mut served = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(
+            who(port).as_deref(),
+            Some("ws2"),
+            "a request failed during the instance restart"
+        );
+        served += 1;
+    }
+    rs.wait_for("the instance to start again", |v| {
+        v["event"] == "instance_started"
+    });
+    rs.wait_for("its session again", |v| {
+        v["event"] == "established" && v["instance"] == RS1
+    });
+    assert!(served > 10, "only {served} requests during the restart");
+
     // A withdraw: the VIP no longer answers.
     writeln!(speak.stdin.as_mut().unwrap(), "withdraw route {VIP}/32").unwrap();
     rs.wait_for("the VIP removed", |v| {

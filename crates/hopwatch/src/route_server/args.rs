@@ -8,7 +8,7 @@ use hopwatch_bgp::{Asn, HoldTime, Prefix};
 use hopwatch_dataplane::Kind;
 
 /// `hopwatch route-server`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RouteServerArgs {
     /// The route server's AS (Azure Route Server's is 65515).
     #[arg(long, default_value = "65515")]

@@ -21,7 +21,7 @@ pub mod args;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use hopwatch_bgp::session::GracefulRestart;
@@ -47,7 +47,10 @@ const OUR_RESTART_TIME: u16 = 120;
 
 struct Instance {
     addr: IpAddr,
+    /// Bumped at each restart: events of an earlier incarnation are ignored.
+    generation: u64,
     speaker: Speaker,
+    listener: tokio::task::JoinHandle<()>,
     rib: Rib,
     /// Peers whose current session ended with a NOTIFICATION (no graceful restart then).
     notified: HashSet<IpAddr>,
@@ -62,7 +65,14 @@ struct Server {
     /// When the UPDATE that last changed each prefix arrived (µs, wall clock).
     received_us: BTreeMap<Prefix, u64>,
     log: VecDeque<Value>,
+    args: RouteServerArgs,
+    events: mpsc::UnboundedSender<Tagged>,
+    /// Instances stopped by the API, and when to start them again.
+    restarts: Vec<(usize, Instant)>,
 }
+
+/// A driver event with the instance and incarnation it came from.
+type Tagged = (usize, u64, DriverEvent);
 
 /// Runs the route server until SIGTERM or Ctrl-C.
 pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
@@ -91,10 +101,10 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
             p
         }
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, DriverEvent)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Tagged>();
     let mut instances = Vec::new();
     for (i, &addr) in args.instances.iter().enumerate() {
-        instances.push(start_instance(i, addr, &args, &tx).await?);
+        instances.push(start_instance(i, 0, addr, &args, &tx).await?);
     }
     let mut server = Server {
         instances,
@@ -102,6 +112,9 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         plane,
         received_us: BTreeMap::new(),
         log: VecDeque::new(),
+        args: args.clone(),
+        events: tx,
+        restarts: Vec::new(),
     };
     let (api_tx, mut api_rx) = mpsc::channel(32);
     let listener = tokio::net::TcpListener::bind(args.api)
@@ -126,6 +139,7 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
             .iter()
             .filter_map(|i| i.rib.poll_timeout())
             .chain(server.programmer.poll_timeout())
+            .chain(server.restarts.iter().map(|(_, at)| *at))
             .min();
         tokio::select! {
             why = &mut stop => {
@@ -133,12 +147,23 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
                 tracing::info!("stopping on {why}");
                 break;
             }
-            Some((i, e)) = rx.recv() => server.on_bgp(i, e),
+            Some((i, generation, e)) = rx.recv() => {
+                if server.instances.get(i).is_some_and(|inst| inst.generation == generation) {
+                    server.on_bgp(i, e);
+                }
+            }
             Some(req) = api_rx.recv() => {
                 let api::Request { op, reply } = req;
-                let _ = reply.send(server.view(op));
+                let answer = match op {
+                    api::Op::Restart { instance, after } => server.stop_instance(instance, after).await,
+                    op => server.view(op),
+                };
+                let _ = reply.send(answer);
             }
-            () = sleep_until(deadline) => server.on_timeout(),
+            () = sleep_until(deadline) => {
+                server.on_timeout();
+                server.start_due().await;
+            }
         }
         server.program_due().await;
     }
@@ -160,9 +185,10 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 async fn start_instance(
     i: usize,
+    generation: u64,
     addr: IpAddr,
     args: &RouteServerArgs,
-    tx: &mpsc::UnboundedSender<(usize, DriverEvent)>,
+    tx: &mpsc::UnboundedSender<Tagged>,
 ) -> anyhow::Result<Instance> {
     let router_id = match addr {
         IpAddr::V4(v4) => RouterId::new(v4),
@@ -203,21 +229,23 @@ async fn start_instance(
             dynamic: false,
         });
     }
-    speaker
+    let listener = speaker
         .listen(std::net::SocketAddr::new(addr, args.port))
         .await
         .with_context(|| format!("instance {addr}: listening on port {}", args.port))?;
     let tx = tx.clone();
     tokio::spawn(async move {
         while let Some(e) = erx.recv().await {
-            if tx.send((i, e)).is_err() {
+            if tx.send((i, generation, e)).is_err() {
                 return;
             }
         }
     });
     Ok(Instance {
         addr,
+        generation,
         speaker,
+        listener,
         rib,
         notified: HashSet::new(),
         states: BTreeMap::new(),
@@ -380,6 +408,69 @@ impl Server {
         }
     }
 
+    /// Stops an instance as a maintenance of the cloud would: its sessions close with
+    /// Cease, its RIB is lost, the data plane keeps what the other instances know;
+    /// it starts again `after` later.
+    async fn stop_instance(&mut self, addr: IpAddr, after: Duration) -> Value {
+        let Some(i) = self.instances.iter().position(|inst| inst.addr == addr) else {
+            return json!({"error": format!("no instance {addr}")});
+        };
+        let inst = &mut self.instances[i];
+        inst.listener.abort();
+        shutdown(&inst.speaker, "hopwatch route server instance restarting").await;
+        let prefixes: Vec<Prefix> = inst.rib.loc_rib().keys().copied().collect();
+        let mut rib = Rib::new(inst.rib.config().clone());
+        for p in inst.rib.peers() {
+            let _ = rib.add_peer(p.addr, p.asn, None);
+        }
+        let (vnet, nh) = inst.rib.local_prefixes();
+        if let Some(nh) = nh {
+            rib.set_local_prefixes(vnet, nh);
+        }
+        inst.rib = rib;
+        inst.states.clear();
+        inst.generation += 1;
+        let now = Instant::now();
+        for p in prefixes {
+            let merged = self.merged(p);
+            self.programmer.submit(now, p, merged);
+        }
+        self.restarts.push((i, now + after));
+        json::print(
+            &json!({"ts_us": now_us(), "event": "instance_stopped", "instance": addr.to_string(),
+            "restart_in_ms": after.as_millis() as u64}),
+        );
+        json!({"stopped": addr.to_string(), "restart_in_ms": after.as_millis() as u64})
+    }
+
+    /// Starts the instances whose restart time has come.
+    async fn start_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> = self
+            .restarts
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(i, _)| *i)
+            .collect();
+        self.restarts.retain(|(_, at)| *at > now);
+        for i in due {
+            let addr = self.instances[i].addr;
+            let generation = self.instances[i].generation;
+            match start_instance(i, generation, addr, &self.args, &self.events).await {
+                Ok(inst) => {
+                    self.instances[i] = inst;
+                    json::print(
+                        &json!({"ts_us": now_us(), "event": "instance_started", "instance": addr.to_string()}),
+                    );
+                }
+                Err(e) => {
+                    tracing::error!("instance {addr}: restart failed: {e:#}; trying again in 1 s");
+                    self.restarts.push((i, now + Duration::from_secs(1)));
+                }
+            }
+        }
+    }
+
     fn view(&self, op: api::Op) -> Value {
         match op {
             api::Op::Peers => json!(self.instances.iter().map(|i| json!({
@@ -408,6 +499,7 @@ impl Server {
                 serde_json::to_value(self.plane.describe()).unwrap_or(Value::Null)
             }
             api::Op::Programs => json!(self.log),
+            api::Op::Restart { .. } => Value::Null,
         }
     }
 }
