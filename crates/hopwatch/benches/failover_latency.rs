@@ -450,6 +450,12 @@ fn trial(b: &mut Bench, mode: Mode, i: usize, r: &mut Results) {
     let measured = match moved {
         Some(ev) => {
             let w = b.watcher();
+            // The watcher's stdout reader may lag the observer's: wait (bounded) for
+            // its `update_sent` to the measured route server, the last of the lines
+            // printed for the move, before reading the events.
+            let _ = w.try_wait_for_from(w_from, Duration::from_secs(2), |v| {
+                v["event"] == "update_sent" && v["peer"] == RS1
+            });
             let ws = w.events();
             let after = || ws.iter().skip(w_from);
             let down = after()

@@ -136,7 +136,13 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
         (n >= 2).then_some(n)
     });
     assert!(eors.is_some(), "no End-of-RIB to both\n{}", watcher.dump());
-    // Let the initial burst finish before drawing the line on the wire.
+    // The capture has the startup UPDATE (tshark prints with a lag), and the initial
+    // burst is over, before the line is drawn on the wire.
+    for cap in &caps {
+        cap.wait_frame(WATCH1, 0, "announcing the VIP via ws1", |f| {
+            f.next_hops.iter().any(|n| n == WS1)
+        });
+    }
     wait::settle(Duration::from_millis(500));
 
     // Kill ws1's web server: FRR moves to ws2, one replacing UPDATE per session.
@@ -185,9 +191,16 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
         std::thread::sleep(Duration::from_millis(100));
     };
     eprintln!("web back to FRR's RIB via ws1: {moved_back:?}");
+    let decisions: Vec<Value> = watcher
+        .events()
+        .into_iter()
+        .skip(from)
+        .filter(|v| v["event"] == "move" || v["event"] == "health")
+        .collect();
     assert!(
         moved_back >= HOLD,
-        "FRR moved back to ws1 after {moved_back:?}, before the {HOLD:?} hold: {polls:?}"
+        "FRR moved back to ws1 after {moved_back:?}, before the {HOLD:?} hold: {polls:?}\n\
+         the watcher's health changes and moves since ws1's restart: {decisions:#?}"
     );
     let up = watcher.wait_for_from(from, "ws1 up", ROUTE_TIMEOUT, |v| {
         v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "up"

@@ -118,6 +118,8 @@ pub struct Negotiated {
     /// Families both sides offered.
     pub families: Vec<Family>,
     /// The peer's graceful restart time, if it offered graceful restart.
+    /// `None` when the peer's capability lists no family we both carry: then it
+    /// only helps, and its own routes are not kept when it restarts (RFC 4724 4.2).
     pub peer_restart_time: Option<u16>,
 }
 

@@ -395,7 +395,13 @@ impl Session {
         let codec = Codec {
             four_octet_as: self.config.four_octet_as && open.four_octet_as(),
         };
-        let peer_restart_time = open.graceful_restart().map(|(_, t, _)| t);
+        // RFC 4724 4.2: a helper keeps only the routes of families the peer's
+        // capability lists. FRR and BIRD send the capability with a restart time and
+        // no family by default ("helper only"): their routes must go at once.
+        let peer_restart_time = open
+            .graceful_restart()
+            .filter(|(_, _, fams)| fams.iter().any(|f| families.contains(&f.family)))
+            .map(|(_, t, _)| t);
         self.codec = codec;
         self.negotiated = Some(Negotiated {
             peer_open: open,

@@ -136,6 +136,11 @@ impl Exabgp {
         Exabgp { daemon, dir }
     }
 
+    /// SIGKILLs ExaBGP (see [`Daemon::kill_hard`]).
+    pub fn kill_hard(&mut self) {
+        self.daemon.kill_hard();
+    }
+
     /// Feeds one API command (e.g. `announce route … next-hop …`).
     pub fn command(&self, line: &str) {
         let mut f = std::fs::OpenOptions::new()

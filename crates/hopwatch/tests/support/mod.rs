@@ -5,7 +5,8 @@
 //! child processes, `hopwatch` the binary under test and its JSON event lines, `tshark`
 //! the wire capture, and one module per peer knows that daemon's configuration and
 //! CLI. `lab` builds the seed's multi-namespace lab (router, backends, watcher) and
-//! `frr_rs` runs FRR as its route server.
+//! `frr_rs` runs FRR as its route server. `route_server` runs hopwatch's own route
+//! server with the kernel data plane, and `rs_peers` the real daemons as its peers.
 //! Every test binary uses a different subset, hence the `dead_code` allowance.
 //!
 //! The network rule holds by construction: nothing here runs in the host namespace
@@ -25,6 +26,8 @@ pub mod lab;
 pub mod netns;
 pub mod preflight;
 pub mod proc;
+pub mod route_server;
+pub mod rs_peers;
 pub mod tshark;
 pub mod wait;
 

@@ -167,6 +167,30 @@ impl Daemon {
         )
     }
 
+    /// SIGKILLs the daemon itself (the child of its `timeout` wrapper), as a crash
+    /// would end it, and waits (bounded) for the wrapper to exit.
+    pub fn kill_hard(&mut self) {
+        let inner = children(self.child.id());
+        assert!(
+            !inner.is_empty(),
+            "{}: no daemon under its timeout wrapper\n{}",
+            self.name,
+            self.tail()
+        );
+        for pid in inner {
+            eprintln!("[{}] kill -s KILL {pid}", self.name);
+            signal(pid, "KILL");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{} still running 5 s after SIGKILL", self.name);
+    }
+
     /// Stops it now (SIGTERM, then SIGKILL).
     pub fn stop(&mut self) {
         stop(&mut self.child);
