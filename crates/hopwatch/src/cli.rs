@@ -35,6 +35,9 @@ pub enum Cmd {
     Observe(ObserveArgs),
     /// The JSON web backend of the lab (the seed's ws1 and ws2).
     Web(crate::web::WebArgs),
+    /// Open-loop HTTP load at a fixed rate, every request recorded, and the outages
+    /// it saw (the seed's load injector).
+    Load(crate::load::LoadArgs),
     /// `speak` announcing a VIP to `observe` on 127.0.0.1, then moving its next hop.
     Demo(DemoArgs),
     /// Check a watcher config file without starting anything.

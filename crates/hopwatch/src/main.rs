@@ -7,6 +7,7 @@
 //! - `bgp_setup`: command-line settings to session settings; signals.
 //! - `config`: the watcher's TOML config, checked with file, line and key in errors.
 //! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
+//! - `load`: the open-loop HTTP load injector and its outage summary.
 //! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
 
@@ -18,6 +19,7 @@ mod config;
 mod ctl;
 mod demo;
 mod json;
+mod load;
 mod observe;
 mod route_server;
 mod run;
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Run(a) => run::run(a).await,
             cli::Cmd::Ctl(a) => ctl::run(a).await,
             cli::Cmd::Web(a) => web::run(a).await,
+            cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => route_server::run(a).await,
         }
     });
