@@ -63,7 +63,9 @@ struct Server {
     programmer: Programmer,
     plane: AnyDataPlane,
     /// When the UPDATE that last changed each prefix arrived (µs, wall clock).
-    received_us: BTreeMap<Prefix, u64>,
+    /// What last changed each prefix and when (µs, wall clock): the UPDATE's
+    /// arrival, the session loss, the End-of-RIB or the stale timer.
+    received_us: BTreeMap<Prefix, (u64, &'static str)>,
     log: VecDeque<Value>,
     args: RouteServerArgs,
     events: mpsc::UnboundedSender<Tagged>,
@@ -261,6 +263,11 @@ impl Server {
             json::print(&line);
         }
         let now = Instant::now();
+        let cause = match &e.kind {
+            EventKind::UpdateReceived { .. } => "update",
+            EventKind::EndOfRibReceived(_) => "end_of_rib",
+            _ => "session_down",
+        };
         let inst = &mut self.instances[i];
         let peer = e.peer;
         let changes = match e.kind {
@@ -297,9 +304,6 @@ impl Server {
                                 inst.addr
                             );
                         }
-                        for c in &r.changes {
-                            self.received_us.insert(c.prefix, e.ts_us);
-                        }
                         r.changes
                     }
                     Err(n) => {
@@ -317,6 +321,9 @@ impl Server {
             }
             _ => return,
         };
+        for c in &changes {
+            self.received_us.insert(c.prefix, (e.ts_us, cause));
+        }
         self.after_changes(i, &changes, now);
     }
 
@@ -324,6 +331,10 @@ impl Server {
         let now = Instant::now();
         for i in 0..self.instances.len() {
             let changes = self.instances[i].rib.handle_timeout(now);
+            for c in &changes {
+                self.received_us
+                    .insert(c.prefix, (now_us(), "stale_timeout"));
+            }
             self.after_changes(i, &changes, now);
         }
     }
@@ -390,11 +401,15 @@ impl Server {
                 None => self.plane.remove(prefix).await,
             };
             let programmed_us = now_us();
-            let received_us = self.received_us.get(&prefix).copied();
+            let (received_us, cause) = match self.received_us.get(&prefix) {
+                Some((ts, cause)) => (Some(*ts), Some(*cause)),
+                None => (None, None),
+            };
             let record = json!({
                 "ts_us": programmed_us, "event": "programmed", "prefix": prefix.to_string(),
                 "next_hops": next_hops.as_ref().map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
                 "received_us": received_us,
+                "cause": cause,
                 "latency_us": received_us.map(|r| programmed_us.saturating_sub(r)),
                 "queued_ms": now.saturating_duration_since(submitted_at).as_millis() as u64,
                 "error": result.as_ref().err().map(ToString::to_string),
@@ -432,6 +447,7 @@ impl Server {
         inst.generation += 1;
         let now = Instant::now();
         for p in prefixes {
+            self.received_us.insert(p, (now_us(), "instance_restart"));
             let merged = self.merged(p);
             self.programmer.submit(now, p, merged);
         }
