@@ -91,6 +91,9 @@ struct Conn {
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
+/// How long one write may wait for the peer to read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) struct PeerTask {
     cfg: PeerConfig,
     session: Session,
@@ -265,7 +268,7 @@ impl PeerTask {
                     &Message::Notification(cease.clone()),
                     &Codec::default(),
                 );
-                let _ = stream.write_all(&bytes).await;
+                let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
                 self.emit(EventKind::NotificationSent(cease));
             }
             Close::Existing => {
@@ -360,7 +363,17 @@ impl PeerTask {
         loop {
             if let Some(bytes) = self.session.poll_transmit() {
                 let written = match &mut self.conn {
-                    Some(c) => c.writer.write_all(&bytes).await,
+                    // A peer that stops reading must not freeze this task (its hold
+                    // timer could never fire): a write that cannot finish in time is
+                    // a broken connection.
+                    Some(c) => tokio::time::timeout(WRITE_TIMEOUT, c.writer.write_all(&bytes))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "the peer stopped reading",
+                            ))
+                        }),
                     None => Err(io::Error::new(io::ErrorKind::NotConnected, "no connection")),
                 };
                 let sent = std::mem::take(&mut self.pending);
