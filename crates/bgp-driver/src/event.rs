@@ -52,6 +52,8 @@ pub enum EventKind {
         families: Vec<Family>,
         /// The peer's graceful restart time, if it offered graceful restart.
         peer_restart_time: Option<u16>,
+        /// Both sides set graceful restart's N bit (RFC 8538).
+        graceful_notification: bool,
     },
     /// An UPDATE arrived.
     UpdateReceived {

@@ -415,6 +415,7 @@ impl PeerTask {
                         four_octet_as: n.codec.four_octet_as,
                         families: n.families.clone(),
                         peer_restart_time: n.peer_restart_time,
+                        graceful_notification: n.graceful_notification,
                     };
                     self.emit(kind);
                 }

@@ -115,6 +115,7 @@ fn reference_open_matches_in_both_directions() {
             Capability::FourOctetAs(Asn(65001)),
             Capability::RouteRefresh,
             Capability::GracefulRestart {
+                notification: false,
                 restarting: false,
                 restart_time: 10,
                 families: vec![GracefulRestartFamily {

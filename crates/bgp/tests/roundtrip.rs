@@ -255,6 +255,7 @@ fn capability() -> impl Strategy<Value = Capability> {
         )
             .prop_map(|(restarting, restart_time, families)| {
                 Capability::GracefulRestart {
+                    notification: false,
                     restarting,
                     restart_time,
                     families,

@@ -21,6 +21,7 @@ pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> Ses
         restart_time,
         restarting: false,
         forwarding_preserved: false,
+        notification: true,
     });
     cfg
 }
@@ -33,6 +34,7 @@ pub fn session_config_from(bgp: &crate::config::Bgp, peer_as: Asn) -> SessionCon
         restart_time,
         restarting: false,
         forwarding_preserved: false,
+        notification: true,
     });
     cfg
 }

@@ -175,6 +175,7 @@ pub fn event_lines(e: &DriverEvent) -> Vec<Value> {
             four_octet_as,
             families,
             peer_restart_time,
+            graceful_notification,
         } => {
             vec![with(
                 "established",
@@ -184,6 +185,7 @@ pub fn event_lines(e: &DriverEvent) -> Vec<Value> {
                     "four_octet_as": four_octet_as,
                     "families": families.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "peer_restart_time": peer_restart_time,
+                    "graceful_notification": graceful_notification,
                 }),
             )]
         }

@@ -48,6 +48,9 @@ pub enum Capability {
     GracefulRestart {
         /// R bit: the sender has restarted.
         restarting: bool,
+        /// N bit (RFC 8538): a NOTIFICATION other than Cease/Hard Reset keeps the
+        /// graceful restart procedures (routes kept stale) instead of ending them.
+        notification: bool,
         /// Seconds the peer should keep our routes after the session drops (12 bits).
         restart_time: u16,
         /// Families whose forwarding state the sender keeps.
@@ -115,8 +118,22 @@ impl Open {
                 restarting,
                 restart_time,
                 families,
+                ..
             } => Some((*restarting, *restart_time, families.as_slice())),
             _ => None,
+        })
+    }
+
+    /// Whether the sender set the N bit of graceful restart (RFC 8538).
+    pub fn graceful_notification(&self) -> bool {
+        self.capabilities.iter().any(|c| {
+            matches!(
+                c,
+                Capability::GracefulRestart {
+                    notification: true,
+                    ..
+                }
+            )
         })
     }
 
@@ -202,6 +219,7 @@ impl Capability {
             Capability::RouteRefresh => out.extend_from_slice(&[2, 0]),
             Capability::GracefulRestart {
                 restarting,
+                notification,
                 restart_time,
                 families,
             } => {
@@ -210,6 +228,9 @@ impl Capability {
                 let mut flags_time = restart_time & 0x0fff;
                 if *restarting {
                     flags_time |= 0x8000;
+                }
+                if *notification {
+                    flags_time |= 0x4000;
                 }
                 out.extend_from_slice(&flags_time.to_be_bytes());
                 for f in families.iter().take(63) {
@@ -277,6 +298,7 @@ impl Capability {
                 }
                 Capability::GracefulRestart {
                     restarting: flags_time & 0x8000 != 0,
+                    notification: flags_time & 0x4000 != 0,
                     restart_time: flags_time & 0x0fff,
                     families,
                 }
@@ -289,5 +311,28 @@ impl Capability {
             }
             _ => unknown(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graceful_restart_flags_carry_the_r_and_n_bits() {
+        let cap = Capability::GracefulRestart {
+            restarting: true,
+            notification: true,
+            restart_time: 10,
+            families: vec![GracefulRestartFamily {
+                family: Family::Ipv4Unicast,
+                forwarding_preserved: true,
+            }],
+        };
+        let mut out = Vec::new();
+        cap.encode(&mut out);
+        // Code 64, length 6, flags R|N with time 10, AFI 1, SAFI 1, F bit.
+        assert_eq!(out, [64, 6, 0xc0, 0x0a, 0, 1, 1, 0x80]);
+        assert_eq!(Capability::decode(64, &out[2..]), Some(cap));
     }
 }

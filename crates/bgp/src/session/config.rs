@@ -41,6 +41,9 @@ pub struct GracefulRestart {
     pub restarting: bool,
     /// Set the F bit for each family: our forwarding survived the restart.
     pub forwarding_preserved: bool,
+    /// Set the N bit (RFC 8538): our Cease on a planned stop (other than Hard Reset)
+    /// lets the peer keep our routes for the restart time, as a crash would.
+    pub notification: bool,
 }
 
 impl SessionConfig {
@@ -80,6 +83,7 @@ impl SessionConfig {
         if let Some(gr) = self.graceful_restart {
             capabilities.push(Capability::GracefulRestart {
                 restarting: gr.restarting,
+                notification: gr.notification,
                 restart_time: gr.restart_time.min(4095),
                 families: self
                     .families
@@ -121,6 +125,9 @@ pub struct Negotiated {
     /// `None` when the peer's capability lists no family we both carry: then it
     /// only helps, and its own routes are not kept when it restarts (RFC 4724 4.2).
     pub peer_restart_time: Option<u16>,
+    /// Both sides set the N bit of graceful restart (RFC 8538): a NOTIFICATION other
+    /// than Cease/Hard Reset keeps the routes stale, like a lost connection.
+    pub graceful_notification: bool,
 }
 
 impl Negotiated {

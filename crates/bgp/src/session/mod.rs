@@ -402,6 +402,9 @@ impl Session {
             .graceful_restart()
             .filter(|(_, _, fams)| fams.iter().any(|f| families.contains(&f.family)))
             .map(|(_, t, _)| t);
+        let graceful_notification = peer_restart_time.is_some()
+            && open.graceful_notification()
+            && self.config.graceful_restart.is_some_and(|g| g.notification);
         self.codec = codec;
         self.negotiated = Some(Negotiated {
             peer_open: open,
@@ -410,6 +413,7 @@ impl Session {
             codec,
             families,
             peer_restart_time,
+            graceful_notification,
         });
         self.send(&Message::Keepalive);
         // OpenConfirm first: the keepalive timer only runs from OpenConfirm on, and

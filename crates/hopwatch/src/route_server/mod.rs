@@ -24,6 +24,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::GracefulRestart;
 use hopwatch_bgp::{Prefix, RouterId, Update};
 use hopwatch_bgp_driver::event::now_us;
@@ -52,8 +53,11 @@ struct Instance {
     speaker: Speaker,
     listener: tokio::task::JoinHandle<()>,
     rib: Rib,
-    /// Peers whose current session ended with a NOTIFICATION (no graceful restart then).
+    /// Peers whose current session ended with a NOTIFICATION that ends graceful
+    /// restart (any, without the RFC 8538 N bit; Hard Reset, with it).
     notified: HashSet<IpAddr>,
+    /// Peers that negotiated the N bit.
+    n_bit: HashSet<IpAddr>,
     /// Session state per peer, for the API.
     states: BTreeMap<IpAddr, String>,
 }
@@ -222,6 +226,7 @@ async fn start_instance(
             restart_time: OUR_RESTART_TIME,
             restarting: false,
             forwarding_preserved: true,
+            notification: true,
         });
         speaker.add_peer(PeerConfig {
             address: peer,
@@ -250,6 +255,7 @@ async fn start_instance(
         listener,
         rib,
         notified: HashSet::new(),
+        n_bit: HashSet::new(),
         states: BTreeMap::new(),
     })
 }
@@ -276,9 +282,16 @@ impl Server {
                 return;
             }
             EventKind::Established {
-                peer_restart_time, ..
+                peer_restart_time,
+                graceful_notification,
+                ..
             } => {
                 inst.notified.remove(&peer);
+                if graceful_notification {
+                    inst.n_bit.insert(peer);
+                } else {
+                    inst.n_bit.remove(&peer);
+                }
                 let _ = inst.rib.set_graceful_restart_time(peer, peer_restart_time);
                 if inst.rib.peer_up(peer).is_ok() {
                     let updates: Vec<Update> = inst
@@ -291,8 +304,12 @@ impl Server {
                 }
                 return;
             }
-            EventKind::NotificationSent(_) | EventKind::NotificationReceived(_) => {
-                inst.notified.insert(peer);
+            EventKind::NotificationSent(n) | EventKind::NotificationReceived(n) => {
+                // RFC 8538: with the N bit, only a Hard Reset ends graceful restart.
+                let hard = n.code == ErrorCode::Cease(Cease::HardReset);
+                if hard || !inst.n_bit.contains(&peer) {
+                    inst.notified.insert(peer);
+                }
                 return;
             }
             EventKind::UpdateReceived { update, .. } => {
