@@ -10,7 +10,7 @@
 //!                                   │ read (one Arc clone) on every accept
 //!  acceptor task, one per port ─────┴─► pick_next_hop(client) ─► relay task
 //!                                                                 (holds its hop's token)
-//!  a next hop leaves the set ─► hop.cancel.cancel() ─► its relays reset the client
+//!  a next hop leaves the set ─► (after drain_grace) hop.cancel.cancel() ─► its relays reset the client
 //!  remove(vip) ─► stop.cancel() ─► acceptors end (awaited: the port is closed when
 //!                                  `remove` returns) and every hop token, a child of
 //!                                  `stop`, is cancelled with it
@@ -18,10 +18,10 @@
 //!
 //! Design choices, and why:
 //! - **Only new connections are balanced.** A TCP connection cannot move between
-//!   backends, so an existing one stays where it is until its next hop leaves the set,
-//!   and then it is reset: a client that lost its backend learns at once, as it would
-//!   when a route disappears under it, instead of waiting for a backend that the route
-//!   server no longer points at.
+//!   backends, so an existing one stays where it is until its next hop leaves the set;
+//!   after `drain_grace` (1 s by default) it is reset: a client that lost its backend
+//!   learns soon, instead of waiting for a backend that the route server no longer
+//!   points at, and a planned move (drain, failback) lets requests in flight finish.
 //! - **A cancellation token per next hop**, children of the VIP's token: closing every
 //!   connection to one next hop, or to the whole VIP, is one call and needs no registry
 //!   of tasks. A relay started from a set read just before the change holds the
@@ -59,15 +59,21 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// The listen backlog of each VIP socket.
     pub backlog: i32,
+    /// How long connections to a next hop that left the set may still finish before
+    /// they are reset. A planned move (drain, failback) then loses no request in
+    /// flight, as a cloud's flow tracking keeps existing flows on their old path;
+    /// a dead backend's connections fail by themselves anyway. Zero resets at once.
+    pub drain_grace: Duration,
 }
 
 impl Default for ProxyConfig {
-    /// Port 8080, a 2 s connect timeout, a backlog of 1,024.
+    /// Port 8080, a 2 s connect timeout, a backlog of 1,024, 1 s of drain grace.
     fn default() -> Self {
         ProxyConfig {
             ports: vec![8080],
             connect_timeout: Duration::from_secs(2),
             backlog: 1024,
+            drain_grace: Duration::from_secs(1),
         }
     }
 }
@@ -166,6 +172,8 @@ struct Vip {
     /// Parent of every next hop's token: cancelling it ends acceptors and relays.
     stop: CancellationToken,
     acceptors: Vec<JoinHandle<()>>,
+    /// See [`ProxyConfig::drain_grace`].
+    grace: Duration,
 }
 
 /// An ECMP set: `addrs` (what the flow hash picks from) and, at the same index, the
@@ -199,6 +207,7 @@ impl Vip {
             ecmp: Arc::new(RwLock::new(Arc::new(Ecmp::default()))),
             stop: CancellationToken::new(),
             acceptors: Vec::with_capacity(listeners.len()),
+            grace: config.drain_grace,
         };
         // The set is in place before the first accept, so no early client is reset.
         vip.set(next_hops);
@@ -244,7 +253,19 @@ impl Vip {
         });
         for (addr, hop) in old.addrs.iter().zip(&old.hops) {
             if !addrs.contains(addr) {
-                hop.cancel.cancel();
+                if self.grace.is_zero() {
+                    hop.cancel.cancel();
+                } else {
+                    // New connections already go elsewhere; these may finish.
+                    let token = hop.cancel.clone();
+                    let grace = self.grace;
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = tokio::time::sleep(grace) => token.cancel(),
+                            () = token.cancelled() => {}
+                        }
+                    });
+                }
             }
         }
     }

@@ -192,6 +192,30 @@ async fn an_existing_connection_to_a_next_hop_that_left_is_closed() {
 }
 
 #[tokio::test]
+async fn a_connection_to_a_next_hop_that_left_may_finish_within_the_drain_grace() {
+    let (lab, mut plane) = lab(70).await;
+    plane.program(lab.vip, vec![lab.ws1]).await.unwrap();
+    let (mut old, name) = lab.connect(None).await;
+    assert_eq!(name, "ws1");
+    plane.program(lab.vip, vec![lab.ws2]).await.unwrap();
+    // A request in flight at the move still gets its answer...
+    old.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    tokio::time::timeout(BOUND, old.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echo, b"ping");
+    // ...while new connections already go to ws2, and the old one ends after the grace.
+    assert_eq!(lab.name_via_vip().await, "ws2");
+    assert!(
+        closed_by_peer(&mut old).await,
+        "the connection to ws1 was closed after the grace"
+    );
+    plane.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_connection_to_a_next_hop_that_stays_in_the_set_survives_a_change() {
     let (lab, mut plane) = lab(64).await;
     plane.program(lab.vip, vec![lab.ws1]).await.unwrap();

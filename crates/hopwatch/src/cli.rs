@@ -42,6 +42,9 @@ pub enum Cmd {
     Demo(DemoArgs),
     /// Check a watcher config file without starting anything.
     Check(CheckArgs),
+    /// The whole lab on loopback, no privileges: route server, ws1, ws2, watcher and
+    /// observer as child processes, failure scenarios under load, a table and a report.
+    Lab(crate::lab::LabArgs),
 }
 
 const RUN_HELP: &str = "\

@@ -19,6 +19,7 @@ mod config;
 mod ctl;
 mod demo;
 mod json;
+mod lab;
 mod load;
 mod observe;
 mod route_server;
@@ -61,6 +62,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Web(a) => web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => route_server::run(a).await,
+            cli::Cmd::Lab(a) => lab::run(a).await,
         }
     });
     // Reads of stdin and of a named pipe block in tokio's blocking pool and never

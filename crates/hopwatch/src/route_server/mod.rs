@@ -75,6 +75,8 @@ struct Server {
     events: mpsc::UnboundedSender<Tagged>,
     /// Instances stopped by the API, and when to start them again.
     restarts: Vec<(usize, Instant)>,
+    /// The instance whose RIB last changed each prefix.
+    last_changed: BTreeMap<Prefix, usize>,
 }
 
 /// A driver event with the instance and incarnation it came from.
@@ -121,6 +123,7 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         args: args.clone(),
         events: tx,
         restarts: Vec::new(),
+        last_changed: BTreeMap::new(),
     };
     let (api_tx, mut api_rx) = mpsc::channel(32);
     let listener = tokio::net::TcpListener::bind(args.api)
@@ -370,14 +373,26 @@ impl Server {
             }
         }
         for c in changes {
+            self.last_changed.insert(c.prefix, i);
             let merged = self.merged(c.prefix);
             self.programmer.submit(now, c.prefix, merged);
         }
     }
 
-    /// The best next hops for `prefix` across the instances: the union of the best
-    /// sets with the shortest AS path.
+    /// The best next hops for `prefix` across the instances. The instance that heard
+    /// of the prefix last speaks for it: the peers update every instance within a
+    /// moment, and merging an instance that is about to change with one that just
+    /// did would program a mixed set for that moment (new connections sent to the
+    /// old next hop). Without it, the union of the shortest best sets.
     fn merged(&self, prefix: Prefix) -> Option<Vec<IpAddr>> {
+        if let Some(best) = self
+            .last_changed
+            .get(&prefix)
+            .and_then(|&i| self.instances.get(i))
+            .and_then(|inst| inst.rib.loc_rib().get(&prefix))
+        {
+            return Some(best.next_hops.clone());
+        }
         let bests: Vec<_> = self
             .instances
             .iter()

@@ -1,0 +1,224 @@
+//! The lab's children: each role is this same binary as a separate OS process, known
+//! by its PID, its stdout (JSON lines) appended to `<out>/<name>.jsonl` and its
+//! stderr to `<out>/<name>.stderr`. Every PID ever started is appended to
+//! `<out>/pids.txt`. Stopping is always by PID: SIGTERM (after SIGCONT, so that a
+//! stopped child can act on it), then SIGKILL after 2 s; on drop (a panic, an early
+//! return) every child left gets SIGKILL.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+/// How long a child has after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// One running child.
+#[derive(Debug)]
+struct Proc {
+    name: String,
+    pid: u32,
+    child: Child,
+}
+
+/// Every child of the lab, by name.
+#[derive(Debug)]
+pub struct Procs {
+    bin: PathBuf,
+    dir: PathBuf,
+    live: Vec<Proc>,
+}
+
+impl Procs {
+    /// Children of `bin`, logging into `dir`.
+    pub fn new(bin: PathBuf, dir: PathBuf) -> Self {
+        Self {
+            bin,
+            dir,
+            live: Vec::new(),
+        }
+    }
+
+    /// The JSON-lines log of the role `name`.
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.jsonl"))
+    }
+
+    /// Starts the role `name` as `hopwatch ARGS`; its output is appended to its files.
+    pub fn spawn(&mut self, name: &str, args: &[String]) -> anyhow::Result<u32> {
+        if self.live.iter().any(|p| p.name == name) {
+            bail!("lab: {name} is already running");
+        }
+        let open = |p: PathBuf| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("opening {}", p.display()))
+        };
+        let out = open(self.log(name))?;
+        let err = open(self.dir.join(format!("{name}.stderr")))?;
+        let child = Command::new(&self.bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {name}: {} {args:?}", self.bin.display()))?;
+        let pid = child.id().context("a child without a PID")?;
+        let mut pids = open(self.dir.join("pids.txt"))?;
+        writeln!(pids, "{pid} {name}").context("writing pids.txt")?;
+        self.live.push(Proc {
+            name: name.to_string(),
+            pid,
+            child,
+        });
+        Ok(pid)
+    }
+
+    /// The PID of a running role.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.live.iter().find(|p| p.name == name).map(|p| p.pid)
+    }
+
+    /// Whether the role `name` has exited (or was never started).
+    pub fn exited(&mut self, name: &str) -> bool {
+        match self.live.iter_mut().find(|p| p.name == name) {
+            Some(p) => !matches!(p.child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    /// Sends `sig` (`STOP`, `CONT`, `TERM`, ...) to the role `name`, by PID.
+    pub async fn signal(&self, name: &str, sig: &str) -> anyhow::Result<()> {
+        let pid = self
+            .pid(name)
+            .with_context(|| format!("lab: {name} is not running"))?;
+        send(pid, sig).await
+    }
+
+    /// SIGKILL to the role `name` (directly, no helper process), and reaps it.
+    pub async fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let i = self
+            .live
+            .iter()
+            .position(|p| p.name == name)
+            .with_context(|| format!("lab: {name} is not running"))?;
+        let mut p = self.live.remove(i);
+        p.child.start_kill().context("SIGKILL")?;
+        let _ = tokio::time::timeout(TERM_GRACE, p.child.wait()).await;
+        Ok(())
+    }
+
+    /// Stops the role `name`: SIGTERM, then SIGKILL after 2 s. Returns how long it
+    /// took to exit.
+    pub async fn stop(&mut self, name: &str) -> anyhow::Result<Duration> {
+        let i = self
+            .live
+            .iter()
+            .position(|p| p.name == name)
+            .with_context(|| format!("lab: {name} is not running"))?;
+        let p = self.live.remove(i);
+        let t = Instant::now();
+        stop_all(vec![p]).await;
+        Ok(t.elapsed())
+    }
+
+    /// Stops every child (SIGCONT and SIGTERM to all at once, SIGKILL to those left
+    /// after 2 s) and reaps them.
+    pub async fn teardown(&mut self) {
+        let all = std::mem::take(&mut self.live);
+        stop_all(all).await;
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for p in &mut self.live {
+            let _ = p.child.start_kill();
+        }
+    }
+}
+
+async fn stop_all(mut procs: Vec<Proc>) {
+    for p in &procs {
+        let _ = send(p.pid, "CONT").await;
+        let _ = send(p.pid, "TERM").await;
+    }
+    let deadline = tokio::time::Instant::now() + TERM_GRACE;
+    for p in &mut procs {
+        if tokio::time::timeout_at(deadline, p.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = p.child.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(1), p.child.wait()).await;
+        }
+    }
+}
+
+/// `kill -s SIG PID`.
+async fn send(pid: u32, sig: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .context("running kill")?;
+    if !status.success() {
+        bail!("kill -s {sig} {pid} failed");
+    }
+    Ok(())
+}
+
+/// Every JSON line of a log (lines that do not parse are skipped).
+pub fn events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// The `ts_us` of an event (0 when absent).
+pub fn ts(v: &Value) -> u64 {
+    v["ts_us"].as_u64().unwrap_or(0)
+}
+
+/// Waits (polling every 10 ms, at most `within`) for an event of the log with
+/// `ts_us >= since_us` that `pred` accepts.
+pub async fn wait_for(
+    path: &Path,
+    since_us: u64,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = events(path)
+            .into_iter()
+            .find(|v| ts(v) >= since_us && pred(v))
+        {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "lab: no {what} in {} within {within:?}",
+                path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
