@@ -198,3 +198,44 @@ fn frr_keeps_the_vip_through_a_speak_restart_within_the_restart_time() {
     );
     eprintln!("FRR polls after SIGKILL (elapsed, stale): {polls:?}");
 }
+
+#[test]
+fn frr_keeps_the_vip_through_a_planned_speak_stop_with_the_n_bit() {
+    let name = "frr_keeps_the_vip_through_a_planned_speak_stop_with_the_n_bit";
+    if !preflight(name, Peer::Frr) {
+        return;
+    }
+    let lab = Lab::new("frr-nbit");
+    let cfg = FrrConfig {
+        neighbor_as: SPEAK_AS,
+        passive: true,
+        graceful_restart: true,
+        networks: vec![],
+    };
+    let frr = Frr::start(&lab, &cfg);
+    let args = speak_announcing_vip(&["--graceful-restart", "10"]);
+    let first = Hopwatch::start(&lab, "speak1", &args);
+    assert_established(&first, PEER_AS, true);
+    frr.wait_established();
+    frr.wait_route(VIP, "fresh via NH1", |p| frr::next_hop(p) == NH1 && !frr::is_stale(p));
+    // SIGTERM: speak sends Cease / Administrative Shutdown. With the RFC 8538 N bit
+    // negotiated, FRR keeps the route stale instead of dropping it.
+    first.signal("TERM");
+    let stopped = Instant::now();
+    let mut saw_stale = false;
+    while stopped.elapsed() < Duration::from_secs(3) {
+        match frr.route(VIP) {
+            Some(p) if frr::is_stale(&p) => {
+                saw_stale = true;
+                break;
+            }
+            Some(_) => {}
+            None => panic!(
+                "FRR dropped the VIP on a planned stop with the N bit:\n{}",
+                frr.vtysh("show bgp neighbors json")
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(saw_stale, "FRR never marked the VIP stale after the Cease");
+}
