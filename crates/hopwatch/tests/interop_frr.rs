@@ -217,7 +217,9 @@ fn frr_keeps_the_vip_through_a_planned_speak_stop_with_the_n_bit() {
     let first = Hopwatch::start(&lab, "speak1", &args);
     assert_established(&first, PEER_AS, true);
     frr.wait_established();
-    frr.wait_route(VIP, "fresh via NH1", |p| frr::next_hop(p) == NH1 && !frr::is_stale(p));
+    frr.wait_route(VIP, "fresh via NH1", |p| {
+        frr::next_hop(p) == NH1 && !frr::is_stale(p)
+    });
     // SIGTERM: speak sends Cease / Administrative Shutdown. With the RFC 8538 N bit
     // negotiated, FRR keeps the route stale instead of dropping it.
     first.signal("TERM");
