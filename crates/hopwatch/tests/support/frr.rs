@@ -85,26 +85,8 @@ impl Frr {
             .status()
             .expect("chown runs");
         assert!(st.success(), "chown frr {d} failed");
-        let common = |daemon: &str| -> Vec<String> {
-            [
-                format!("/usr/lib/frr/{daemon}"),
-                "-u".into(),
-                "frr".into(),
-                "-g".into(),
-                "frr".into(),
-                "--vty_socket".into(),
-                d.clone(),
-                "-z".into(),
-                format!("{d}/zserv.api"),
-                "-i".into(),
-                format!("{d}/{daemon}.pid"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                format!("{d}/{daemon}.conf"),
-            ]
-            .to_vec()
-        };
+        let zserv = format!("{d}/zserv.api");
+        let common = |daemon: &str| daemon_argv(daemon, &d, &zserv, &[]);
         let zargv = common("zebra");
         let zebra = Daemon::spawn(&lab.router, "zebra", &dir, &refs(&zargv), &[]);
         let zsock = dir.join("zserv.api");
@@ -229,4 +211,28 @@ pub fn is_stale(path: &Value) -> bool {
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
+}
+
+/// The command line of one FRR daemon (`zebra`, `bgpd`) run as user frr in the
+/// foreground, with its own vty socket folder `d`, zebra socket, pid file and config.
+pub fn daemon_argv(daemon: &str, d: &str, zserv: &str, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        format!("/usr/lib/frr/{daemon}"),
+        "-u".into(),
+        "frr".into(),
+        "-g".into(),
+        "frr".into(),
+        "--vty_socket".into(),
+        d.into(),
+        "-z".into(),
+        zserv.into(),
+        "-i".into(),
+        format!("{d}/{daemon}.pid"),
+        "-P".into(),
+        "0".into(),
+        "-f".into(),
+        format!("{d}/{daemon}.conf"),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::frr::daemon_argv;
 use super::lab::NetLab;
 use super::proc::{self, Daemon};
 use super::wait;
@@ -66,28 +67,6 @@ fn chown_frr(d: &str) {
         .status()
         .expect("chown runs");
     assert!(st.success(), "chown frr {d} failed");
-}
-
-fn daemon_argv(daemon: &str, d: &str, zserv: &str, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        format!("/usr/lib/frr/{daemon}"),
-        "-u".into(),
-        "frr".into(),
-        "-g".into(),
-        "frr".into(),
-        "--vty_socket".into(),
-        d.into(),
-        "-z".into(),
-        zserv.into(),
-        "-i".into(),
-        format!("{d}/{daemon}.pid"),
-        "-P".into(),
-        "0".into(),
-        "-f".into(),
-        format!("{d}/{daemon}.conf"),
-    ];
-    v.extend(extra.iter().map(|s| s.to_string()));
-    v
 }
 
 impl FrrRouteServer {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::exabgp::{ExaConfig, Exabgp};
+use super::frr::daemon_argv;
 use super::netns::{Lab, SPEAKER_ADDR};
 use super::proc::{self, Daemon};
 use super::route_server::{RS_ADDR, RS_AS, RS_PEER_AS, RsPeer};
@@ -99,26 +100,8 @@ impl FrrPeer {
             .status()
             .expect("chown runs");
         assert!(st.success(), "chown frr {d} failed");
-        let argv = |daemon: &str| -> Vec<String> {
-            [
-                format!("/usr/lib/frr/{daemon}"),
-                "-u".into(),
-                "frr".into(),
-                "-g".into(),
-                "frr".into(),
-                "--vty_socket".into(),
-                d.clone(),
-                "-z".into(),
-                format!("{d}/zserv.api"),
-                "-i".into(),
-                format!("{d}/{daemon}.pid"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                format!("{d}/{daemon}.conf"),
-            ]
-            .to_vec()
-        };
+        let zserv = format!("{d}/zserv.api");
+        let argv = |daemon: &str| daemon_argv(daemon, &d, &zserv, &[]);
         let zebra = Daemon::spawn(&lab.speaker, "zebra", &dir, &refs(&argv("zebra")), &[]);
         let zsock = dir.join("zserv.api");
         let up = wait::poll(Duration::from_secs(15), Duration::from_millis(50), || {
