@@ -36,9 +36,11 @@ pub struct BirdRoute {
 
 /// A running BIRD.
 pub struct Bird {
-    daemon: Daemon,
+    /// The running daemon.
+    pub daemon: Daemon,
     ns: String,
-    dir: PathBuf,
+    /// Its folder (config, control socket, log).
+    pub dir: PathBuf,
 }
 
 fn config(cfg: &BirdConfig, dir: &str) -> String {
@@ -78,19 +80,25 @@ impl Bird {
     /// Starts BIRD in the lab's router namespace and waits for birdc.
     pub fn start(lab: &Lab, cfg: &BirdConfig) -> Bird {
         let dir = lab.subdir("bird");
+        let conf = config(cfg, &dir.to_string_lossy());
+        Bird::launch(&lab.router, dir, &conf, "bird")
+    }
+
+    /// Writes `conf` into `dir`, starts BIRD in namespace `ns` and waits until birdc
+    /// answers; `label` names it in the logs.
+    pub fn launch(ns: &str, dir: PathBuf, conf: &str, label: &str) -> Bird {
         let d = dir.to_string_lossy().into_owned();
-        let conf = config(cfg, &d);
-        std::fs::write(dir.join("bird.conf"), &conf).expect("lab folder writable");
+        std::fs::write(dir.join("bird.conf"), conf).expect("lab folder writable");
         let (c, s, p) = (
             format!("{d}/bird.conf"),
             format!("{d}/bird.ctl"),
             format!("{d}/bird.pid"),
         );
         let argv = ["/usr/sbin/bird", "-f", "-c", &c, "-s", &s, "-P", &p];
-        let daemon = Daemon::spawn(&lab.router, "bird", &dir, &argv, &[("TZ", "UTC")]);
+        let daemon = Daemon::spawn(ns, "bird", &dir, &argv, &[("TZ", "UTC")]);
         let bird = Bird {
             daemon,
-            ns: lab.router.clone(),
+            ns: ns.to_string(),
             dir,
         };
         let ready = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
@@ -101,7 +109,7 @@ impl Bird {
             "BIRD did not answer birdc\n{}",
             bird.tail()
         );
-        eprintln!("[bird] started in {} with\n{conf}", bird.ns);
+        eprintln!("[{label}] started in {} with\n{conf}", bird.ns);
         bird
     }
 

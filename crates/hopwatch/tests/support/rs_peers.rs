@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::bird::Bird;
 use super::exabgp::{ExaConfig, Exabgp};
 use super::frr::daemon_argv;
 use super::netns::{Lab, SPEAKER_ADDR};
@@ -212,9 +213,7 @@ impl RsPeer for FrrPeer {
 
 /// BIRD 2 as the route server's peer.
 pub struct BirdPeer {
-    daemon: Daemon,
-    ns: String,
-    dir: PathBuf,
+    bird: Bird,
     gr: Gr,
 }
 
@@ -252,48 +251,21 @@ impl BirdPeer {
     /// Starts BIRD in the lab's speaker namespace; its static VIP route disabled.
     pub fn start(lab: &Lab, gr: Gr) -> BirdPeer {
         let dir = lab.subdir("bird-peer");
-        let d = dir.to_string_lossy().into_owned();
-        let conf = bird_config(&d, gr, NH1, false);
-        std::fs::write(dir.join("bird.conf"), &conf).expect("lab folder writable");
-        let (c, s, p) = (
-            format!("{d}/bird.conf"),
-            format!("{d}/bird.ctl"),
-            format!("{d}/bird.pid"),
-        );
-        let argv = ["/usr/sbin/bird", "-f", "-c", &c, "-s", &s, "-P", &p];
-        let daemon = Daemon::spawn(&lab.speaker, "bird", &dir, &argv, &[("TZ", "UTC")]);
-        let bird = BirdPeer {
-            daemon,
-            ns: lab.speaker.clone(),
-            dir,
-            gr,
-        };
-        let ready = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
-            Some(()).filter(|()| bird.birdc("show status").contains("Daemon is up"))
-        });
-        assert!(
-            ready.is_some(),
-            "BIRD did not answer birdc\n{}",
-            bird.tail()
-        );
-        eprintln!("[bird] peer started in {} with\n{conf}", bird.ns);
-        bird
+        let conf = bird_config(&dir.to_string_lossy(), gr, NH1, false);
+        let bird = Bird::launch(&lab.speaker, dir, &conf, "bird peer");
+        BirdPeer { bird, gr }
     }
 
     /// Runs a birdc command; returns its output.
     pub fn birdc(&self, cmd: &str) -> String {
-        let sock = format!("{}/bird.ctl", self.dir.to_string_lossy());
-        let mut argv = vec!["birdc", "-s", &sock];
-        argv.extend(cmd.split_whitespace());
-        let out = proc::run_in(&self.ns, &argv);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.bird.birdc(cmd)
     }
 
     /// Rewrites the config and has BIRD reload it.
     fn reconfigure(&self, next_hop: &str, enabled: bool) {
-        let d = self.dir.to_string_lossy();
+        let d = self.bird.dir.to_string_lossy();
         let conf = bird_config(&d, self.gr, next_hop, enabled);
-        std::fs::write(self.dir.join("bird.conf"), conf).expect("lab folder writable");
+        std::fs::write(self.bird.dir.join("bird.conf"), conf).expect("lab folder writable");
         let out = self.birdc("configure");
         assert!(
             out.contains("Reconfigured") || out.contains("Reconfiguration in progress"),
@@ -333,15 +305,11 @@ impl RsPeer for BirdPeer {
     }
 
     fn kill(&mut self) {
-        self.daemon.kill_hard();
+        self.bird.daemon.kill_hard();
     }
 
     fn tail(&self) -> String {
-        format!(
-            "{}\n--- bird.log ---\n{}",
-            self.daemon.tail(),
-            proc::tail_file(&self.dir.join("bird.log"), 40)
-        )
+        self.bird.tail()
     }
 }
 
