@@ -34,8 +34,10 @@ pub struct GobgpRoute {
 
 /// A running gobgpd.
 pub struct Gobgp {
-    daemon: Daemon,
-    ns: String,
+    /// The running daemon.
+    pub daemon: Daemon,
+    /// Its namespace.
+    pub ns: String,
     port: String,
 }
 
@@ -79,24 +81,38 @@ impl Gobgp {
     pub fn start(lab: &Lab, cfg: &GobgpConfig) -> Gobgp {
         let dir: PathBuf = lab.subdir("gobgp");
         let conf = config(cfg);
-        let path = dir.join("gobgpd.toml");
-        std::fs::write(&path, &conf).expect("lab folder writable");
         let port = (50051 + lab.n).to_string();
+        Gobgp::launch(
+            &lab.router,
+            dir,
+            &conf,
+            port,
+            &["--log-level", "debug"],
+            "gobgp",
+        )
+    }
+
+    /// Writes `conf` into `dir`, starts gobgpd in namespace `ns` with its API on
+    /// 127.0.0.1:`port` (plus `extra` arguments), and waits until the API answers;
+    /// `label` names it in the logs.
+    pub fn launch(
+        ns: &str,
+        dir: PathBuf,
+        conf: &str,
+        port: String,
+        extra: &[&str],
+        label: &str,
+    ) -> Gobgp {
+        let path = dir.join("gobgpd.toml");
+        std::fs::write(&path, conf).expect("lab folder writable");
         let api = format!("127.0.0.1:{port}");
         let p = path.to_string_lossy().into_owned();
-        let argv = [
-            "gobgpd",
-            "-f",
-            &p,
-            "--api-hosts",
-            &api,
-            "--log-level",
-            "debug",
-        ];
-        let daemon = Daemon::spawn(&lab.router, "gobgpd", &dir, &argv, &[]);
+        let mut argv = vec!["gobgpd", "-f", &p, "--api-hosts", &api];
+        argv.extend_from_slice(extra);
+        let daemon = Daemon::spawn(ns, "gobgpd", &dir, &argv, &[]);
         let g = Gobgp {
             daemon,
-            ns: lab.router.clone(),
+            ns: ns.to_string(),
             port,
         };
         let ready = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
@@ -110,11 +126,12 @@ impl Gobgp {
             "gobgpd did not answer its API\n{}",
             g.tail()
         );
-        eprintln!("[gobgp] started in {} with\n{conf}", g.ns);
+        eprintln!("[{label}] started in {} with\n{conf}", g.ns);
         g
     }
 
-    fn argv<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+    /// `gobgp` against this gobgpd's API, with `args` after it.
+    pub fn argv<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut v = vec!["gobgp", "-u", "127.0.0.1", "-p", &self.port];
         v.extend_from_slice(args);
         v

@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::bird::Bird;
 use super::exabgp::{ExaConfig, Exabgp};
 use super::frr::daemon_argv;
+use super::gobgp::Gobgp;
 use super::netns::{Lab, SPEAKER_ADDR};
 use super::proc::{self, Daemon};
 use super::route_server::{RS_ADDR, RS_AS, RS_PEER_AS, RsPeer};
@@ -317,9 +318,7 @@ impl RsPeer for BirdPeer {
 
 /// gobgpd as the route server's peer, its API on the speaker namespace's loopback.
 pub struct GobgpPeer {
-    daemon: Daemon,
-    ns: String,
-    port: String,
+    g: Gobgp,
 }
 
 fn gobgp_config() -> String {
@@ -358,43 +357,14 @@ impl GobgpPeer {
     /// Starts gobgpd in the lab's speaker namespace, API on 127.0.0.1:(50051 + lab.n).
     pub fn start(lab: &Lab) -> GobgpPeer {
         let dir = lab.subdir("gobgp-peer");
-        let conf = gobgp_config();
-        let path = dir.join("gobgpd.toml");
-        std::fs::write(&path, &conf).expect("lab folder writable");
         let port = (50051 + lab.n).to_string();
-        let api = format!("127.0.0.1:{port}");
-        let p = path.to_string_lossy().into_owned();
-        let argv = ["gobgpd", "-f", &p, "--api-hosts", &api];
-        let daemon = Daemon::spawn(&lab.speaker, "gobgpd", &dir, &argv, &[]);
-        let g = GobgpPeer {
-            daemon,
-            ns: lab.speaker.clone(),
-            port,
-        };
-        let ready = wait::poll(Duration::from_secs(15), Duration::from_millis(100), || {
-            proc::run_in(&g.ns, &g.argv(&["global", "-j"]))
-                .status
-                .success()
-                .then_some(())
-        });
-        assert!(
-            ready.is_some(),
-            "gobgpd did not answer its API\n{}",
-            g.tail()
-        );
-        eprintln!("[gobgp] peer started in {} with\n{conf}", g.ns);
-        g
-    }
-
-    fn argv<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["gobgp", "-u", "127.0.0.1", "-p", &self.port];
-        v.extend_from_slice(args);
-        v
+        let g = Gobgp::launch(&lab.speaker, dir, &gobgp_config(), port, &[], "gobgp peer");
+        GobgpPeer { g }
     }
 
     /// Runs `gobgp ARGS…`; returns stdout (panics if it fails).
     pub fn gobgp(&self, args: &[&str]) -> String {
-        proc::run_in_ok(&self.ns, &self.argv(args))
+        self.g.gobgp(args)
     }
 }
 
@@ -405,7 +375,7 @@ impl RsPeer for GobgpPeer {
 
     fn wait_established(&self) -> String {
         wait::poll(wait::SESSION_TIMEOUT, Duration::from_millis(200), || {
-            let out = proc::run_in(&self.ns, &self.argv(&["neighbor", RS_ADDR, "-j"]));
+            let out = proc::run_in(&self.g.ns, &self.g.argv(&["neighbor", RS_ADDR, "-j"]));
             let v: Value = serde_json::from_slice(&out.stdout).ok()?;
             (v["state"]["session_state"] == 6).then(|| self.gobgp(&["neighbor"]))
         })
@@ -429,11 +399,11 @@ impl RsPeer for GobgpPeer {
     }
 
     fn kill(&mut self) {
-        self.daemon.kill_hard();
+        self.g.daemon.kill_hard();
     }
 
     fn tail(&self) -> String {
-        self.daemon.tail()
+        self.g.tail()
     }
 }
 
