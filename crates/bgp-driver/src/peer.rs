@@ -144,8 +144,12 @@ impl PeerTask {
     }
 
     fn emit(&self, kind: EventKind) {
+        self.emit_at(now_us(), kind);
+    }
+
+    fn emit_at(&self, ts_us: u64, kind: EventKind) {
         let _ = self.events.send(DriverEvent {
-            ts_us: now_us(),
+            ts_us,
             peer: self.cfg.address,
             kind,
         });
@@ -362,6 +366,10 @@ impl PeerTask {
     async fn flush(&mut self) {
         loop {
             if let Some(bytes) = self.session.poll_transmit() {
+                // Stamped as the bytes go to the kernel, not after the task gets
+                // the CPU back: a route server on the same machine may act on them
+                // before this task runs again.
+                let handed_us = now_us();
                 let written = match &mut self.conn {
                     // A peer that stops reading must not freeze this task (its hold
                     // timer could never fire): a write that cannot finish in time is
@@ -378,8 +386,9 @@ impl PeerTask {
                 };
                 let sent = std::mem::take(&mut self.pending);
                 match written {
-                    // Reported after the write returns: the UPDATE is on the wire.
-                    Ok(()) => sent.into_iter().for_each(|k| self.emit(k)),
+                    // Reported once the write returned (the UPDATE is on the wire),
+                    // with the time it was handed to the kernel.
+                    Ok(()) => sent.into_iter().for_each(|k| self.emit_at(handed_us, k)),
                     Err(e) if self.conn.is_some() => {
                         self.emit(EventKind::ConnectionError(e.to_string()));
                         self.conn = None;

@@ -1,21 +1,30 @@
-//! `hopwatch lab`: the whole seed scenario in one command, measured, on loopback and
-//! without privileges.
+//! `hopwatch lab`: the whole seed scenario in one command, measured: on loopback and
+//! without privileges by default, or in network namespaces with the seed's
+//! addressing (`--netns`, root), with hopwatch's route server or FRR's.
 //!
-//! It starts the route server (two instances, proxy data plane), ws1, ws2, the
-//! watcher and the observer as separate child processes of this same binary, waits
-//! until traffic flows through the VIP, then runs each scenario for a few trials with
-//! the load injector in-process, and writes the report.
+//! It starts the route server (two instances), ws1, ws2, the watcher and the
+//! observer as separate child processes, waits until traffic flows through the VIP,
+//! then runs each scenario for a few trials with the load injector in-process (on a
+//! thread inside lt1's namespace in the namespace lab), and writes the report.
 //!
 //! # Layout
-//! - [`topology`]: addresses, ports, command lines, the watcher's config; refuses to
-//!   start when a lab port is taken.
-//! - [`procs`]: the children by PID, their JSON-line logs, bounded waits, teardown.
+//! - [`topology`]: addresses, ports, namespaces, command lines, the watcher's
+//!   config; refuses to start when a lab port is taken.
+//! - [`netns`]: the namespace lab's network, its failure injection, and running the
+//!   lab's own traffic inside a namespace.
+//! - [`frr`], [`bird`]: FRR or BIRD as the route server; [`monitor`]: the router's routing table as
+//!   the namespace lab's record of when a route was programmed.
+//! - [`procs`]: the children by PID, their logs, bounded waits, teardown.
 //! - [`scenarios`]: the scenarios, one trial each, and the join of requests and logs.
 //! - [`report`]: the table, `results.json`, `requests.csv`, `report.html`.
 //!
-//! Every child is stopped by PID (SIGTERM, SIGKILL after 2 s) on success, on failure
-//! and on Ctrl-C or SIGTERM; every wait is bounded.
+//! Every child is stopped by PID (SIGTERM, SIGKILL after 2 s) and every namespace
+//! deleted on success, on failure and on Ctrl-C or SIGTERM; every wait is bounded.
 
+mod bird;
+mod frr;
+mod monitor;
+mod netns;
 mod procs;
 mod report;
 mod scenarios;
@@ -29,13 +38,15 @@ use clap::Args;
 
 use crate::bgp_setup::terminated;
 use scenarios::{Lab, Scenario};
+use topology::{Layout, Profile, RouteServer};
 
 /// `hopwatch lab`.
 #[derive(Debug, Args)]
 #[command(after_long_help = LAB_HELP)]
 pub struct LabArgs {
     /// The scenarios to run, comma-separated: kill, hang, drain, flap,
-    /// watcher-restart, route-server-restart (default: all).
+    /// watcher-restart, route-server-restart, and with --netns blackhole and drop
+    /// (default: all that apply).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub scenario: Vec<Scenario>,
     /// Trials of each scenario.
@@ -50,6 +61,27 @@ pub struct LabArgs {
     /// The watcher's failback hold (longer than a flap, short enough for the lab).
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub hold: Duration,
+    /// The namespace lab (root): the seed's addressing in network namespaces of its
+    /// own, kernel routes, and the blackhole and drop scenarios.
+    #[arg(long)]
+    pub netns: bool,
+    /// The prefix of the namespace lab's namespace names (two runs with different
+    /// prefixes can coexist).
+    #[arg(
+        long,
+        default_value = "hwlab-",
+        value_name = "PREFIX",
+        requires = "netns"
+    )]
+    pub netns_prefix: String,
+    /// The route server: hopwatch's own, FRR's bgpd and zebra, or BIRD 2 (the
+    /// last two with --netns only).
+    #[arg(long, value_enum, default_value_t = RouteServer::Hopwatch)]
+    pub route_server: RouteServer,
+    /// The route server's timing: program at once, or Azure's measured delays and
+    /// one change per route per 30 s (hopwatch's route server only).
+    #[arg(long, value_enum, default_value_t = Profile::Instant)]
+    pub profile: Profile,
 }
 
 const LAB_HELP: &str = "\
@@ -67,17 +99,34 @@ Scenarios (each trial starts with the VIP on ws1 and ends when it is back):
   watcher-restart       SIGKILL the watcher and start it again: 0 failed requests
   route-server-restart  restart instance 127.10.1.4 after 2 s: 0 failed requests
 
+With --netns (root): the namespace lab of shared/docs/lab-topology.md, named
+PREFIX{vnet,ws1,ws2,lt1,watch1,watch2}: router and route server in vnet (10.10.1.4,
+10.10.1.5, bridge 10.10.0.1/24, kernel routes), ws1 10.10.0.4, ws2 10.10.0.5 (the VIP
+100.64.0.1 on their lo), load from lt1 10.10.0.6, watcher 10.10.0.7, observer 10.10.0.8.
+Nothing of it links to the host's namespace. Two more scenarios:
+  blackhole             ws1's link down; up again; wait for the failback
+  drop                  nft rule dropping ws1's TCP port 8080; removed; failback
+--route-server frr runs FRR's bgpd (one per instance) and zebra in vnet instead; its
+route-server-restart restarts the second instance (the first owns zebra's routes).
+--route-server bird runs one BIRD 2 with a BGP protocol per instance and a kernel
+protocol; its route-server-restart disables and enables the first instance.
+'program' is then the time the router's kernel table changed (ip monitor route), and
+'rs' is the route server's own part: from the watcher's UPDATE to that change.
+
 Output: a table (failover and failback median/p90/max, failed requests, where the time
 went), OUT/results.json, OUT/requests.csv, OUT/report.html (SVG timelines). Exits 0
 when the lab ran to the end (PASS/FAIL against each expectation is in the table and in
 results.json), non-zero when it could not start or run, or was interrupted. Refuses
-to start when a lab port is taken (another lab running).";
+to start when a lab port (or, with --netns, a lab namespace) is taken.";
 
 /// Runs the lab.
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let order: Vec<Scenario> = if args.scenario.is_empty() {
-        Scenario::ALL.to_vec()
+        Scenario::ALL
+            .into_iter()
+            .filter(|sc| args.netns || !sc.needs_netns())
+            .collect()
     } else {
         let mut v = args.scenario.clone();
         v.dedup();
@@ -86,7 +135,29 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     if !(args.rate.is_finite() && args.rate > 0.0) {
         bail!("--rate must be a positive number of requests per second");
     }
-    topology::check_ports_free()?;
+    if let Some(sc) = order.iter().find(|sc| sc.needs_netns() && !args.netns) {
+        bail!("the {sc} scenario injects a network failure: it needs the namespace lab (--netns)");
+    }
+    if args.route_server != RouteServer::Hopwatch && !args.netns {
+        bail!(
+            "--route-server {} runs a real route server in the router namespace: add --netns",
+            args.route_server.name()
+        );
+    }
+    if args.route_server != RouteServer::Hopwatch && args.profile != Profile::Instant {
+        bail!(
+            "--profile azure is hopwatch's route server's: it cannot slow {} down",
+            args.route_server.name()
+        );
+    }
+    let layout = if args.netns {
+        let names = netns::Names::new(&args.netns_prefix);
+        netns::preflight(&names)?;
+        Layout::netns(names, args.route_server, args.profile)
+    } else {
+        Layout::loopback(args.profile)
+    };
+    layout.check_ports_free()?;
     let dir = args.out.clone().unwrap_or_else(topology::default_out_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize().unwrap_or(dir);
@@ -94,10 +165,18 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(dir.join("pids.txt"));
     println!("hopwatch lab: output in {}", dir.display());
     let config = dir.join("watcher.toml");
-    std::fs::write(&config, topology::watcher_toml(args.hold))
+    std::fs::write(&config, layout.watcher_toml(args.hold))
         .with_context(|| format!("writing {}", config.display()))?;
     let bin = std::env::current_exe().context("finding this binary")?;
+    let net = match &layout.netns {
+        Some(names) => Some(netns::Net::create(names.clone())?),
+        None => None,
+    };
     let mut lab = Lab {
+        layout: layout.clone(),
+        net,
+        frr: None,
+        bird: None,
         procs: procs::Procs::new(bin, dir.clone()),
         config,
         rate: args.rate,
@@ -110,8 +189,8 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         println!(
             "lab up in {:.1} s: traffic flows through http://{}:{}/ (ws1)",
             started.elapsed().as_secs_f64(),
-            topology::VIP,
-            topology::HTTP_PORT
+            layout.vip,
+            layout.http_port
         );
         let mut trials = Vec::new();
         for sc in &order {
@@ -141,7 +220,13 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         )),
     };
     lab.procs.teardown().await;
-    let left = topology::taken_ports();
+    if let Some(frr) = &lab.frr {
+        frr.finish(&dir);
+    }
+    if let Some(mut net) = lab.net.take() {
+        net.teardown();
+    }
+    let left = layout.taken_ports();
     if !left.is_empty() {
         eprintln!(
             "hopwatch lab: warning: lab ports still taken after teardown: {:?}",
@@ -153,9 +238,15 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let results = report::results(
         &order,
         trials,
-        args.rate,
-        u64::try_from(args.hold.as_millis()).unwrap_or(u64::MAX),
-        run_time,
+        report::RunInfo {
+            rate: args.rate,
+            hold_ms: u64::try_from(args.hold.as_millis()).unwrap_or(u64::MAX),
+            run_time_s: run_time,
+            setup: layout.describe(),
+            route_server: layout.route_server.name().into(),
+            timed: layout.route_server == RouteServer::Hopwatch
+                && layout.profile == Profile::Instant,
+        },
     );
     println!();
     print!("{}", report::table(&order, &results));

@@ -44,13 +44,35 @@ impl Procs {
         }
     }
 
+    /// The folder of the logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The JSON-lines log of the role `name`.
     pub fn log(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.jsonl"))
     }
 
-    /// Starts the role `name` as `hopwatch ARGS`; its output is appended to its files.
-    pub fn spawn(&mut self, name: &str, args: &[String]) -> anyhow::Result<u32> {
+    /// Starts the role `name` as `hopwatch ARGS`, inside namespace `ns` when one is
+    /// given; its output is appended to its files.
+    pub fn spawn(&mut self, name: &str, ns: Option<&str>, args: &[String]) -> anyhow::Result<u32> {
+        let bin = self.bin.clone();
+        self.spawn_program(name, ns, &bin, args, "jsonl")
+    }
+
+    /// Starts `program ARGS` as the role `name` (inside `ns` when given), its stdout
+    /// appended to `<name>.<ext>`. In a namespace it runs through `ip netns exec`,
+    /// which enters the namespace and then execs the program: the PID is the
+    /// program's own, so signals reach it directly.
+    pub fn spawn_program(
+        &mut self,
+        name: &str,
+        ns: Option<&str>,
+        program: &Path,
+        args: &[String],
+        ext: &str,
+    ) -> anyhow::Result<u32> {
         if self.live.iter().any(|p| p.name == name) {
             bail!("lab: {name} is already running");
         }
@@ -61,16 +83,26 @@ impl Procs {
                 .open(&p)
                 .with_context(|| format!("opening {}", p.display()))
         };
-        let out = open(self.log(name))?;
+        let out = open(self.dir.join(format!("{name}.{ext}")))?;
         let err = open(self.dir.join(format!("{name}.stderr")))?;
-        let child = Command::new(&self.bin)
+        let mut cmd = match ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let child = cmd
             .args(args)
+            // `ip -ts monitor` prints local time; the lab reads it as UTC.
+            .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {name}: {} {args:?}", self.bin.display()))?;
+            .with_context(|| format!("starting {name}: {} {args:?}", program.display()))?;
         let pid = child.id().context("a child without a PID")?;
         let mut pids = open(self.dir.join("pids.txt"))?;
         writeln!(pids, "{pid} {name}").context("writing pids.txt")?;

@@ -1,169 +1,339 @@
-//! The loopback lab's addresses and ports (`shared/docs/lab-topology.md`), the
-//! command lines of its roles, and the check that refuses to start when one of its
-//! ports is taken.
+//! Where the lab's roles live (`shared/docs/lab-topology.md`): their addresses,
+//! ports and network namespaces, the command lines that start them, the watcher's
+//! config, and the check that refuses to start when the lab's ports (loopback) or
+//! namespaces (`--netns`) are taken.
+//!
+//! One [`Layout`] describes either lab, so that the scenarios, the join of logs and
+//! the report are the same code for both: only addresses and namespaces differ.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
 
-/// Route server instances (BGP on [`BGP_PORT`]).
-pub const RS1: &str = "127.10.1.4";
-/// The second instance.
-pub const RS2: &str = "127.10.1.5";
-/// The BGP port (179 needs privileges).
-pub const BGP_PORT: u16 = 1179;
-/// The route server's introspection API.
-pub const RS_API: &str = "127.10.1.4:9180";
-/// The VIP, served by the route server's proxy data plane.
-pub const VIP: &str = "127.10.15.15";
-/// Its prefix.
-pub const VIP_PREFIX: &str = "127.10.15.15/32";
-/// The port of the VIP and of the backends.
-pub const HTTP_PORT: u16 = 8080;
-/// The primary backend.
-pub const WS1: &str = "127.10.0.4";
-/// The secondary backend.
-pub const WS2: &str = "127.10.0.5";
-/// The watcher's BGP source and API address.
-pub const WATCHER: &str = "127.10.0.7";
-/// The watcher's control API.
-pub const WATCHER_API: &str = "127.10.0.7:9179";
-/// The observer.
-pub const OBSERVER: &str = "127.10.0.8";
+use super::netns::Names;
 
-/// Every port the lab listens on, with what it is for.
-pub fn ports() -> Vec<(SocketAddr, &'static str)> {
-    let p = |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("a constant address"), port);
-    vec![
-        (p(RS1, BGP_PORT), "route server instance 1 (BGP)"),
-        (p(RS2, BGP_PORT), "route server instance 2 (BGP)"),
-        (p(VIP, HTTP_PORT), "the VIP (route server's proxy)"),
-        (p(WS1, HTTP_PORT), "ws1"),
-        (p(WS2, HTTP_PORT), "ws2"),
-        (p(WATCHER, BGP_PORT), "the watcher (BGP)"),
-        (p(WATCHER, 9179), "the watcher's control API"),
-        (p(RS1, 9180), "the route server's API"),
-        (p(OBSERVER, BGP_PORT), "the observer (BGP)"),
-    ]
+/// The route server the lab runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RouteServer {
+    /// `hopwatch route-server` (two instances; proxy data plane on loopback,
+    /// kernel data plane in the namespace lab).
+    Hopwatch,
+    /// FRR's bgpd and zebra in the router namespace (`--netns` only).
+    Frr,
+    /// BIRD 2 in the router namespace (`--netns` only).
+    Bird,
 }
 
-/// The lab's ports that something listens on now.
-pub fn taken_ports() -> Vec<(SocketAddr, &'static str)> {
-    ports()
-        .into_iter()
-        .filter(|(addr, _)| TcpListener::bind(addr).is_err())
-        .collect()
-}
-
-/// Refuses to start when a lab port is taken, naming each.
-pub fn check_ports_free() -> anyhow::Result<()> {
-    let taken = taken_ports();
-    if taken.is_empty() {
-        return Ok(());
+impl RouteServer {
+    /// The name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteServer::Hopwatch => "hopwatch",
+            RouteServer::Frr => "frr",
+            RouteServer::Bird => "bird",
+        }
     }
-    let list: Vec<String> = taken.iter().map(|(a, w)| format!("{a} ({w})")).collect();
-    bail!(
-        "the loopback lab cannot start: {} already in use. Is another `hopwatch lab` (or one of \
-         its roles: web, route-server, run, observe) running? Stop it and try again.",
-        list.join(", ")
-    )
 }
 
-/// `--out` defaults to this, in the current directory.
-pub fn default_out_dir() -> std::path::PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    std::path::PathBuf::from(format!("hopwatch-lab-{secs}"))
+/// The route server's timing profile (`hopwatch route-server --profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Program each route at once.
+    Instant,
+    /// Azure's measured propagation delays and one change per route per 30 s.
+    Azure,
 }
 
-/// The route server: two instances, the proxy data plane on the VIP.
-pub fn route_server_args() -> Vec<String> {
-    strings(&[
-        "route-server",
-        "--instance",
-        RS1,
-        "--instance",
-        RS2,
-        "--peer",
-        "127.10.0.7:65001",
-        "--peer",
-        "127.10.0.8:65002",
-        "--port",
-        "1179",
-        "--dataplane",
-        "proxy",
-        "--vip-port",
-        "8080",
-        "--api",
-        RS_API,
-    ])
+/// Every address, port and namespace of one lab run.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The namespaces (`--netns`), or `None` for the loopback lab.
+    pub netns: Option<Names>,
+    /// Which route server runs.
+    pub route_server: RouteServer,
+    /// Its timing profile.
+    pub profile: Profile,
+    /// The route server instances.
+    pub rs: [&'static str; 2],
+    /// The BGP port of every speaker.
+    pub bgp_port: u16,
+    /// The route server's API (in the route server's namespace), when it has one.
+    pub rs_api: Option<&'static str>,
+    /// The VIP's address.
+    pub vip: &'static str,
+    /// The VIP as a prefix.
+    pub vip_prefix: &'static str,
+    /// The port of the VIP and of the backends.
+    pub http_port: u16,
+    /// The primary backend (its next hop).
+    pub ws1: &'static str,
+    /// The secondary backend.
+    pub ws2: &'static str,
+    /// The watcher's BGP source.
+    pub watcher: &'static str,
+    /// The watcher's control API (in the watcher's namespace).
+    pub watcher_api: &'static str,
+    /// The observer.
+    pub observer: &'static str,
 }
 
-/// A backend.
-pub fn web_args(name: &str) -> Vec<String> {
-    let ip = if name == "ws1" { WS1 } else { WS2 };
-    strings(&[
-        "web",
-        "--listen",
-        &format!("{ip}:{HTTP_PORT}"),
-        "--name",
-        name,
-    ])
-}
+impl Layout {
+    /// The loopback lab: no privileges, hopwatch's route server with its proxy.
+    pub fn loopback(profile: Profile) -> Layout {
+        Layout {
+            netns: None,
+            route_server: RouteServer::Hopwatch,
+            profile,
+            rs: ["127.10.1.4", "127.10.1.5"],
+            // 179 needs privileges.
+            bgp_port: 1179,
+            rs_api: Some("127.10.1.4:9180"),
+            vip: "127.10.15.15",
+            vip_prefix: "127.10.15.15/32",
+            http_port: 8080,
+            ws1: "127.10.0.4",
+            ws2: "127.10.0.5",
+            watcher: "127.10.0.7",
+            watcher_api: "127.10.0.7:9179",
+            observer: "127.10.0.8",
+        }
+    }
 
-/// The watcher, with its config.
-pub fn watcher_args(config: &Path) -> Vec<String> {
-    vec!["run".into(), "-c".into(), config.display().to_string()]
-}
+    /// The namespace lab with the seed's addressing: every address below exists
+    /// only inside the lab's namespaces.
+    pub fn netns(names: Names, route_server: RouteServer, profile: Profile) -> Layout {
+        Layout {
+            netns: Some(names),
+            route_server,
+            profile,
+            rs: ["10.10.1.4", "10.10.1.5"],
+            bgp_port: 179,
+            // On the router namespace's own loopback: reached with `ip netns exec`.
+            rs_api: (route_server == RouteServer::Hopwatch).then_some("127.0.0.1:9180"),
+            vip: "100.64.0.1",
+            vip_prefix: "100.64.0.1/32",
+            http_port: 8080,
+            ws1: "10.10.0.4",
+            ws2: "10.10.0.5",
+            watcher: "10.10.0.7",
+            // On watch1's own loopback: no token needed, nothing else reaches it.
+            watcher_api: "127.0.0.1:9179",
+            observer: "10.10.0.8",
+        }
+    }
 
-/// The observer, connecting to the first instance.
-pub fn observer_args() -> Vec<String> {
-    strings(&[
-        "observe",
-        "--local-as",
-        "65002",
-        "--router-id",
-        OBSERVER,
-        "--active",
-        "--peer",
-        RS1,
-        "--peer-as",
-        "65515",
-        "--listen",
-        OBSERVER,
-        "--port",
-        "1179",
-    ])
-}
+    /// The namespace a role runs in (`route-server`, `ws1`, `ws2`, `watcher`,
+    /// `observer`, `load`, or an FRR daemon `frr-*`); `None` on loopback.
+    pub fn ns_of(&self, role: &str) -> Option<String> {
+        let n = self.netns.as_ref()?;
+        Some(match role {
+            "ws1" => n.ws1.clone(),
+            "ws2" => n.ws2.clone(),
+            "watcher" => n.watch1.clone(),
+            "observer" => n.watch2.clone(),
+            "load" => n.lt1.clone(),
+            // The route server, its FRR daemons, the route monitor.
+            _ => n.vnet.clone(),
+        })
+    }
 
-/// The watcher's config: both instances, the VIP on ws1 (primary) or ws2.
-pub fn watcher_toml(hold: Duration) -> String {
-    format!(
-        r#"# written by `hopwatch lab`
+    /// A backend's address by name.
+    pub fn backend(&self, name: &str) -> &'static str {
+        if name == "ws1" { self.ws1 } else { self.ws2 }
+    }
+
+    /// The source address of trial `n`'s requests: on loopback a new one per trial
+    /// (lt1's network, 127.10.6.0/24), so that no four-tuple of an earlier trial's
+    /// TIME_WAIT sockets is reused; in the namespace lab lt1's own address (its
+    /// port range is widened and TIME_WAIT reuse is on instead).
+    pub fn load_source(&self, n: usize) -> Option<IpAddr> {
+        if self.netns.is_some() {
+            return None;
+        }
+        Some(IpAddr::from([127, 10, 6, (n % 250 + 1) as u8]))
+    }
+
+    /// One line that says what runs where, for the report.
+    pub fn describe(&self) -> String {
+        match (&self.netns, self.route_server) {
+            (None, _) => format!(
+                "Loopback lab: route server (two instances, proxy data plane) at {}/{}, VIP \
+                 {}:{}, ws1 {}, ws2 {}, watcher {}.",
+                self.rs[0], self.rs[1], self.vip, self.http_port, self.ws1, self.ws2, self.watcher
+            ),
+            (Some(n), rs) => format!(
+                "Namespace lab ({}*): {} route server at {} and {} in the router namespace \
+                 (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, watcher {}, load from lt1 \
+                 10.10.0.6.",
+                n.prefix,
+                match rs {
+                    RouteServer::Hopwatch => "hopwatch's",
+                    RouteServer::Frr => "FRR's",
+                    RouteServer::Bird => "BIRD's",
+                },
+                self.rs[0],
+                self.rs[1],
+                self.vip,
+                self.http_port,
+                self.ws1,
+                self.ws2,
+                self.watcher
+            ),
+        }
+    }
+
+    /// The loopback lab's listening sockets, with what each is for (empty for the
+    /// namespace lab, whose sockets live in its own fresh namespaces).
+    pub fn ports(&self) -> Vec<(SocketAddr, &'static str)> {
+        if self.netns.is_some() {
+            return Vec::new();
+        }
+        let p =
+            |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("a constant address"), port);
+        let mut v = vec![
+            (
+                p(self.rs[0], self.bgp_port),
+                "route server instance 1 (BGP)",
+            ),
+            (
+                p(self.rs[1], self.bgp_port),
+                "route server instance 2 (BGP)",
+            ),
+            (
+                p(self.vip, self.http_port),
+                "the VIP (route server's proxy)",
+            ),
+            (p(self.ws1, self.http_port), "ws1"),
+            (p(self.ws2, self.http_port), "ws2"),
+            (p(self.watcher, self.bgp_port), "the watcher (BGP)"),
+            (p(self.watcher, 9179), "the watcher's control API"),
+            (p(self.observer, self.bgp_port), "the observer (BGP)"),
+        ];
+        if let Some(api) = self.rs_api.and_then(|a| a.parse().ok()) {
+            v.push((api, "the route server's API"));
+        }
+        v
+    }
+
+    /// The lab's ports that something listens on now.
+    pub fn taken_ports(&self) -> Vec<(SocketAddr, &'static str)> {
+        self.ports()
+            .into_iter()
+            .filter(|(addr, _)| TcpListener::bind(addr).is_err())
+            .collect()
+    }
+
+    /// Refuses to start when a lab port is taken, naming each.
+    pub fn check_ports_free(&self) -> anyhow::Result<()> {
+        let taken = self.taken_ports();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = taken.iter().map(|(a, w)| format!("{a} ({w})")).collect();
+        bail!(
+            "the loopback lab cannot start: {} already in use. Is another `hopwatch lab` (or one \
+             of its roles: web, route-server, run, observe) running? Stop it and try again.",
+            list.join(", ")
+        )
+    }
+
+    /// `hopwatch route-server`: two instances; the proxy data plane on the VIP on
+    /// loopback, kernel routes in the router namespace.
+    pub fn route_server_args(&self) -> Vec<String> {
+        let mut v = strings(&[
+            "route-server",
+            "--instance",
+            self.rs[0],
+            "--instance",
+            self.rs[1],
+            "--peer",
+            &format!("{}:65001", self.watcher),
+            "--peer",
+            &format!("{}:65002", self.observer),
+            "--port",
+            &self.bgp_port.to_string(),
+            "--profile",
+            match self.profile {
+                Profile::Instant => "instant",
+                Profile::Azure => "azure",
+            },
+        ]);
+        if self.netns.is_some() {
+            v.extend(strings(&["--dataplane", "kernel"]));
+        } else {
+            v.extend(strings(&[
+                "--dataplane",
+                "proxy",
+                "--vip-port",
+                &self.http_port.to_string(),
+            ]));
+        }
+        if let Some(api) = self.rs_api {
+            v.extend(strings(&["--api", api]));
+        }
+        v
+    }
+
+    /// A backend (in the namespace lab it answers on its own address and the VIP).
+    pub fn web_args(&self, name: &str) -> Vec<String> {
+        let listen = if self.netns.is_some() {
+            format!("0.0.0.0:{}", self.http_port)
+        } else {
+            format!("{}:{}", self.backend(name), self.http_port)
+        };
+        strings(&["web", "--listen", &listen, "--name", name])
+    }
+
+    /// The observer, connecting to the first instance.
+    pub fn observer_args(&self) -> Vec<String> {
+        strings(&[
+            "observe",
+            "--local-as",
+            "65002",
+            "--router-id",
+            self.observer,
+            "--active",
+            "--peer",
+            self.rs[0],
+            "--peer-as",
+            "65515",
+            "--listen",
+            self.observer,
+            "--port",
+            &self.bgp_port.to_string(),
+        ])
+    }
+
+    /// The watcher's config: both instances, the VIP on ws1 (primary) or ws2; the
+    /// health settings of the issue's example.
+    pub fn watcher_toml(&self, hold: Duration) -> String {
+        let (rs1, rs2, ws1, ws2, port) =
+            (self.rs[0], self.rs[1], self.ws1, self.ws2, self.http_port);
+        format!(
+            r#"# written by `hopwatch lab`
 [bgp]
 local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {BGP_PORT}
+router_id = "{w}"
+local_address = "{w}"
+port = {bgp}
 hold_time = 9
 graceful_restart = 10
 
 [[route_server]]
-address = "{RS1}"
+address = "{rs1}"
 peer_as = 65515
 
 [[route_server]]
-address = "{RS2}"
+address = "{rs2}"
 peer_as = 65515
 
 [[vip]]
-prefix = "{VIP_PREFIX}"
+prefix = "{vip}"
 backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{HTTP_PORT}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{HTTP_PORT}/health" }},
+  {{ name = "ws1", next_hop = "{ws1}", check = "http://{ws1}:{port}/health" }},
+  {{ name = "ws2", next_hop = "{ws2}", check = "http://{ws2}:{port}/health" }},
 ]
 
 [health]
@@ -174,16 +344,35 @@ rise = 3
 
 [failover]
 preempt = true
-failback_hold = "{}ms"
+failback_hold = "{hold}ms"
 all_down = "keep"
 
 [api]
-listen = "{WATCHER_API}"
+listen = "{api}"
 "#,
-        hold.as_millis()
-    )
+            w = self.watcher,
+            bgp = self.bgp_port,
+            vip = self.vip_prefix,
+            hold = hold.as_millis(),
+            api = self.watcher_api,
+        )
+    }
 }
 
-fn strings(a: &[&str]) -> Vec<String> {
+/// `--out` defaults to this, in the current directory.
+pub fn default_out_dir() -> std::path::PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::path::PathBuf::from(format!("hopwatch-lab-{secs}"))
+}
+
+/// The watcher, with its config.
+pub fn watcher_args(config: &Path) -> Vec<String> {
+    vec!["run".into(), "-c".into(), config.display().to_string()]
+}
+
+/// Owned strings of `a`.
+pub fn strings(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| (*s).to_string()).collect()
 }

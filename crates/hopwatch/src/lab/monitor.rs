@@ -1,0 +1,105 @@
+//! The namespace lab's view of the data plane: `ip -ts monitor route` runs in the
+//! router namespace for the whole lab, and its lines become the same `programmed`
+//! events that hopwatch's route server logs on loopback, stamped by the kernel's
+//! notification rather than by whoever programmed the route. So the "program" time
+//! of the report means the same thing for hopwatch's route server and for FRR: the
+//! moment the router's routing table changed.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// The monitor's command line (run in the router namespace).
+pub fn args() -> Vec<String> {
+    ["-ts", "monitor", "route"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect()
+}
+
+/// The `programmed` events for `prefix` (`A.B.C.D/32`) in the monitor's output.
+pub fn programmed(path: &Path, prefix: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let addr = prefix.strip_suffix("/32").unwrap_or(prefix);
+    text.lines()
+        .filter_map(|l| parse_line(l, addr, prefix))
+        .collect()
+}
+
+/// One line: `[2026-11-25T21:00:06.996129] 100.64.0.1 via 10.10.0.5 dev br0 proto bgp
+/// metric 20`, or `[…] Deleted 100.64.0.1 via …`. A deleted route is an empty set of
+/// next hops; a multipath route (its next hops on the lines that follow) is left
+/// out: the lab's VIP never has one.
+fn parse_line(line: &str, addr: &str, prefix: &str) -> Option<Value> {
+    let rest = line.strip_prefix('[')?;
+    let (stamp, rest) = rest.split_once(']')?;
+    let ts_us = parse_stamp(stamp)?;
+    let mut words = rest.split_whitespace().peekable();
+    let deleted = words.peek() == Some(&"Deleted");
+    if deleted {
+        words.next();
+    }
+    if words.next()? != addr {
+        return None;
+    }
+    let words: Vec<&str> = words.collect();
+    let via = words
+        .iter()
+        .position(|w| *w == "via")
+        .and_then(|i| words.get(i + 1));
+    let next_hops: Vec<&str> = match (deleted, via) {
+        (true, _) => Vec::new(),
+        (false, Some(nh)) => vec![nh],
+        (false, None) => return None,
+    };
+    Some(json!({
+        "ts_us": ts_us,
+        "event": "programmed",
+        "prefix": prefix,
+        "next_hops": next_hops,
+        "source": "kernel",
+    }))
+}
+
+/// `2026-11-25T21:00:06.996129` (UTC: the monitor runs with TZ=UTC) in µs since
+/// the epoch.
+fn parse_stamp(s: &str) -> Option<u64> {
+    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(d.as_micros()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replace_and_a_delete_become_programmed_events() {
+        let p = "100.64.0.1/32";
+        let v = parse_line(
+            "[2026-11-25T21:00:06.996129] 100.64.0.1 via 10.10.0.5 dev br0 proto bgp metric 20 ",
+            "100.64.0.1",
+            p,
+        )
+        .expect("a route line");
+        assert_eq!(v["next_hops"], json!(["10.10.0.5"]));
+        assert_eq!(v["ts_us"], json!(1_795_640_406_996_129_u64));
+        let d = parse_line(
+            "[2026-11-25T21:00:06.998200] Deleted 100.64.0.1 via 10.10.0.5 dev br0 proto bgp",
+            "100.64.0.1",
+            p,
+        )
+        .expect("a delete line");
+        assert_eq!(d["next_hops"], json!([]));
+        assert!(parse_line("[x] 100.64.0.1 via 1.2.3.4", "100.64.0.1", p).is_none());
+        assert!(
+            parse_line(
+                "[2026-11-25T21:00:06.996129] 100.64.0.10 via 10.10.0.5 dev br0",
+                "100.64.0.1",
+                p
+            )
+            .is_none()
+        );
+        assert!(parse_line("\tnexthop via 10.10.0.4 dev br0 weight 1", "100.64.0.1", p).is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! `hopwatch lab --netns` as root, three times: with hopwatch's own route server
+//! (kernel data plane), with FRR's (`--route-server frr`) and with BIRD
+//! (`--route-server bird`), one trial of each scenario, each run bounded to 150 s. Each run exits 0; the planned scenarios (drain,
+//! watcher-restart, route-server-restart) lose zero requests; the failures (kill,
+//! and with hopwatch's route server blackhole and drop) fail over and back with a
+//! figure; with FRR, the time from the watcher's UPDATE to FRR's kernel route shows
+//! as its own part ("rs"); no process and no namespace of the lab is left.
+//!
+//! Needs root and FRR (CI installs it); `HOPWATCH_INTEROP=skip` skips it explicitly.
+
+// In a test a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::preflight::{Peer, preflight};
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next());
+            state != Some(Some('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs the lab with `args` into `dir`, bounded; returns results.json and the output.
+fn run_lab(dir: &Path, prefix: &str, args: &[&str]) -> (Value, String) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let out = std::fs::File::create(dir.join("lab.stdout")).unwrap();
+    let err = std::fs::File::create(dir.join("lab.stderr")).unwrap();
+    let mut lab = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        // 300 requests/s: this runs the debug build on a 2-core machine, where the
+        // default 1,000 would take the CPU the watcher's 10 ms probes need.
+        .args([
+            "lab",
+            "--netns",
+            "--netns-prefix",
+            prefix,
+            "--trials",
+            "1",
+            "--rate",
+            "300",
+        ])
+        .args(args)
+        .arg("--out")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    // Bounded: 150 s, then SIGTERM (the lab tears everything down), then SIGKILL.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let status = loop {
+        if let Some(s) = lab.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &lab.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(8));
+            let _ = lab.kill();
+            let _ = lab.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = std::fs::read_to_string(dir.join("lab.stdout")).unwrap_or_default();
+    let stderr = std::fs::read_to_string(dir.join("lab.stderr")).unwrap_or_default();
+    let context = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    eprintln!("{context}");
+
+    // Nothing left: every PID the lab wrote has exited, and no namespace of it stays.
+    let pids = std::fs::read_to_string(dir.join("pids.txt")).unwrap_or_default();
+    let pids: Vec<u32> = pids
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(pids.len() >= 5, "pids.txt lists the children\n{context}");
+    for pid in &pids {
+        assert!(!alive(*pid), "child {pid} is still running\n{context}");
+    }
+    let left: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "namespaces left behind: {left:?}\n{context}"
+    );
+
+    let status = status.unwrap_or_else(|| panic!("the lab ran over 150 s\n{context}"));
+    assert!(status.success(), "the lab exited with {status}\n{context}");
+    assert!(stdout.contains("report.html"), "{context}");
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    (results, context)
+}
+
+fn scenario<'a>(results: &'a Value, name: &str, context: &str) -> &'a Value {
+    let s = &results["scenarios"][name];
+    assert_eq!(
+        s["trials"].as_array().map(Vec::len),
+        Some(1),
+        "{name} ran one trial: {s}\n{context}"
+    );
+    assert!(
+        s["trials"][0]["error"].is_null(),
+        "{name} ran to its end: {s}\n{context}"
+    );
+    s
+}
+
+fn zero_loss(results: &Value, names: &[&str], context: &str) {
+    for name in names {
+        let s = scenario(results, name, context);
+        assert_eq!(
+            s["failed_requests"]["max"].as_u64(),
+            Some(0),
+            "{name} lost requests: {s}\n{context}"
+        );
+    }
+}
+
+fn fails_over_and_back(results: &Value, names: &[&str], context: &str) {
+    for name in names {
+        let s = scenario(results, name, context);
+        assert!(
+            s["failover_ms"]["median"].as_f64().is_some()
+                && s["failback_ms"]["median"].as_f64().is_some(),
+            "{name} has failover and failback figures: {s}\n{context}"
+        );
+        assert!(
+            s["programmed_ms"]["median"].as_f64().is_some(),
+            "{name}: the router's table changed to ws2: {s}\n{context}"
+        );
+    }
+}
+
+#[test]
+fn the_namespace_lab_runs_with_hopwatch_frr_and_bird_as_the_route_server() {
+    if !preflight("lab_netns", Peer::Frr) || !preflight("lab_netns", Peer::Bird) {
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("hopwatch-lab-netns-{}", std::process::id()));
+    let prefix = format!("hwt{}-", std::process::id());
+
+    let (results, context) = run_lab(
+        &base.join("hopwatch"),
+        &prefix,
+        &[
+            "--scenario",
+            "kill,blackhole,drop,drain,watcher-restart,route-server-restart",
+        ],
+    );
+    assert_eq!(results["route_server"], "hopwatch", "{context}");
+    fails_over_and_back(&results, &["kill", "blackhole", "drop"], &context);
+    zero_loss(
+        &results,
+        &["drain", "watcher-restart", "route-server-restart"],
+        &context,
+    );
+
+    let (results, context) = run_lab(
+        &base.join("frr"),
+        &prefix,
+        &[
+            "--route-server",
+            "frr",
+            "--scenario",
+            "kill,drain,watcher-restart,route-server-restart",
+        ],
+    );
+    assert_eq!(results["route_server"], "frr", "{context}");
+    fails_over_and_back(&results, &["kill"], &context);
+    zero_loss(
+        &results,
+        &["drain", "watcher-restart", "route-server-restart"],
+        &context,
+    );
+    // FRR's own time from the watcher's UPDATE to its kernel route is its own
+    // column: positive, and a part of the programmed time.
+    let kill = &results["scenarios"]["kill"];
+    let rs = kill["route_server_ms"]["median"].as_f64();
+    let programmed = kill["programmed_ms"]["median"].as_f64();
+    assert!(
+        matches!((rs, programmed), (Some(r), Some(p)) if r > 0.0 && r < p),
+        "FRR's part is shown: {kill}\n{context}"
+    );
+    eprintln!(
+        "FRR: failover {} ms, of which UPDATE to kernel route {} ms",
+        kill["failover_ms"]["median"], kill["route_server_ms"]["median"]
+    );
+
+    let (results, context) = run_lab(
+        &base.join("bird"),
+        &prefix,
+        &[
+            "--route-server",
+            "bird",
+            "--scenario",
+            "kill,watcher-restart,route-server-restart",
+        ],
+    );
+    assert_eq!(results["route_server"], "bird", "{context}");
+    fails_over_and_back(&results, &["kill"], &context);
+    zero_loss(
+        &results,
+        &["watcher-restart", "route-server-restart"],
+        &context,
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
