@@ -10,7 +10,9 @@
 //! - `load`: the open-loop HTTP load injector and its outage summary.
 //! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
+//! - `azure`: renders the seed's cloud environment (az scripts, cloud-init) from one config.
 
+mod azure;
 mod bgp_setup;
 mod check;
 mod cli;
@@ -63,6 +65,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => route_server::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
+            cli::Cmd::Azure(a) => azure::run(&a),
         }
     });
     // Reads of stdin and of a named pipe block in tokio's blocking pool and never

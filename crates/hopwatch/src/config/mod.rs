@@ -9,7 +9,7 @@
 //!
 //! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
 
-mod locate;
+pub(crate) mod locate;
 mod model;
 mod validate;
 

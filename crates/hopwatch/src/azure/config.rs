@@ -1,0 +1,464 @@
+//! The deployer's config: the seed's planning table as TOML. Every key has the seed's
+//! value as its default, so a file holding only `[hopwatch]` (where the release comes
+//! from) renders the seed's environment; `examples/azure.toml` spells every key out.
+//!
+//! Errors name the file, the line and the key, as the watcher's config does: serde
+//! gives the key path, toml the position, and `crate::config::locate` finds the line
+//! of a key again for the checks in `validate`.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use hopwatch_bgp::{Asn, Prefix};
+use serde::{Deserialize, Deserializer};
+
+use crate::config::ConfigError;
+use crate::config::locate;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AzureConfig {
+    /// The Azure region (the seed's REGION).
+    pub region: String,
+    /// The resource group of the network and the route server (RG).
+    pub resource_group: String,
+    /// The resource group of the VMs (RG_VM); may equal `resource_group`.
+    pub vm_resource_group: String,
+    /// `[vnet]`.
+    pub vnet: VnetCfg,
+    /// `[route_server]`.
+    pub route_server: RouteServerCfg,
+    /// `[bastion]`.
+    pub bastion: BastionCfg,
+    /// `[route_table]`.
+    pub route_table: RouteTableCfg,
+    /// `[vip]`.
+    pub vip: VipCfg,
+    /// `[vm]`: what every VM shares.
+    pub vm: VmCfg,
+    /// `[hopwatch]`: where the VMs get hopwatch from.
+    pub hopwatch: ReleaseCfg,
+    /// `[[web]]`: the web servers that hold the VIP, in priority order (ws1, ws2).
+    pub web: Vec<Host>,
+    /// `[[load]]`: the load injectors (lt1).
+    pub load: Vec<Host>,
+    /// `[watcher]`: the BGP speaker that steers the VIP (watch1).
+    pub watcher: WatcherCfg,
+    /// `[observer]`: a passive BGP peer that logs what the route server passes on (watch2).
+    pub observer: ObserverCfg,
+    /// `[health]`: the watcher's probes.
+    pub health: HealthCfg,
+}
+
+impl Default for AzureConfig {
+    fn default() -> Self {
+        AzureConfig {
+            region: "uksouth".into(),
+            resource_group: "next-hop-ip-rg".into(),
+            vm_resource_group: "next-hop-ip-vm-rg".into(),
+            vnet: VnetCfg::default(),
+            route_server: RouteServerCfg::default(),
+            bastion: BastionCfg::default(),
+            route_table: RouteTableCfg::default(),
+            vip: VipCfg::default(),
+            vm: VmCfg::default(),
+            hopwatch: ReleaseCfg::default(),
+            web: vec![
+                Host::new("ws1", [10, 10, 0, 4]),
+                Host::new("ws2", [10, 10, 0, 5]),
+            ],
+            load: vec![Host::new("lt1", [10, 10, 0, 6])],
+            watcher: WatcherCfg::default(),
+            observer: ObserverCfg::default(),
+            health: HealthCfg::default(),
+        }
+    }
+}
+
+/// `[vnet]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VnetCfg {
+    /// VNET_Name.
+    pub name: String,
+    /// VNET_CIDR.
+    pub address_space: Prefix,
+    /// Default_Subnet_Name: the VMs' subnet.
+    pub subnet_name: String,
+    /// Default_Subnet_CIDR.
+    pub subnet: Prefix,
+    /// RouteServer_Subnet_CIDR (its name is always RouteServerSubnet).
+    pub route_server_subnet: Prefix,
+    /// Bastion_Subnet_CIDR (its name is always AzureBastionSubnet).
+    pub bastion_subnet: Prefix,
+}
+
+fn v4(a: [u8; 4], len: u8) -> Prefix {
+    Prefix::new_masking(Ipv4Addr::from(a).into(), len)
+        .expect("the defaults' IPv4 prefixes are at most /32")
+}
+
+impl Default for VnetCfg {
+    fn default() -> Self {
+        VnetCfg {
+            name: "next-hop-ip-vnet".into(),
+            address_space: v4([10, 10, 0, 0], 16),
+            subnet_name: "default".into(),
+            subnet: v4([10, 10, 0, 0], 24),
+            route_server_subnet: v4([10, 10, 1, 0], 24),
+            bastion_subnet: v4([10, 10, 2, 0], 24),
+        }
+    }
+}
+
+/// `[route_server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteServerCfg {
+    /// Route_Server_Name.
+    pub name: String,
+    /// Route_Server_PublicIP: the name of its (Standard SKU) public IP.
+    pub public_ip: String,
+    /// The two instances' addresses. Azure gives the 4th and 5th addresses of
+    /// RouteServerSubnet; `deploy.sh` checks that it did before peering.
+    pub instances: Option<Vec<Ipv4Addr>>,
+}
+
+impl Default for RouteServerCfg {
+    fn default() -> Self {
+        RouteServerCfg {
+            name: "next-hop-ip-routeserver".into(),
+            public_ip: "routeserver-ip".into(),
+            instances: None,
+        }
+    }
+}
+
+/// `[bastion]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BastionCfg {
+    /// Build the bastion (the only way in: the VMs have no public address).
+    pub enabled: bool,
+    /// Bastion_Name.
+    pub name: String,
+    /// Bastion_PublicIP_Name.
+    pub public_ip: String,
+}
+
+impl Default for BastionCfg {
+    fn default() -> Self {
+        BastionCfg {
+            enabled: true,
+            name: "next-hop-ip-bastion".into(),
+            public_ip: "bastion-public-ip".into(),
+        }
+    }
+}
+
+/// `[route_table]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteTableCfg {
+    /// Route_Table_Name: attached to the VMs' subnet, with BGP propagation on.
+    pub name: String,
+}
+
+impl Default for RouteTableCfg {
+    fn default() -> Self {
+        RouteTableCfg {
+            name: "next-hop-ip-rt".into(),
+        }
+    }
+}
+
+/// `[vip]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VipCfg {
+    /// The VIP, a /32 outside the VNET's address space.
+    pub prefix: Prefix,
+    /// The port `hopwatch web` serves on (the VIP and the health checks).
+    pub port: u16,
+}
+
+impl Default for VipCfg {
+    fn default() -> Self {
+        VipCfg {
+            prefix: v4([100, 64, 0, 1], 32),
+            port: 80,
+        }
+    }
+}
+
+/// `[vm]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VmCfg {
+    /// VM_Size.
+    pub size: String,
+    /// A marketplace image URN (publisher:offer:sku:version).
+    pub image: String,
+    /// The availability zone ("" for none).
+    pub zone: String,
+    /// VM_User.
+    pub admin_user: String,
+    /// An SSH public key: a file (`~/` is the deploying user's home), or the key itself.
+    pub ssh_public_key: String,
+    /// Also allow password logins, with the password taken from the environment
+    /// variable HOPWATCH_ADMIN_PASSWORD when the deploy script runs.
+    pub allow_password: bool,
+    /// Never accepted: present only to refuse it with a clear message.
+    pub password: Option<toml::Value>,
+}
+
+impl Default for VmCfg {
+    fn default() -> Self {
+        VmCfg {
+            size: "Standard_B2ms".into(),
+            image: "Canonical:ubuntu-24_04-lts:server:latest".into(),
+            zone: "1".into(),
+            admin_user: "azureuser".into(),
+            ssh_public_key: "~/.ssh/id_ed25519.pub".into(),
+            allow_password: false,
+            password: None,
+        }
+    }
+}
+
+/// `[hopwatch]`: the release the VMs install.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleaseCfg {
+    /// The URL of hopwatch's .deb (`cargo deb -p hopwatch`), https.
+    pub deb_url: String,
+    /// Its sha256, 64 hex digits: the VMs refuse a file that does not match.
+    pub deb_sha256: String,
+}
+
+/// A VM: its name (also its host name) and its address in the VMs' subnet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// The VM's name.
+    pub name: String,
+    /// Its private address.
+    pub ip: Ipv4Addr,
+}
+
+impl Host {
+    fn new(name: &str, ip: [u8; 4]) -> Host {
+        Host {
+            name: name.into(),
+            ip: ip.into(),
+        }
+    }
+}
+
+/// `[watcher]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatcherCfg {
+    /// Watch1_Hostname.
+    pub name: String,
+    /// Watch1_IP.
+    pub ip: Ipv4Addr,
+    /// Its AS: 2-octet, not one Azure Route Server reserves.
+    pub asn: Asn,
+    /// Graceful restart time, seconds: the route server keeps the VIP this long
+    /// while the watcher restarts.
+    pub graceful_restart: u16,
+    /// Time, after the primary is healthy again, before the VIP moves back.
+    #[serde(deserialize_with = "duration")]
+    pub failback_hold: Duration,
+}
+
+impl Default for WatcherCfg {
+    fn default() -> Self {
+        WatcherCfg {
+            name: "watch1".into(),
+            ip: Ipv4Addr::new(10, 10, 0, 7),
+            asn: Asn(65001),
+            graceful_restart: 10,
+            failback_hold: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[observer]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObserverCfg {
+    /// Build it (the later revision of the seed has it).
+    pub enabled: bool,
+    /// Its name (watch2).
+    pub name: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its AS, not the watcher's.
+    pub asn: Asn,
+}
+
+impl Default for ObserverCfg {
+    fn default() -> Self {
+        ObserverCfg {
+            enabled: true,
+            name: "watch2".into(),
+            ip: Ipv4Addr::new(10, 10, 0, 8),
+            asn: Asn(65002),
+        }
+    }
+}
+
+/// `[health]`: the watcher's probes of each web server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCfg {
+    /// A new probe this often.
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// A probe without an answer this long has failed.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Failures that make a web server down.
+    pub fall: u32,
+    /// Successes that make it up.
+    pub rise: u32,
+    /// The path `hopwatch web` answers health checks on.
+    pub path: String,
+}
+
+impl Default for HealthCfg {
+    fn default() -> Self {
+        HealthCfg {
+            interval: Duration::from_millis(10),
+            timeout: Duration::from_millis(30),
+            fall: 2,
+            rise: 3,
+            path: "/health".into(),
+        }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(s.trim()).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "invalid duration {s:?}: write it like \"10ms\", \"1.5s\" or \"30s\""
+        ))
+    })
+}
+
+impl AzureConfig {
+    /// The route server's two instance addresses: configured, or the 4th and 5th
+    /// addresses of RouteServerSubnet, which Azure gives them.
+    pub fn route_server_instances(&self) -> Vec<Ipv4Addr> {
+        if let Some(i) = &self.route_server.instances {
+            return i.clone();
+        }
+        let base = match self.vnet.route_server_subnet.addr() {
+            std::net::IpAddr::V4(a) => u32::from(a),
+            std::net::IpAddr::V6(_) => 0,
+        };
+        vec![Ipv4Addr::from(base + 4), Ipv4Addr::from(base + 5)]
+    }
+
+    /// Every VM with its role, in the order they are built.
+    pub fn vms(&self) -> Vec<(Role, &str, Ipv4Addr)> {
+        let mut v: Vec<(Role, &str, Ipv4Addr)> = self
+            .web
+            .iter()
+            .map(|h| (Role::Web, h.name.as_str(), h.ip))
+            .collect();
+        v.extend(
+            self.load
+                .iter()
+                .map(|h| (Role::Load, h.name.as_str(), h.ip)),
+        );
+        v.push((Role::Watcher, self.watcher.name.as_str(), self.watcher.ip));
+        if self.observer.enabled {
+            v.push((
+                Role::Observer,
+                self.observer.name.as_str(),
+                self.observer.ip,
+            ));
+        }
+        v
+    }
+}
+
+/// What a VM does; each role has one cloud-init file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// `hopwatch web` with the VIP on its loopback (ws1, ws2).
+    Web,
+    /// `hopwatch load`, started by hand (lt1).
+    Load,
+    /// `hopwatch run`, peered with both route server instances (watch1).
+    Watcher,
+    /// `hopwatch observe`, peered with both route server instances (watch2).
+    Observer,
+}
+
+impl Role {
+    /// The role's name, as in `cloud-init/NAME.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Web => "web",
+            Role::Load => "load",
+            Role::Watcher => "watcher",
+            Role::Observer => "observer",
+        }
+    }
+
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Web, Role::Watcher, Role::Observer, Role::Load];
+}
+
+/// Reads, parses and checks a config file.
+pub fn load(path: &Path) -> Result<AzureConfig, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: path.to_owned(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and checks config text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<AzureConfig, Vec<ConfigError>> {
+    let err = |line, key: String, message: String| ConfigError {
+        file: path.to_owned(),
+        line,
+        key,
+        message,
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let line = e.span().map(|s| locate::line_of_offset(text, s.start));
+        vec![err(line, String::new(), e.message().trim().to_string())]
+    })?;
+    let config: AzureConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner
+            .span()
+            .map(|s| locate::line_of_offset(text, s.start))
+            .or_else(|| locate::line_of_key(text, &key));
+        let key = if key == "." { String::new() } else { key };
+        vec![err(line, key, inner.message().trim().to_string())]
+    })?;
+    let problems = super::validate::check(&config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|(key, message)| err(locate::line_of_key(text, &key), key, message))
+            .collect())
+    }
+}

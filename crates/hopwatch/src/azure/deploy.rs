@@ -1,0 +1,422 @@
+//! The `az` commands of `deploy` and `teardown`, in the order Azure needs them:
+//! resource groups, the VNET and its subnets, the route table, the route server and
+//! its peerings, the bastion, then one NIC and one VM per host with its role's
+//! cloud-init as custom data. The seed's steps, with its pitfalls fixed: a VIP outside
+//! the VNET, SSH keys, a current image, IP forwarding on the web servers' NICs (they
+//! receive traffic for the VIP, which is not their address), no public IP and no NSG
+//! per VM (the bastion is the way in), and a check that the route server's instances
+//! have the addresses the watcher's config names.
+
+use super::config::{AzureConfig, Role};
+use super::script::{Az, Script, Step, Val, Var};
+
+/// The environment variable that carries the admin password when
+/// `allow_password = true`. The password is never written in a file.
+pub const PASSWORD_ENV: &str = "HOPWATCH_ADMIN_PASSWORD";
+
+/// The VM's variable for its address (`VM_WS1_IP`).
+fn ip_var(name: &str) -> String {
+    format!("VM_{}_IP", name.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// The name of a VM's NIC.
+pub fn nic_name(vm: &str) -> String {
+    format!("{vm}-nic")
+}
+
+/// The seed's table of variables.
+fn vars(c: &AzureConfig) -> Vec<Var> {
+    let mut instances: Vec<String> = c
+        .route_server_instances()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // deploy.sh compares with `sort` output.
+    instances.sort();
+    let mut v = vec![
+        Var::lit("REGION", &c.region),
+        Var::lit("RG", &c.resource_group),
+        Var::lit("RG_VM", &c.vm_resource_group),
+        Var::lit("VNET_NAME", &c.vnet.name),
+        Var::lit("VNET_CIDR", c.vnet.address_space),
+        Var::lit("SUBNET_NAME", &c.vnet.subnet_name),
+        Var::lit("SUBNET_CIDR", c.vnet.subnet),
+        Var::lit("RS_SUBNET_CIDR", c.vnet.route_server_subnet),
+        Var::lit("BASTION_SUBNET_CIDR", c.vnet.bastion_subnet),
+        Var::lit("ROUTE_SERVER_NAME", &c.route_server.name),
+        Var::lit("ROUTE_SERVER_PUBLIC_IP", &c.route_server.public_ip),
+        Var::lit("RS_INSTANCES", instances.join(" ")),
+        Var::lit("BASTION_NAME", &c.bastion.name),
+        Var::lit("BASTION_PUBLIC_IP", &c.bastion.public_ip),
+        Var::lit("ROUTE_TABLE_NAME", &c.route_table.name),
+        Var::lit("VIP", c.vip.prefix),
+        Var::lit("VM_SIZE", &c.vm.size),
+        Var::lit("VM_IMAGE", &c.vm.image),
+        Var::lit("VM_ZONE", &c.vm.zone),
+        Var::lit("VM_USER", &c.vm.admin_user),
+    ];
+    let key = c.vm.ssh_public_key.trim();
+    if let Some(rest) = key.strip_prefix("~/") {
+        v.push(Var::home("SSH_PUBLIC_KEY", rest));
+    } else if !key.is_empty() {
+        v.push(Var::lit("SSH_PUBLIC_KEY", key));
+    }
+    for (_, name, ip) in c.vms() {
+        v.push(Var::lit(ip_var(name), ip));
+    }
+    v
+}
+
+/// Whether the configured key is a file (checked before anything is created) rather
+/// than the key itself.
+fn key_is_file(key: &str) -> bool {
+    !key.is_empty() && !["ssh-", "ecdsa-", "sk-"].iter().any(|p| key.starts_with(p))
+}
+
+fn preflight(c: &AzureConfig) -> Vec<Step> {
+    let mut s = vec![
+        Step::Section("Preflight: the Azure CLI, a login, the SSH key".into()),
+        Step::Raw {
+            bash: "command -v az >/dev/null || { echo \"deploy.sh: the Azure CLI (az) is not installed\" >&2; exit 1; }".into(),
+            ps: "if (-not (Get-Command az -ErrorAction SilentlyContinue)) { throw 'deploy.ps1: the Azure CLI (az) is not installed' }".into(),
+        },
+        Step::Az(Az::new("account show")),
+    ];
+    if key_is_file(c.vm.ssh_public_key.trim()) {
+        s.push(Step::Raw {
+            bash: "[[ -r \"$SSH_PUBLIC_KEY\" ]] || { echo \"deploy.sh: cannot read the SSH public key ${SSH_PUBLIC_KEY} ([vm] ssh_public_key); create one with ssh-keygen -t ed25519\" >&2; exit 1; }".into(),
+            ps: "if (-not (Test-Path $SSH_PUBLIC_KEY)) { throw \"deploy.ps1: cannot read the SSH public key $SSH_PUBLIC_KEY ([vm] ssh_public_key); create one with ssh-keygen -t ed25519\" }".into(),
+        });
+    }
+    if c.vm.allow_password {
+        s.push(Step::Raw {
+            bash: format!(
+                ": \"${{{PASSWORD_ENV}:?allow_password = true: export {PASSWORD_ENV} (never written in a file)}}\""
+            ),
+            ps: format!(
+                "if (-not $env:{PASSWORD_ENV}) {{ throw 'allow_password = true: set $env:{PASSWORD_ENV} (never written in a file)' }}"
+            ),
+        });
+    }
+    s
+}
+
+fn network(c: &AzureConfig) -> Vec<Step> {
+    let mut s = vec![Step::Section("Resource groups".into())];
+    s.push(Step::Az(
+        Az::new("group create")
+            .var("--name", "RG")
+            .var("--location", "REGION"),
+    ));
+    if c.vm_resource_group != c.resource_group {
+        s.push(Step::Az(
+            Az::new("group create")
+                .var("--name", "RG_VM")
+                .var("--location", "REGION"),
+        ));
+    }
+    s.push(Step::Section("The VNET with the VMs' subnet".into()));
+    s.push(Step::Az(
+        Az::new("network vnet create")
+            .var("--resource-group", "RG")
+            .var("--name", "VNET_NAME")
+            .var("--location", "REGION")
+            .var("--address-prefixes", "VNET_CIDR")
+            .var("--subnet-name", "SUBNET_NAME")
+            .var("--subnet-prefixes", "SUBNET_CIDR"),
+    ));
+    s.push(Step::Section(if c.bastion.enabled {
+        "RouteServerSubnet and AzureBastionSubnet (Azure requires these names)".into()
+    } else {
+        "RouteServerSubnet (Azure requires this name)".into()
+    }));
+    s.push(Step::Az(
+        Az::new("network vnet subnet create")
+            .var("--resource-group", "RG")
+            .var("--vnet-name", "VNET_NAME")
+            .lit("--name", "RouteServerSubnet")
+            .var("--address-prefixes", "RS_SUBNET_CIDR"),
+    ));
+    if c.bastion.enabled {
+        s.push(Step::Az(
+            Az::new("network vnet subnet create")
+                .var("--resource-group", "RG")
+                .var("--vnet-name", "VNET_NAME")
+                .lit("--name", "AzureBastionSubnet")
+                .var("--address-prefixes", "BASTION_SUBNET_CIDR"),
+        ));
+    }
+    s.push(Step::Section(
+        "The route table of the VMs' subnet (BGP route propagation stays on: the VIP's route comes from the route server)".into(),
+    ));
+    s.push(Step::Az(
+        Az::new("network route-table create")
+            .var("--resource-group", "RG")
+            .var("--name", "ROUTE_TABLE_NAME")
+            .var("--location", "REGION"),
+    ));
+    s.push(Step::Az(
+        Az::new("network vnet subnet update")
+            .var("--resource-group", "RG")
+            .var("--vnet-name", "VNET_NAME")
+            .var("--name", "SUBNET_NAME")
+            .var("--route-table", "ROUTE_TABLE_NAME"),
+    ));
+    s.push(Step::Section("The subnets' resource IDs".into()));
+    s.push(Step::Az(
+        Az::new("network vnet subnet show")
+            .var("--resource-group", "RG")
+            .var("--vnet-name", "VNET_NAME")
+            .var("--name", "SUBNET_NAME")
+            .lit("--query", "id")
+            .capture("SUBNET_ID"),
+    ));
+    s.push(Step::Az(
+        Az::new("network vnet subnet show")
+            .var("--resource-group", "RG")
+            .var("--vnet-name", "VNET_NAME")
+            .lit("--name", "RouteServerSubnet")
+            .lit("--query", "id")
+            .capture("RS_SUBNET_ID"),
+    ));
+    s
+}
+
+fn route_server(c: &AzureConfig) -> Vec<Step> {
+    let mut s = vec![Step::Section(
+        "The route server, with its Standard SKU public IP (takes several minutes)".into(),
+    )];
+    s.push(Step::Az(
+        Az::new("network public-ip create")
+            .var("--resource-group", "RG")
+            .var("--name", "ROUTE_SERVER_PUBLIC_IP")
+            .var("--location", "REGION")
+            .lit("--sku", "Standard"),
+    ));
+    s.push(Step::Az(
+        Az::new("network routeserver create")
+            .var("--resource-group", "RG")
+            .var("--name", "ROUTE_SERVER_NAME")
+            .var("--location", "REGION")
+            .var("--hosted-subnet", "RS_SUBNET_ID")
+            .var("--public-ip-address", "ROUTE_SERVER_PUBLIC_IP"),
+    ));
+    s.push(Step::Section(
+        "The instances must have the addresses the watcher's config names".into(),
+    ));
+    s.push(Step::Raw {
+        bash: concat!(
+            "RS_IPS=\"$(az network routeserver show \\\n",
+            "  --resource-group \"$RG\" \\\n",
+            "  --name \"$ROUTE_SERVER_NAME\" \\\n",
+            "  --query virtualRouterIps \\\n",
+            "  --output tsv | sort | paste -sd ' ' -)\"\n",
+            "if [[ \"$RS_IPS\" != \"$RS_INSTANCES\" ]]; then\n",
+            "  echo \"deploy.sh: the route server's instances are '${RS_IPS}', but the watcher's config names '${RS_INSTANCES}': set [route_server] instances in the config, render again and rerun\" >&2\n",
+            "  exit 1\n",
+            "fi\n",
+        )
+        .into(),
+        ps: concat!(
+            "$RS_IPS = (az network routeserver show `\n",
+            "  --resource-group $RG `\n",
+            "  --name $ROUTE_SERVER_NAME `\n",
+            "  --query virtualRouterIps `\n",
+            "  --output tsv | Sort-Object) -join ' '\n",
+            "Assert-Az 'network routeserver show'\n",
+            "if ($RS_IPS -ne $RS_INSTANCES) {\n",
+            "    throw \"deploy.ps1: the route server's instances are '$RS_IPS', but the watcher's config names '$RS_INSTANCES': set [route_server] instances in the config, render again and rerun\"\n",
+            "}\n",
+        )
+        .into(),
+    });
+    s.push(Step::Section(
+        "Peerings: one per BGP speaker; each peers with both route server instances".into(),
+    ));
+    let mut speakers = vec![(c.watcher.name.as_str(), c.watcher.asn)];
+    if c.observer.enabled {
+        speakers.push((c.observer.name.as_str(), c.observer.asn));
+    }
+    for (name, asn) in speakers {
+        s.push(Step::Az(
+            Az::new("network routeserver peering create")
+                .var("--resource-group", "RG")
+                .var("--routeserver", "ROUTE_SERVER_NAME")
+                .lit("--name", name)
+                .var("--peer-ip", ip_var(name))
+                .lit("--peer-asn", asn.0),
+        ));
+    }
+    s
+}
+
+fn bastion(c: &AzureConfig) -> Vec<Step> {
+    if !c.bastion.enabled {
+        return Vec::new();
+    }
+    vec![
+        Step::Section("The bastion: the only way in, the VMs have no public IP".into()),
+        Step::Az(
+            Az::new("network public-ip create")
+                .var("--resource-group", "RG")
+                .var("--name", "BASTION_PUBLIC_IP")
+                .var("--location", "REGION")
+                .lit("--sku", "Standard"),
+        ),
+        Step::Az(
+            Az::new("network bastion create")
+                .var("--resource-group", "RG")
+                .var("--name", "BASTION_NAME")
+                .var("--location", "REGION")
+                .var("--public-ip-address", "BASTION_PUBLIC_IP")
+                .var("--vnet-name", "VNET_NAME"),
+        ),
+    ]
+}
+
+fn vms(c: &AzureConfig) -> Vec<Step> {
+    let mut s = Vec::new();
+    let key = c.vm.ssh_public_key.trim();
+    for (role, name, _) in c.vms() {
+        s.push(Step::Section(format!(
+            "VM {name} ({}), configured by cloud-init/{}.yaml",
+            role.name(),
+            role.name()
+        )));
+        let mut nic = Az::new("network nic create")
+            .var("--resource-group", "RG_VM")
+            .lit("--name", nic_name(name))
+            .var("--location", "REGION")
+            .var("--subnet", "SUBNET_ID")
+            .var("--private-ip-address", ip_var(name));
+        if role == Role::Web {
+            // The VIP's packets reach the NIC with the VIP as destination.
+            nic = nic.lit("--ip-forwarding", "true");
+        }
+        s.push(Step::Az(nic));
+        let mut vm = Az::new("vm create")
+            .var("--resource-group", "RG_VM")
+            .lit("--name", name)
+            .var("--location", "REGION");
+        if !c.vm.zone.is_empty() {
+            vm = vm.var("--zone", "VM_ZONE");
+        }
+        vm = vm
+            .var("--image", "VM_IMAGE")
+            .var("--size", "VM_SIZE")
+            .lit("--nics", nic_name(name))
+            .var("--admin-username", "VM_USER");
+        vm = match (key.is_empty(), c.vm.allow_password) {
+            (false, false) => vm
+                .lit("--authentication-type", "ssh")
+                .var("--ssh-key-values", "SSH_PUBLIC_KEY"),
+            (false, true) => vm
+                .lit("--authentication-type", "all")
+                .var("--ssh-key-values", "SSH_PUBLIC_KEY")
+                .val("--admin-password", Val::Env(PASSWORD_ENV.into())),
+            (true, _) => vm
+                .lit("--authentication-type", "password")
+                .val("--admin-password", Val::Env(PASSWORD_ENV.into())),
+        };
+        vm = vm.val(
+            "--custom-data",
+            Val::Here(format!("cloud-init/{}.yaml", role.name())),
+        );
+        s.push(Step::Az(vm));
+    }
+    s
+}
+
+/// `deploy.sh` / `deploy.ps1`.
+pub fn deploy(c: &AzureConfig, source: &str) -> Script {
+    let mut steps = preflight(c);
+    steps.extend(network(c));
+    steps.extend(route_server(c));
+    steps.extend(bastion(c));
+    steps.extend(vms(c));
+    steps.push(Step::Section("Done".into()));
+    let done = format!(
+        "The VMs install hopwatch on first boot (a few minutes). The watcher {w} logs every move; the other VMs send their syslog to it (/var/log/remote/ on {w}).",
+        w = c.watcher.name
+    );
+    steps.push(Step::Raw {
+        bash: format!("echo {}", super::script::sh_quote(&done)),
+        ps: format!("Write-Host {}", super::script::ps_quote(&done)),
+    });
+    Script {
+        header: vec![
+            format!(
+                "Rendered by `hopwatch azure render` from {source}: do not edit, render again."
+            ),
+            format!(
+                "Builds the seed's environment in {} ({}, {}):",
+                c.region, c.resource_group, c.vm_resource_group
+            ),
+            "the VNET, the route server and its peerings, the route table, the bastion and".into(),
+            "the VMs, each configured by the cloud-init file of its role.".into(),
+            "Needs the Azure CLI, logged in (az login). Safe to stop; rerun from the start.".into(),
+        ],
+        ps_param: None,
+        vars: vars(c),
+        steps,
+    }
+}
+
+/// `teardown.sh` / `teardown.ps1`: deletes both resource groups, VMs first.
+pub fn teardown(c: &AzureConfig, source: &str) -> Script {
+    let mut groups = vec!["RG_VM"];
+    if c.vm_resource_group != c.resource_group {
+        groups.push("RG");
+    }
+    let (bash_names, ps_names) = if groups.len() == 2 {
+        ("${RG_VM} and ${RG}", "$RG_VM and $RG")
+    } else {
+        ("${RG_VM}", "$RG_VM")
+    };
+    let mut steps = vec![Step::Raw {
+        bash: format!(
+            concat!(
+                "if [[ \"${{1:-}}\" != \"--yes\" ]]; then\n",
+                "  read -r -p \"Delete the resource group(s) {n}, with everything in them? [y/N] \" answer\n",
+                "  [[ \"$answer\" == [yY]* ]] || {{ echo \"teardown.sh: nothing deleted\" >&2; exit 1; }}\n",
+                "fi\n"
+            ),
+            n = bash_names
+        ),
+        ps: format!(
+            concat!(
+                "if (-not $Yes) {{\n",
+                "    $answer = Read-Host \"Delete the resource group(s) {n}, with everything in them? [y/N]\"\n",
+                "    if ($answer -notmatch '^[yY]') {{ throw 'teardown.ps1: nothing deleted' }}\n",
+                "}}\n"
+            ),
+            n = ps_names
+        ),
+    }];
+    for g in groups {
+        let name = if g == "RG" {
+            &c.resource_group
+        } else {
+            &c.vm_resource_group
+        };
+        steps.push(Step::Section(format!("Delete the resource group {name}")));
+        steps.push(Step::Az(
+            Az::new("group delete").var("--name", g).flag("--yes"),
+        ));
+    }
+    Script {
+        header: vec![
+            format!(
+                "Rendered by `hopwatch azure render` from {source}: do not edit, render again."
+            ),
+            "Deletes everything deploy built: the VMs' resource group, then the network's.".into(),
+            "Asks first; --yes (bash) or -Yes (PowerShell) does not ask.".into(),
+        ],
+        ps_param: Some("param([switch]$Yes)".into()),
+        vars: vec![
+            Var::lit("RG", &c.resource_group),
+            Var::lit("RG_VM", &c.vm_resource_group),
+        ],
+        steps,
+    }
+}

@@ -1,0 +1,203 @@
+//! `hopwatch azure render -c FILE -o DIR`: the seed's cloud environment, rendered
+//! from one config that mirrors its planning table.
+//!
+//! What it writes, and why it is shaped so:
+//! - `deploy.sh` and `deploy.ps1` come from **one list of steps** (`script`), rendered
+//!   for each shell, so the two cannot drift. The variables at the top are the seed's
+//!   table; every `az` call uses long options only and quotes every value. `bash` runs
+//!   with `set -euo pipefail`, PowerShell stops at the first `az` that fails.
+//! - The order is the one Azure needs (`deploy`): groups, VNET, subnets, route table,
+//!   route server, a check that its two instances have the addresses the watcher's
+//!   config names, one peering per BGP speaker (both instances peer with it), the
+//!   bastion, then a NIC and a VM per host. NICs are created first so the web
+//!   servers' NICs get IP forwarding (they receive traffic addressed to the VIP) and
+//!   no VM gets a public IP or an NSG of its own.
+//! - **One cloud-init per role** (`cloud_init`, `roles`): web, watcher, observer, load.
+//!   Each installs hopwatch's `.deb` from the configured release URL after checking its
+//!   sha256, writes hopwatch's config for the role, enables the role's packaged systemd
+//!   units, and sets rsyslog as the seed did (the watcher receives, the others forward).
+//!   Hosts of one role share one file: a web server's name is its host name.
+//! - The observer (the seed's watch2) peers with the route server rather than with the
+//!   watcher: it then logs what the route server passes on, which is what the VNET
+//!   programs, and the watcher's config stays the route servers only (no warning from
+//!   `hopwatch check`).
+//! - **Secrets**: SSH keys only. A password in the config is refused; with
+//!   `allow_password = true` the scripts read it from `HOPWATCH_ADMIN_PASSWORD` when they
+//!   run, so it is never written in any file.
+//! - Templates are Rust format strings, not template files: every value must be quoted
+//!   for its language (bash, PowerShell, YAML, TOML) and the same steps render to two
+//!   shells, which a text template cannot do; each renderer is small enough to read.
+//! - The rendered watcher config is parsed by the watcher's own config loader before
+//!   anything is written: a config `hopwatch check` would refuse is never rendered.
+
+mod cloud_init;
+pub mod config;
+mod deploy;
+mod roles;
+mod script;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+
+use config::{AzureConfig, Role};
+
+/// `hopwatch azure`.
+#[derive(Debug, Args)]
+pub struct AzureArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AzureCmd,
+}
+
+/// `hopwatch azure` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AzureCmd {
+    /// Write deploy.sh, deploy.ps1, teardown.sh, teardown.ps1 and one cloud-init file
+    /// per role from one config (examples/azure.toml).
+    #[command(after_long_help = RENDER_HELP)]
+    Render(RenderArgs),
+}
+
+/// `hopwatch azure render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The config: the seed's planning table in TOML (see examples/azure.toml). Every
+    /// key defaults to the seed's value except [hopwatch] deb_url and deb_sha256.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The directory to write into (created if missing; files are replaced).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+const RENDER_HELP: &str = "\
+Writes into DIR:
+  deploy.sh, deploy.ps1      the az commands, in order: resource groups, VNET and
+                             subnets, route table, route server and one peering per
+                             BGP speaker, bastion, then a NIC and a VM per host
+  teardown.sh, teardown.ps1  deletes both resource groups (asks; --yes / -Yes does not)
+  cloud-init/ROLE.yaml       web, watcher, observer, load: installs hopwatch's .deb
+                             (checked against its sha256), writes the role's config,
+                             enables its systemd units, forwards syslog to the watcher
+  hopwatch/watcher.toml      the watcher's config as its VM gets it (hopwatch check -c)
+
+First set [hopwatch] deb_url and deb_sha256 to your release: cargo deb -p hopwatch, then
+sha256sum target/debian/hopwatch_*.deb. Then: az login; bash DIR/deploy.sh (or pwsh
+DIR/deploy.ps1); bash DIR/teardown.sh deletes it all.
+
+The config refuses what never works on Azure, with file, line and key: a VIP inside
+the VNET (its system route wins over BGP), a reserved or 4-octet AS, the retired
+UbuntuLTS image alias, and passwords (SSH keys only; allow_password = true reads one
+from $HOPWATCH_ADMIN_PASSWORD when the script runs, never from a file).
+
+Example:
+  hopwatch azure render -c examples/azure.toml -o azure
+  bash azure/deploy.sh";
+
+/// Runs `hopwatch azure`.
+pub fn run(args: &AzureArgs) -> anyhow::Result<()> {
+    match &args.command {
+        AzureCmd::Render(r) => render_to(r),
+    }
+}
+
+/// A rendered file: its path under the output directory, its text, executable or not.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Relative path.
+    pub path: String,
+    /// Content.
+    pub text: String,
+    /// Mode 0755 rather than 0644.
+    pub executable: bool,
+}
+
+/// Renders every file of a config; `source` names the config in the files' headers.
+pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
+    let watcher = roles::watcher_toml(c, source);
+    if let Err(errors) = crate::config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!(
+            "the rendered watcher config would not pass hopwatch check:\n{}",
+            all.join("\n")
+        );
+    }
+    let deploy = deploy::deploy(c, source);
+    let teardown = deploy::teardown(c, source);
+    let file = |path: &str, text: String, executable| Rendered {
+        path: path.into(),
+        text,
+        executable,
+    };
+    let mut out = vec![
+        file("deploy.sh", deploy.bash(), true),
+        file("deploy.ps1", deploy.powershell(), false),
+        file("teardown.sh", teardown.bash(), true),
+        file("teardown.ps1", teardown.powershell(), false),
+        file("hopwatch/watcher.toml", watcher, false),
+    ];
+    let used: Vec<Role> = c.vms().iter().map(|(r, _, _)| *r).collect();
+    for role in Role::ALL.into_iter().filter(|r| used.contains(r)) {
+        let text = cloud_init::render(c, role, source);
+        if text.len() > cloud_init::MAX_CUSTOM_DATA {
+            bail!(
+                "cloud-init/{}.yaml is {} bytes: over Azure's custom data limit",
+                role.name(),
+                text.len()
+            );
+        }
+        out.push(file(
+            &format!("cloud-init/{}.yaml", role.name()),
+            text,
+            false,
+        ));
+    }
+    Ok(out)
+}
+
+fn render_to(args: &RenderArgs) -> anyhow::Result<()> {
+    let c = config::load(&args.config).map_err(|errors| {
+        anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let source = args
+        .config
+        .file_name()
+        .map_or_else(|| "the config".into(), |n| n.to_string_lossy().into_owned());
+    let files = render(&c, &source)?;
+    for f in &files {
+        let path = args.out.join(&f.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&path, &f.text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mode = if f.executable { 0o755 } else { 0o644 };
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    eprintln!(
+        "rendered {} files for {} VMs in {} ({}); next: az login, then bash {}",
+        files.len(),
+        c.vms().len(),
+        c.region,
+        c.resource_group,
+        args.out.join("deploy.sh").display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

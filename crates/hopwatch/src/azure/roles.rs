@@ -1,0 +1,245 @@
+//! What each role's VM runs: hopwatch's config for the role (the watcher's TOML, the
+//! other roles' arguments in `/etc/default/hopwatch-*`), the packaged systemd units it
+//! enables, rsyslog (the watcher receives, the others forward to it, as in the seed),
+//! and the setup script that installs the .deb after checking its sha256.
+//!
+//! The units themselves ship in the .deb (`packaging/*.service`); the role only writes
+//! their configuration and enables them, so a package upgrade updates every unit.
+
+use std::fmt::Write;
+
+use super::config::{AzureConfig, Role};
+use super::script::sh_quote;
+
+/// A file the cloud-init writes.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// Where.
+    pub path: &'static str,
+    /// Octal mode.
+    pub mode: &'static str,
+    /// What.
+    pub content: String,
+}
+
+/// Where the watcher's config lives on its VM (the path `hopwatch-run.service` reads).
+pub const WATCHER_CONFIG: &str = "/etc/hopwatch/watcher.toml";
+
+/// The port of the watcher's syslog server.
+const SYSLOG_PORT: u16 = 514;
+
+/// The systemd units a role starts at boot (all shipped in `packaging/`).
+pub fn units(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Web => &["hopwatch-vip.service", "hopwatch-web.service"],
+        Role::Watcher => &["hopwatch-run.service"],
+        Role::Observer => &["hopwatch-observe.service"],
+        // Load is started by hand, when the experiment is ready.
+        Role::Load => &[],
+    }
+}
+
+/// The watcher's config: both route server instances, the VIP with the web servers
+/// in priority order, the Azure rules on. It must pass `hopwatch check`.
+pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
+    let w = &c.watcher;
+    let h = &c.health;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# hopwatch run -c {WATCHER_CONFIG}\n# Rendered by `hopwatch azure render` from {source}: the watcher on {} ({}).\n",
+        w.name, w.ip
+    );
+    let _ = writeln!(
+        s,
+        "# Azure Route Server's rules: a 2-octet AS, both instances, a VIP outside the VNET.\nazure = true\n\n[vnet]\naddress_space = [\"{}\"]\n",
+        c.vnet.address_space
+    );
+    let _ = writeln!(
+        s,
+        "[bgp]\nlocal_as = {}\nrouter_id = \"{}\"\nhold_time = 9\ngraceful_restart = {}\n",
+        w.asn, w.ip, w.graceful_restart
+    );
+    for rs in c.route_server_instances() {
+        let _ = writeln!(s, "[[route_server]]\naddress = \"{rs}\"\npeer_as = 65515\n");
+    }
+    let _ = writeln!(s, "[[vip]]\nprefix = \"{}\"\nbackends = [", c.vip.prefix);
+    for web in &c.web {
+        let _ = writeln!(
+            s,
+            "  {{ name = \"{}\", next_hop = \"{}\", check = \"http://{}:{}{}\" }},",
+            web.name, web.ip, web.ip, c.vip.port, h.path
+        );
+    }
+    let _ = writeln!(
+        s,
+        "]\n\n[health]\ninterval = \"{}\"\ntimeout = \"{}\"\nfall = {}\nrise = {}\n",
+        humantime::format_duration(h.interval),
+        humantime::format_duration(h.timeout),
+        h.fall,
+        h.rise
+    );
+    let _ = writeln!(
+        s,
+        "[failover]\npreempt = true\nfailback_hold = \"{}\"\nall_down = \"keep\"\n",
+        humantime::format_duration(w.failback_hold)
+    );
+    let _ = writeln!(s, "[api]\nlisten = \"127.0.0.1:9179\"\n");
+    let _ = write!(
+        s,
+        "# Every decision, as the seed's watcher logged it, to the local rsyslog (which\n# also receives the other VMs' logs).\n[log]\nsyslog = \"127.0.0.1:{SYSLOG_PORT}\"\n"
+    );
+    s
+}
+
+fn env_file(what: &str, var: &str, args: &str) -> String {
+    format!(
+        "# {what}\n# Rendered by `hopwatch azure render`; read by the systemd unit.\n{var}=\"{args}\"\n"
+    )
+}
+
+fn rsyslog_forward(c: &AzureConfig) -> File {
+    File {
+        path: "/etc/rsyslog.d/90-hopwatch-forward.conf",
+        mode: "0644",
+        content: format!(
+            "# Every message also goes to the watcher {}, as in the seed (UDP).\n*.* action(type=\"omfwd\" target=\"{}\" port=\"{SYSLOG_PORT}\" protocol=\"udp\")\n",
+            c.watcher.name, c.watcher.ip
+        ),
+    }
+}
+
+fn rsyslog_server() -> File {
+    File {
+        path: "/etc/rsyslog.d/10-hopwatch-server.conf",
+        mode: "0644",
+        content: format!(
+            concat!(
+                "# The watcher is the syslog server of the experiment, as in the seed: every VM's\n",
+                "# messages (and the watcher's own decisions) land in /var/log/remote/HOST.log.\n",
+                "module(load=\"imudp\")\n",
+                "template(name=\"hopwatchRemote\" type=\"string\" string=\"/var/log/remote/%HOSTNAME%.log\")\n",
+                "ruleset(name=\"hopwatchRemote\") {{\n",
+                "  action(type=\"omfile\" dynaFile=\"hopwatchRemote\")\n",
+                "}}\n",
+                "input(type=\"imudp\" port=\"{}\" ruleset=\"hopwatchRemote\")\n",
+            ),
+            SYSLOG_PORT
+        ),
+    }
+}
+
+/// The files of a role, besides the setup script.
+pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
+    let mut f = Vec::new();
+    match role {
+        Role::Web => {
+            f.push(File {
+                path: "/etc/default/hopwatch-web",
+                mode: "0644",
+                content: env_file(
+                    "hopwatch web: answers on every address, the VIP included (see hopwatch web --help).",
+                    "HOPWATCH_WEB_ARGS",
+                    &format!(
+                        "--listen 0.0.0.0:{} --health-path {}",
+                        c.vip.port, c.health.path
+                    ),
+                ),
+            });
+            f.push(File {
+                path: "/etc/default/hopwatch-vip",
+                mode: "0644",
+                content: format!(
+                    "# The VIP, put on the loopback by hopwatch-vip.service: traffic for it reaches this\n# VM when the watcher makes it the next hop.\nHOPWATCH_VIP={}\n",
+                    c.vip.prefix
+                ),
+            });
+            f.push(rsyslog_forward(c));
+        }
+        Role::Watcher => {
+            f.push(File {
+                path: WATCHER_CONFIG,
+                mode: "0644",
+                content: watcher_toml(c, source),
+            });
+            f.push(rsyslog_server());
+        }
+        Role::Observer => {
+            let o = &c.observer;
+            let mut args = format!(
+                "--local-as {} --router-id {} --active --peer-as 65515",
+                o.asn, o.ip
+            );
+            for rs in c.route_server_instances() {
+                let _ = write!(args, " --peer {rs}");
+            }
+            f.push(File {
+                path: "/etc/default/hopwatch-observe",
+                mode: "0644",
+                content: env_file(
+                    "hopwatch observe: peers with both route server instances and logs every route they pass on (see hopwatch observe --help).",
+                    "HOPWATCH_OBSERVE_ARGS",
+                    &args,
+                ),
+            });
+            f.push(rsyslog_forward(c));
+        }
+        Role::Load => {
+            f.push(File {
+                path: "/etc/default/hopwatch-load",
+                mode: "0644",
+                content: env_file(
+                    "hopwatch load: start it with `sudo systemctl start hopwatch-load`; the results land in /var/lib/hopwatch-load (see hopwatch load --help).",
+                    "HOPWATCH_LOAD_ARGS",
+                    &format!(
+                        "http://{}:{}/ --rate 1000 --duration 120s --csv /var/lib/hopwatch-load/requests.csv --summary /var/lib/hopwatch-load/summary.json",
+                        c.vip.prefix.addr(),
+                        c.vip.port
+                    ),
+                ),
+            });
+            f.push(rsyslog_forward(c));
+        }
+    }
+    f
+}
+
+/// Where the setup script lives on the VM.
+pub const SETUP: &str = "/usr/local/sbin/hopwatch-setup";
+
+/// The script cloud-init runs once: download the .deb, check its sha256, install it,
+/// restart rsyslog with the role's config, enable the role's units.
+pub fn setup_script(c: &AzureConfig, role: Role) -> String {
+    let mut s = format!(
+        concat!(
+            "#!/bin/sh\n",
+            "# hopwatch's {role} role: installs the release, checked against its sha256 first,\n",
+            "# then starts the role's services. Run once by cloud-init.\n",
+            "set -eu\n",
+            "url={url}\n",
+            "sha256={sha}\n",
+            "deb=/var/cache/hopwatch/hopwatch.deb\n",
+            "mkdir -p /var/cache/hopwatch\n",
+            "curl --fail --silent --show-error --location --retry 5 --retry-delay 3 --output \"$deb\" \"$url\"\n",
+            "if ! echo \"$sha256  $deb\" | sha256sum --check --strict --quiet; then\n",
+            "  echo \"hopwatch-setup: $url does not have the sha256 $sha256: not installed\" >&2\n",
+            "  rm -f \"$deb\"\n",
+            "  exit 1\n",
+            "fi\n",
+            "DEBIAN_FRONTEND=noninteractive apt-get install --yes \"$deb\"\n",
+            "systemctl restart rsyslog\n",
+        ),
+        role = role.name(),
+        url = sh_quote(&c.hopwatch.deb_url),
+        sha = sh_quote(&c.hopwatch.deb_sha256.to_ascii_lowercase()),
+    );
+    let units = units(role);
+    if units.is_empty() {
+        s.push_str(
+            "echo \"hopwatch-setup: ready; start the load with: systemctl start hopwatch-load\"\n",
+        );
+    } else {
+        let _ = writeln!(s, "systemctl enable --now --no-block {}", units.join(" "));
+    }
+    s
+}

@@ -1,0 +1,396 @@
+//! Checks of the deployer's config as a whole: addressing (subnets inside the VNET,
+//! VMs inside their subnet, the VIP outside the VNET), Azure's naming and AS rules,
+//! the SSH-key-only login, and the release. Each finding is `(key path, message)`;
+//! `config::parse` adds the file and the line.
+//!
+//! Every string that reaches a rendered script is checked here against a small
+//! alphabet, so the renderers can quote without surprises.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+use hopwatch_bgp::{Asn, Prefix};
+
+use super::config::AzureConfig;
+
+/// AS numbers Azure Route Server keeps (65515, 65517-65520) or IANA reserves.
+fn reserved_asn(asn: Asn) -> bool {
+    [0, 23456, 65515, 65517, 65518, 65519, 65520, 65535].contains(&asn.0)
+        || (64496..=64511).contains(&asn.0)
+}
+
+/// User names Azure refuses for a Linux VM's admin (a subset of its list).
+const RESERVED_USERS: [&str; 12] = [
+    "root",
+    "admin",
+    "administrator",
+    "user",
+    "user1",
+    "test",
+    "test1",
+    "guest",
+    "owner",
+    "sys",
+    "support",
+    "adm",
+];
+
+fn v4(p: &Prefix) -> Option<(u32, u32)> {
+    match p.addr() {
+        IpAddr::V4(a) => {
+            let size = 1u64 << (32 - u32::from(p.len()));
+            let start = u32::from(a);
+            Some((start, start.saturating_add((size - 1) as u32)))
+        }
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn overlaps(a: &Prefix, b: &Prefix) -> bool {
+    a.contains(b.addr()) || b.contains(a.addr())
+}
+
+/// Letters, digits and `extra`, 1 to `max` characters.
+fn name_ok(s: &str, max: usize, extra: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// Checks a parsed config; empty when it can be rendered.
+pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
+    let mut e: Vec<(String, String)> = Vec::new();
+    let mut err = |k: &str, m: String| e.push((k.to_string(), m));
+
+    // Names that end up in az commands.
+    if !name_ok(&c.region, 40, "") || c.region.chars().any(|ch| ch.is_ascii_uppercase()) {
+        err(
+            "region",
+            format!(
+                "{:?}: a region is written in lower case letters and digits, like \"uksouth\"",
+                c.region
+            ),
+        );
+    }
+    let resource_names = [
+        ("resource_group", &c.resource_group, 90),
+        ("vm_resource_group", &c.vm_resource_group, 90),
+        ("vnet.name", &c.vnet.name, 64),
+        ("vnet.subnet_name", &c.vnet.subnet_name, 80),
+        ("route_server.name", &c.route_server.name, 80),
+        ("route_server.public_ip", &c.route_server.public_ip, 80),
+        ("bastion.name", &c.bastion.name, 80),
+        ("bastion.public_ip", &c.bastion.public_ip, 80),
+        ("route_table.name", &c.route_table.name, 80),
+        ("vm.size", &c.vm.size, 80),
+    ];
+    for (key, value, max) in resource_names {
+        if !name_ok(value, max, "-_.") {
+            err(
+                key,
+                format!(
+                    "{value:?}: use 1 to {max} letters, digits, '-', '_' or '.' (it is an Azure resource name)"
+                ),
+            );
+        }
+    }
+
+    addressing(c, &mut err);
+    vms(c, &mut err);
+    login(c, &mut err);
+    release(c, &mut err);
+    speakers(c, &mut err);
+
+    let h = &c.health;
+    if h.interval < std::time::Duration::from_millis(5) {
+        err(
+            "health.interval",
+            format!("{:?} is below the 5 ms minimum", h.interval),
+        );
+    }
+    if h.timeout.is_zero() {
+        err("health.timeout", "a zero timeout fails every probe".into());
+    }
+    if h.fall == 0 {
+        err("health.fall", "fall must be at least 1".into());
+    }
+    if h.rise == 0 {
+        err("health.rise", "rise must be at least 1".into());
+    }
+    if !h.path.starts_with('/') || !name_ok(&h.path, 200, "/-_.") {
+        err(
+            "health.path",
+            format!(
+                "{:?}: a path like \"/health\" (letters, digits, '/', '-', '_', '.')",
+                h.path
+            ),
+        );
+    }
+    e
+}
+
+fn addressing(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let n = &c.vnet;
+    let space = n.address_space;
+    if !space.addr().is_ipv4() {
+        err(
+            "vnet.address_space",
+            "Azure Route Server is IPv4 only: use an IPv4 address space".into(),
+        );
+        return;
+    }
+    let subnets = [
+        ("vnet.subnet", n.subnet),
+        ("vnet.route_server_subnet", n.route_server_subnet),
+        ("vnet.bastion_subnet", n.bastion_subnet),
+    ];
+    for (i, (key, s)) in subnets.iter().enumerate() {
+        if !s.addr().is_ipv4() || !space.contains(s.addr()) || s.len() < space.len() {
+            err(key, format!("{s} is not inside the VNET's {space}"));
+        }
+        for (other_key, o) in &subnets[..i] {
+            if overlaps(s, o) {
+                err(key, format!("{s} overlaps {other_key} {o}"));
+            }
+        }
+    }
+    if n.route_server_subnet.len() > 27 {
+        err(
+            "vnet.route_server_subnet",
+            format!(
+                "{}: RouteServerSubnet must be a /27 or larger",
+                n.route_server_subnet
+            ),
+        );
+    }
+    if c.bastion.enabled && n.bastion_subnet.len() > 26 {
+        err(
+            "vnet.bastion_subnet",
+            format!(
+                "{}: AzureBastionSubnet must be a /26 or larger",
+                n.bastion_subnet
+            ),
+        );
+    }
+    let vip = c.vip.prefix;
+    if !vip.addr().is_ipv4() || vip.len() != 32 {
+        err(
+            "vip.prefix",
+            format!("{vip}: the VIP is one IPv4 address, a /32 like 100.64.0.1/32"),
+        );
+    } else if space.contains(vip.addr()) {
+        err(
+            "vip.prefix",
+            format!(
+                "{vip} lies inside the VNET address space {space}: the VNET's system route for {space} wins over any route learned by BGP, so this VIP can never move (the seed's first VIP, 10.10.15.15, had this problem). Use an address outside the VNET, such as 100.64.0.1/32"
+            ),
+        );
+    }
+    if c.vip.port == 0 {
+        err("vip.port", "port 0 cannot be served".into());
+    }
+    let instances = c.route_server_instances();
+    if instances.len() != 2 {
+        err(
+            "route_server.instances",
+            format!(
+                "{} address(es): Azure Route Server has exactly two instances",
+                instances.len()
+            ),
+        );
+    }
+    for ip in &instances {
+        if !n.route_server_subnet.contains((*ip).into()) {
+            err(
+                "route_server.instances",
+                format!("{ip} is not in RouteServerSubnet {}", n.route_server_subnet),
+            );
+        }
+    }
+}
+
+fn vms(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let subnet = c.vnet.subnet;
+    let usable = v4(&subnet).map(|(first, last)| (first + 4, last.saturating_sub(1)));
+    let mut names = HashSet::new();
+    let mut ips = HashSet::new();
+    let mut keys: Vec<(String, &str, Ipv4Addr)> = Vec::new();
+    for (i, h) in c.web.iter().enumerate() {
+        keys.push((format!("web[{i}]"), &h.name, h.ip));
+    }
+    for (i, h) in c.load.iter().enumerate() {
+        keys.push((format!("load[{i}]"), &h.name, h.ip));
+    }
+    keys.push(("watcher".into(), &c.watcher.name, c.watcher.ip));
+    if c.observer.enabled {
+        keys.push(("observer".into(), &c.observer.name, c.observer.ip));
+    }
+    if c.web.is_empty() {
+        err(
+            "web",
+            "no [[web]]: the VIP needs at least one web server".into(),
+        );
+    }
+    for (key, name, ip) in keys {
+        let valid = name_ok(name, 64, "-") && !name.starts_with('-') && !name.ends_with('-');
+        if !valid || name.chars().all(|ch| ch.is_ascii_digit()) {
+            err(
+                &format!("{key}.name"),
+                format!(
+                    "{name:?}: a VM name (and host name) is 1 to 64 letters, digits and inner '-', not only digits"
+                ),
+            );
+        } else if !names.insert(name.to_ascii_lowercase()) {
+            err(
+                &format!("{key}.name"),
+                format!("{name:?} is used by two VMs"),
+            );
+        }
+        let n = u32::from(ip);
+        if let Some((first, last)) = usable
+            && !(first..=last).contains(&n)
+        {
+            err(
+                &format!("{key}.ip"),
+                format!(
+                    "{ip} is not a usable address of the VMs' subnet {subnet} (Azure keeps its first four and its last)"
+                ),
+            );
+        }
+        if !ips.insert(ip) {
+            err(&format!("{key}.ip"), format!("{ip} is used by two VMs"));
+        }
+    }
+}
+
+fn login(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let vm = &c.vm;
+    if vm.password.is_some() {
+        err(
+            "vm.password",
+            "a password is never kept in a file: log in with ssh_public_key; if you must also allow a password, set allow_password = true and export HOPWATCH_ADMIN_PASSWORD when you run deploy.sh".into(),
+        );
+    }
+    let key = vm.ssh_public_key.trim();
+    if key.is_empty() && !vm.allow_password {
+        err(
+            "vm.ssh_public_key",
+            "no SSH key: the VMs would have no way in. Name a public key file (like \"~/.ssh/id_ed25519.pub\"); passwords are refused unless allow_password = true".into(),
+        );
+    }
+    if key.contains(['\'', '"', '`', '$', '\\', '\n', '\r']) {
+        err(
+            "vm.ssh_public_key",
+            "quotes, '$', '`' and backslashes are not allowed: name the key's file, or paste the key on one line".into(),
+        );
+    }
+    let u = &vm.admin_user;
+    let well_formed = !u.is_empty()
+        && u.len() <= 32
+        && u.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '_')
+        && u.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
+    if !well_formed {
+        err(
+            "vm.admin_user",
+            format!(
+                "{u:?}: a Linux user name, 1 to 32 lower case letters, digits, '_' or '-', starting with a letter"
+            ),
+        );
+    } else if RESERVED_USERS.contains(&u.as_str()) {
+        err(
+            "vm.admin_user",
+            format!("{u:?} is refused by Azure for the admin user; choose another"),
+        );
+    }
+    if vm.image.eq_ignore_ascii_case("UbuntuLTS") {
+        err(
+            "vm.image",
+            "the UbuntuLTS alias of the seed no longer exists in the Azure CLI: use a current Ubuntu LTS URN such as \"Canonical:ubuntu-24_04-lts:server:latest\"".into(),
+        );
+    } else if !name_ok(&vm.image, 200, "-_.:/") {
+        err(
+            "vm.image",
+            format!(
+                "{:?}: an image URN (publisher:offer:sku:version), like \"Canonical:ubuntu-24_04-lts:server:latest\"",
+                vm.image
+            ),
+        );
+    }
+    if !["", "1", "2", "3"].contains(&vm.zone.as_str()) {
+        err(
+            "vm.zone",
+            format!(
+                "{:?}: an availability zone is \"1\", \"2\" or \"3\" (\"\" for none)",
+                vm.zone
+            ),
+        );
+    }
+}
+
+fn release(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let r = &c.hopwatch;
+    if r.deb_url.is_empty() {
+        err(
+            "hopwatch.deb_url",
+            "missing: the https URL of hopwatch's .deb (built with `cargo deb -p hopwatch`), which every VM installs".into(),
+        );
+    } else if !(r.deb_url.starts_with("https://") || r.deb_url.starts_with("http://"))
+        || !name_ok(&r.deb_url, 2000, "-._~:/?#[]@!&()*+,;=%")
+    {
+        err(
+            "hopwatch.deb_url",
+            format!("{:?}: an http(s) URL without spaces or quotes", r.deb_url),
+        );
+    }
+    let sha = &r.deb_sha256;
+    if sha.len() != 64 || !sha.chars().all(|ch| ch.is_ascii_hexdigit()) {
+        err(
+            "hopwatch.deb_sha256",
+            format!(
+                "{sha:?}: the .deb's sha256, 64 hex digits (`sha256sum hopwatch_*.deb`); the VMs install nothing that does not match"
+            ),
+        );
+    }
+}
+
+fn speakers(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let mut asn = |key: &str, asn: Asn| {
+        if !asn.is_two_octet() {
+            err(
+                key,
+                format!("{asn}: Azure Route Server peers must use a 2-octet AS (1 to 65535)"),
+            );
+        } else if reserved_asn(asn) {
+            err(
+                key,
+                format!(
+                    "{asn} is reserved (Azure keeps 65515 and 65517 to 65520; 0, 23456, 64496-64511 and 65535 are reserved by IANA)"
+                ),
+            );
+        }
+    };
+    asn("watcher.asn", c.watcher.asn);
+    if c.observer.enabled {
+        asn("observer.asn", c.observer.asn);
+        if c.observer.asn == c.watcher.asn {
+            err(
+                "observer.asn",
+                format!(
+                    "{}: the observer needs its own AS, or it drops the watcher's routes as a loop",
+                    c.observer.asn
+                ),
+            );
+        }
+    }
+    if c.watcher.graceful_restart > 4095 {
+        err(
+            "watcher.graceful_restart",
+            format!(
+                "{} s: graceful restart time is at most 4095 s",
+                c.watcher.graceful_restart
+            ),
+        );
+    }
+}
