@@ -327,6 +327,31 @@ impl Lab {
         Ok(())
     }
 
+    /// Waits (polling every 10 ms, at most `within`) until the VIP's route is
+    /// programmed to `next_hop` alone, at or after `since_us`.
+    async fn wait_programmed(
+        &self,
+        since_us: u64,
+        next_hop: &str,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let vip = self.layout.vip_prefix;
+        loop {
+            if self
+                .programmed_events()
+                .iter()
+                .any(|v| ts(v) >= since_us && is_programmed_only(v, vip, next_hop))
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("lab: the VIP's route was not programmed to {next_hop} within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Polls the VIP until it answers from `backend`.
     async fn wait_vip_on(&self, backend: &str, within: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + within;
@@ -554,9 +579,11 @@ impl Lab {
                     is_move(v, vip, "ws2")
                 })
                 .await?;
-                // The route must be programmed before ws1 stops, or requests still
-                // routed to it would fail: under the cloud profile that takes seconds.
-                tokio::time::sleep(settle + self.slack() / 4).await;
+                // Stop ws1 only once the route points away from it, as an operator
+                // would: under the cloud profile that takes seconds.
+                self.wait_programmed(ev, self.layout.ws2, Duration::from_secs(5) + self.slack())
+                    .await?;
+                tokio::time::sleep(settle).await;
                 let t = now_us();
                 self.procs.stop("ws1").await?;
                 s.markers.push(marker("SIGTERM ws1", t, "event"));
@@ -770,6 +797,34 @@ impl Lab {
         let rev = self.programmed_events();
         let (vip, ws1, ws2) = (self.layout.vip_prefix, self.layout.ws1, self.layout.ws2);
         let window = |v: &&Value| ts(v) >= ev && ts(v) <= t.end_us.max(ev) + 2_000_000;
+        // A move between the start of the load and the injected event is a false
+        // move: the trial's figures would measure something else, so say so.
+        if t.error.is_none()
+            && ev > 0
+            && let Some(m) = wev.iter().find(|v| {
+                ts(v) >= t.start_us && ts(v) < ev && v["event"] == "move" && v["vip"] == vip
+            })
+        {
+            let from = m["from"].as_str().unwrap_or("?");
+            let why = wev
+                .iter()
+                .rev()
+                .find(|v| {
+                    ts(v) <= ts(m)
+                        && v["event"] == "health"
+                        && v["backend"] == from
+                        && v["to"] == "down"
+                })
+                .and_then(|v| v["error"].as_str())
+                .unwrap_or("no health verdict");
+            t.error = Some(format!(
+                "the watcher moved the VIP {from}→{} ({}) {:.0} ms before the failure was \
+                 injected ({from}: {why}): a false move; is this machine overloaded?",
+                m["to"].as_str().unwrap_or("?"),
+                m["reason"].as_str().unwrap_or("?"),
+                ms(ts(m), ev)
+            ));
+        }
         if sc.moves() && ev > 0 {
             // Failover: the analysis's outage (or switch) the event started, ending on ws2.
             t.failover_ms = summary
