@@ -366,46 +366,112 @@ h3{margin-bottom:0.2em}.legend span{margin-right:1.5em}svg{background:#fcfcfc;bo
 /// a little after the first success from ws2), where single requests show.
 fn svg(t: &Trial) -> String {
     let mut out = panel(t, t.start_us, t.end_us, "whole trial");
-    if t.event_us > 0 && t.failover_ms.is_some() {
-        let settled = t
-            .markers
-            .iter()
-            .filter(|m| m.ts_us >= t.event_us && m.ts_us <= t.event_us + 1_000_000)
-            .filter(|m| matches!(m.kind, "detect" | "move" | "update" | "programmed"))
-            .map(|m| m.ts_us)
-            .chain(
-                t.failover_ms
-                    .map(|f| t.event_us + (f * 1000.0).max(0.0) as u64),
-            )
-            .max()
-            .unwrap_or(t.event_us);
-        let span = (settled - t.event_us).max(10_000);
-        let from = t.event_us.saturating_sub(span / 3);
-        let to = settled + span / 3;
+    if let Some((from, to)) = zoom(t) {
         out.push_str(&panel(t, from, to, "the failover, zoomed"));
     }
     out
 }
 
+/// The zoomed panel's span, for a trial with an event and a failover: from a little
+/// before the event to a little after the failover settled, that is the first success
+/// from the new backend and the watcher's and the route server's markers up to it
+/// (with a little slack), none after ws1 is back (the failback's own move and route
+/// are the whole-trial panel's).
+fn zoom(t: &Trial) -> Option<(u64, u64)> {
+    if t.event_us == 0 {
+        return None;
+    }
+    let failover_us = (t.failover_ms? * 1000.0).max(0.0) as u64;
+    let first_ok = t.event_us + failover_us;
+    let back = t
+        .markers
+        .iter()
+        .filter(|m| m.kind == "back" && m.ts_us > t.event_us)
+        .map(|m| m.ts_us)
+        .min()
+        .unwrap_or(u64::MAX);
+    let limit = (first_ok + (failover_us / 4).max(5_000))
+        .min(back)
+        .min(t.event_us + 1_000_000);
+    let settled = t
+        .markers
+        .iter()
+        .filter(|m| m.ts_us >= t.event_us && m.ts_us <= limit)
+        .filter(|m| matches!(m.kind, "detect" | "move" | "update" | "programmed"))
+        .map(|m| m.ts_us)
+        .chain(std::iter::once(first_ok))
+        .max()
+        .unwrap_or(first_ok);
+    let span = (settled - t.event_us).max(10_000);
+    Some((t.event_us.saturating_sub(span / 3), settled + span / 3))
+}
+
+/// The time axis's ticks for `[lo, hi]` (ms from the event): a round step (1, 2 or 5
+/// × 10ⁿ ms, at most 12 ticks), counted from 0; each with its label.
+fn ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    let span = hi - lo;
+    if !(span > 0.0 && span.is_finite()) {
+        return Vec::new();
+    }
+    let raw = span / 12.0;
+    let p = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * p);
+    // Seconds once the step is a second or more; as many decimals as the step needs.
+    let (unit, scale) = if step >= 1000.0 {
+        ("s", 1000.0)
+    } else {
+        ("ms", 1.0)
+    };
+    let decimals = (-(step / scale).log10().floor()).max(0.0) as usize;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last)
+        .map(|k| {
+            let v = k as f64 * step;
+            let label = match k {
+                0 => "0".to_string(),
+                _ => format!(
+                    "{}{:.*} {unit}",
+                    if k > 0 { "+" } else { "\u{2212}" },
+                    decimals,
+                    (v / scale).abs()
+                ),
+            };
+            (v, label)
+        })
+        .collect()
+}
+
 /// A timeline of `[t0, t1]`: time across, a lane per backend and one for failures;
-/// one dot per lane and pixel column (so the page stays small), markers as lines
-/// with their labels on rows below that do not overlap (each also a tooltip).
+/// one dot per lane and pixel column (so the page stays small), each run of failures
+/// also a bar; markers as lines under the dots, with their labels on as many rows
+/// below as they need not to overlap (each also a tooltip).
 fn panel(t: &Trial, t0: u64, t1: u64, title: &str) -> String {
     const W: f64 = 1100.0;
     const LEFT: f64 = 60.0;
     const RIGHT: f64 = 20.0;
-    const ROWS: usize = 5;
-    let h = 165.0 + ROWS as f64 * 12.0;
+    /// The width of a character at font-size 10, roughly.
+    const CHAR: f64 = 6.0;
+    /// A dot's radius.
+    const R: f64 = 2.2;
     let plot = W - LEFT - RIGHT;
     let t1 = t1.max(t0 + 1);
-    let x = |us: u64| LEFT + ((us as f64 - t0 as f64) / (t1 - t0) as f64).clamp(0.0, 1.0) * plot;
+    // Times are in ms from the event (from the panel's start without one).
+    let origin = if t.event_us > 0 { t.event_us } else { t0 };
+    let rel = |us: u64| (us as f64 - origin as f64) / 1000.0;
+    let (lo, hi) = (rel(t0), rel(t1));
+    let xm = |ms: f64| LEFT + ((ms - lo) / (hi - lo)).clamp(0.0, 1.0) * plot;
+    let x = |us: u64| xm(rel(us));
     let lanes = [("ws1", 40.0, "#1f77b4"), ("ws2", 80.0, "#2ca02c")];
     let fail_y = 120.0;
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\">\
-         <text x=\"{LEFT}\" y=\"14\" font-size=\"11\" fill=\"#666\">{}</text>",
+        "<text x=\"{LEFT}\" y=\"14\" font-size=\"11\" fill=\"#666\">{}</text>",
         esc(title)
     );
     for (name, y, _) in lanes {
@@ -420,12 +486,127 @@ fn panel(t: &Trial, t0: u64, t1: u64, title: &str) -> String {
         "<text x=\"5\" y=\"{}\" font-size=\"12\" fill=\"#d62728\">failed</text>",
         fail_y + 4.0
     );
-    let mut seen = std::collections::HashSet::new();
-    for r in t
+    // Time axis: round steps from the event, each label kept inside the picture.
+    for (v, label) in ticks(lo, hi) {
+        let xx = xm(v);
+        // Generous: a label must not be cut off at either end.
+        let half = label.chars().count() as f64 * CHAR / 2.0;
+        let anchor = if xx + half > W - 4.0 {
+            "end"
+        } else if xx - half < 4.0 {
+            "start"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            s,
+            "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"135\" y2=\"139\" stroke=\"#888\"/>\
+             <text x=\"{xx:.1}\" y=\"148\" font-size=\"9\" fill=\"#888\" text-anchor=\"{anchor}\">{label}</text>",
+        );
+    }
+    // Markers: the lines first, under the dots; the labels on rows below.
+    let mut markers: Vec<_> = t
+        .markers
+        .iter()
+        .filter(|m| m.ts_us >= t0 && m.ts_us <= t1)
+        .collect();
+    markers.sort_by_key(|m| m.ts_us);
+    let mut row_end: Vec<f64> = Vec::new();
+    let mut labels = String::new();
+    for mk in markers {
+        let colour = match mk.kind {
+            "event" => "#000",
+            "detect" | "move" | "update" => "#ff7f0e",
+            "programmed" => "#9467bd",
+            _ => "#17becf",
+        };
+        let mx = x(mk.ts_us);
+        let r = rel(mk.ts_us);
+        let _ = write!(
+            s,
+            "<line x1=\"{mx:.1}\" x2=\"{mx:.1}\" y1=\"20\" y2=\"135\" stroke=\"{colour}\" \
+             stroke-width=\"1.2\" stroke-dasharray=\"{}\"><title>{} at {r:+.2} ms</title></line>",
+            if mk.kind == "event" { "none" } else { "4,2" },
+            esc(&mk.label),
+        );
+        let label = format!("{} ({r:+.1} ms)", mk.label);
+        let width = label.chars().count() as f64 * CHAR;
+        let (tx, anchor, start) = if mx + width <= W - 2.0 {
+            (mx, "start", mx)
+        } else if mx - width >= 2.0 {
+            (mx, "end", mx - width)
+        } else {
+            (2.0, "start", 2.0)
+        };
+        let row = match row_end.iter().position(|&e| e < start - 4.0) {
+            Some(row) => row,
+            None => {
+                row_end.push(f64::MIN);
+                row_end.len() - 1
+            }
+        };
+        if let Some(e) = row_end.get_mut(row) {
+            *e = start + width;
+        }
+        let _ = write!(
+            labels,
+            "<text x=\"{tx:.1}\" y=\"{}\" font-size=\"10\" fill=\"{colour}\" text-anchor=\"{anchor}\">{}</text>",
+            163.0 + row as f64 * 12.0,
+            esc(&label)
+        );
+    }
+    // The requests, in the order they were sent.
+    let mut records: Vec<_> = t
         .records
         .iter()
         .filter(|r| r.sent_us >= t0 && r.sent_us <= t1)
-    {
+        .collect();
+    records.sort_by_key(|r| r.sent_us);
+    // Each run of consecutive failures: a bar from its first dot to its last where
+    // the dots touch (at least a dot wide, so a short outage shows at any scale), a
+    // faint band joining them where single requests show.
+    let mut run: Option<(u64, u64, usize)> = None;
+    let mut runs = Vec::new();
+    for r in &records {
+        if r.is_success() {
+            runs.extend(run.take());
+        } else {
+            run = Some(match run {
+                Some((first, _, n)) => (first, r.sent_us, n + 1),
+                None => (r.sent_us, r.sent_us, 1),
+            });
+        }
+    }
+    runs.extend(run);
+    for (first, last, n) in runs {
+        let (xa, xb) = (x(first), x(last));
+        let tip = format!(
+            "<title>{n} failed, {:+.2} to {:+.2} ms</title>",
+            rel(first),
+            rel(last)
+        );
+        if n == 1 || (xb - xa) / (n - 1) as f64 <= 2.0 * R {
+            let _ = write!(
+                s,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{R}\" \
+                 fill=\"#d62728\">{tip}</rect>",
+                xa.round() - R,
+                fail_y - R,
+                xb.round() - xa.round() + 2.0 * R,
+                2.0 * R
+            );
+        } else {
+            let _ = write!(
+                s,
+                "<rect x=\"{xa:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"3\" fill=\"#d62728\" \
+                 fill-opacity=\"0.25\">{tip}</rect>",
+                fail_y - 1.5,
+                xb - xa
+            );
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in records {
         let px = x(r.sent_us).round() as i64;
         let (lane, y, colour) = if r.is_success() {
             match lanes
@@ -441,61 +622,253 @@ fn panel(t: &Trial, t0: u64, t1: u64, title: &str) -> String {
         if seen.insert((px, lane)) {
             let _ = write!(
                 s,
-                "<circle cx=\"{px}\" cy=\"{y}\" r=\"2.2\" fill=\"{colour}\"><title>{} +{:.2} ms</title></circle>",
+                "<circle cx=\"{px}\" cy=\"{y}\" r=\"{R}\" fill=\"{colour}\"><title>{} {:+.2} ms</title></circle>",
                 if lane == "failed" {
                     r.outcome.failure_name().unwrap_or_default()
                 } else {
                     lane.to_string()
                 },
-                (r.sent_us as f64 - t.event_us as f64) / 1000.0
+                rel(r.sent_us)
             );
         }
     }
-    // Time axis: ten ticks, in ms from the event.
-    for i in 0..=10 {
-        let us = t0 + (t1 - t0) * i / 10;
-        let xx = x(us);
-        let _ = write!(
-            s,
-            "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"135\" y2=\"139\" stroke=\"#888\"/>\
-             <text x=\"{xx:.1}\" y=\"148\" font-size=\"9\" fill=\"#888\" text-anchor=\"middle\">{:+.1} ms</text>",
-            (us as f64 - t.event_us as f64) / 1000.0
-        );
-    }
-    let mut row_end = [f64::MIN; ROWS];
-    for mk in t.markers.iter().filter(|m| m.ts_us >= t0 && m.ts_us <= t1) {
-        let colour = match mk.kind {
-            "event" => "#000",
-            "detect" | "move" | "update" => "#ff7f0e",
-            "programmed" => "#9467bd",
-            _ => "#17becf",
-        };
-        let mx = x(mk.ts_us);
-        let rel = (mk.ts_us as f64 - t.event_us as f64) / 1000.0;
-        let _ = write!(
-            s,
-            "<line x1=\"{mx:.1}\" x2=\"{mx:.1}\" y1=\"20\" y2=\"135\" stroke=\"{colour}\" \
-             stroke-width=\"1.2\" stroke-dasharray=\"{}\"><title>{} at {rel:+.2} ms</title></line>",
-            if mk.kind == "event" { "none" } else { "4,2" },
-            esc(&mk.label),
-        );
-        let label = format!("{} ({rel:+.1} ms)", mk.label);
-        let width = label.chars().count() as f64 * 5.6;
-        let (start, anchor) = if mx + width > W - 2.0 {
-            (mx - width, "end")
-        } else {
-            (mx, "start")
-        };
-        if let Some(row) = (0..ROWS).find(|&r| row_end[r] < start - 4.0) {
-            row_end[row] = start + width;
-            let _ = write!(
-                s,
-                "<text x=\"{mx:.1}\" y=\"{}\" font-size=\"10\" fill=\"{colour}\" text-anchor=\"{anchor}\">{}</text>",
-                163.0 + row as f64 * 12.0,
-                esc(&label)
-            );
+    s.push_str(&labels);
+    let h = 165.0 + row_end.len().max(1) as f64 * 12.0;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" \
+         viewBox=\"0 0 {W} {h}\" style=\"max-width:100%;height:auto\">{s}</svg>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    // In a test a panic is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use hopwatch_load::{ErrorKind, Outcome};
+
+    use super::super::scenarios::Marker;
+    use super::*;
+
+    const START: u64 = 1_700_000_000_000_000;
+    const EVENT: u64 = START + 300_000;
+
+    fn marker(label: &str, after_event_us: u64, kind: &'static str) -> Marker {
+        Marker {
+            label: label.into(),
+            ts_us: EVENT + after_event_us,
+            kind,
         }
     }
-    s.push_str("</svg>\n");
-    s
+
+    /// A kill at +300 ms of a 1 s trial at 1000 requests/s: 12 failures, ws2 from
+    /// +12 ms, ws1 back at +330 ms and moved back to at +430 ms (within 1 s of the
+    /// event), a lone failure at +500 ms, and the watcher's markers close together.
+    fn trial() -> Trial {
+        let records: Vec<Record> = (0..1000u64)
+            .map(|i| {
+                let sent_us = START + i * 1000 + 37;
+                let after = sent_us as i64 - EVENT as i64;
+                let (outcome, backend) = if (0..12_000).contains(&after) || i == 800 {
+                    (Outcome::Error(ErrorKind::ConnectRefused), None)
+                } else if (12_000..580_000).contains(&after) {
+                    (Outcome::Ok { status: 200 }, Some("ws2".to_string()))
+                } else {
+                    (Outcome::Ok { status: 200 }, Some("ws1".to_string()))
+                };
+                Record {
+                    scheduled_us: sent_us - 37,
+                    sent_us,
+                    latency_us: Some(200),
+                    outcome,
+                    backend,
+                }
+            })
+            .collect();
+        Trial {
+            scenario: "kill".into(),
+            n: 1,
+            start_us: START,
+            end_us: START + 999_000,
+            event: "SIGKILL ws1".into(),
+            event_us: EVENT,
+            pass: true,
+            error: None,
+            requests: 1000,
+            failed_requests: 13,
+            failover_ms: Some(12.0),
+            failback_ms: Some(250.0),
+            detection_ms: Some(4.7),
+            decision_ms: Some(4.9),
+            update_ms: Some(0.2),
+            programmed_ms: Some(7.2),
+            route_server_ms: Some(2.1),
+            failback_reason: Some("recovery".into()),
+            failback_after_up_ms: None,
+            early_failback: None,
+            outages: Vec::new(),
+            markers: vec![
+                marker("SIGKILL ws1", 0, "event"),
+                marker("ws1 down (watcher)", 4_700, "detect"),
+                marker("move ws1→ws2 (failover)", 4_900, "move"),
+                marker("UPDATE sent", 5_100, "update"),
+                marker("programmed 127.10.0.5", 7_200, "programmed"),
+                marker("observer got 127.10.0.5", 7_600, "programmed"),
+                marker("ws1 restarted", 330_000, "back"),
+                marker("move ws2→ws1 (recovery)", 430_000, "move"),
+                marker("programmed 127.10.0.4", 578_000, "programmed"),
+            ],
+            records,
+        }
+    }
+
+    fn page() -> String {
+        let r = results(
+            &[Scenario::Kill],
+            vec![trial()],
+            RunInfo {
+                rate: 1000.0,
+                hold_ms: 3000,
+                run_time_s: 1.0,
+                setup: "a synthetic trial".into(),
+                route_server: "hopwatch".into(),
+                timed: true,
+            },
+        );
+        let html = html_page(&[Scenario::Kill], &r);
+        // To look at it: HOPWATCH_REPORT_SAMPLE=/tmp/report.html cargo test ...
+        if let Ok(path) = std::env::var("HOPWATCH_REPORT_SAMPLE") {
+            std::fs::write(path, &html).unwrap();
+        }
+        html
+    }
+
+    /// The `<svg>` elements of a page.
+    fn svgs(html: &str) -> Vec<&str> {
+        html.split("<svg").skip(1).collect()
+    }
+
+    #[test]
+    fn ticks_are_round_steps_from_the_event() {
+        let values = |lo, hi| -> Vec<f64> { ticks(lo, hi).into_iter().map(|t| t.0).collect() };
+        assert_eq!(
+            values(-300.4, 746.6),
+            [
+                -300.0, -200.0, -100.0, 0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0
+            ]
+        );
+        let labels: Vec<String> = ticks(-4.0, 16.0).into_iter().map(|t| t.1).collect();
+        assert_eq!(
+            labels,
+            [
+                "\u{2212}4 ms",
+                "\u{2212}2 ms",
+                "0",
+                "+2 ms",
+                "+4 ms",
+                "+6 ms",
+                "+8 ms",
+                "+10 ms",
+                "+12 ms",
+                "+14 ms",
+                "+16 ms"
+            ]
+        );
+        let labels: Vec<String> = ticks(-0.3, 0.9).into_iter().map(|t| t.1).collect();
+        assert_eq!(labels.first().map(String::as_str), Some("\u{2212}0.3 ms"));
+        assert!(labels.contains(&"0".to_string()));
+        let labels: Vec<String> = ticks(-2_000.0, 9_000.0).into_iter().map(|t| t.1).collect();
+        assert_eq!(labels.last().map(String::as_str), Some("+9 s"));
+        for (lo, hi) in [
+            (-300.4, 746.6),
+            (-6.6, 26.2),
+            (-1.0, 0.5),
+            (-5000.0, 60_000.0),
+        ] {
+            let t = ticks(lo, hi);
+            assert!((5..=13).contains(&t.len()), "{lo}..{hi}: {t:?}");
+            assert!(t.iter().any(|(v, _)| *v == 0.0), "{lo}..{hi}: {t:?}");
+        }
+        assert!(ticks(1.0, 1.0).is_empty());
+    }
+
+    #[test]
+    fn the_zoom_ends_with_the_failover_not_the_failback() {
+        let t = trial();
+        let (from, to) = zoom(&t).unwrap();
+        assert!(from < EVENT && from + 10_000 > EVENT, "{from} {EVENT}");
+        // The first success from ws2 at +12 ms, and a little after.
+        assert!(to > EVENT + 12_000 && to < EVENT + 30_000, "{}", to - EVENT);
+        // No failover, no zoom.
+        let mut none = trial();
+        none.failover_ms = None;
+        assert!(zoom(&none).is_none());
+        let html = page();
+        assert_eq!(svgs(&html).len(), 2);
+    }
+
+    #[test]
+    fn every_marker_label_shows_and_the_picture_fits() {
+        let html = page();
+        for svg in svgs(&html) {
+            assert!(
+                svg.contains("style=\"max-width:100%;height:auto\""),
+                "{svg}"
+            );
+            assert!(svg.contains("viewBox=\"0 0 1100 "), "{svg}");
+            // The lines are under the dots: every marker line before the first dot.
+            let first_dot = svg.find("<circle").unwrap();
+            let last_line = svg.rfind("stroke-dasharray").unwrap();
+            assert!(last_line < first_dot);
+            // Failures are bars too.
+            assert!(svg.contains("<rect"), "{svg}");
+            // 0, the event, is a tick.
+            assert!(svg.contains(">0</text>"), "{svg}");
+        }
+        let whole = svgs(&html)[0];
+        for m in trial().markers {
+            assert!(
+                whole.contains(&format!(">{} (", esc(&m.label))),
+                "{} is missing from the whole-trial panel",
+                m.label
+            );
+        }
+        // The lone failure at +500 ms: a bar at least 4 px wide.
+        assert!(
+            whole.contains(
+                "width=\"4.4\" height=\"4.4\" rx=\"2.2\" fill=\"#d62728\"><title>1 failed"
+            ),
+            "{whole}"
+        );
+        // More rows than the old five, and the picture tall enough for them.
+        let ys: Vec<f64> = whole
+            .split("<text x=\"")
+            .skip(1)
+            .filter_map(|t| Some(t.split_once('>')?.0))
+            .filter(|attrs| attrs.contains("font-size=\"10\""))
+            .filter_map(|attrs| attrs.split("y=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect();
+        let lowest = ys.iter().copied().fold(0.0, f64::max);
+        let height: f64 = whole
+            .split("height=\"")
+            .nth(1)
+            .and_then(|h| h.split('"').next()?.parse().ok())
+            .unwrap();
+        assert!(lowest > 163.0 + 4.0 * 12.0, "{ys:?}");
+        assert!(height >= lowest + 8.0, "{height} {ys:?}");
+        // A tick's label at the right end ends there.
+        for svg in svgs(&html) {
+            let last = svg
+                .rsplit("fill=\"#888\" text-anchor=\"")
+                .next()
+                .and_then(|t| t.split('"').next())
+                .unwrap();
+            let x: f64 = svg
+                .rsplit("<text x=\"")
+                .find(|t| t.contains("fill=\"#888\""))
+                .and_then(|t| t.split('"').next()?.parse().ok())
+                .unwrap();
+            assert!(x < 1060.0 || last == "end", "{x} {last}");
+        }
+    }
 }
