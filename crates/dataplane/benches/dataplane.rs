@@ -1,15 +1,22 @@
 //! Benchmark of the data planes; prints figures, asserts nothing about time.
 //!
 //! `cargo bench -p hopwatch-dataplane --bench dataplane` (it returns at once without
-//! `--bench`, so `cargo test --all-targets` does not run it). `HOPWATCH_BENCH_SECS`
-//! sets the length of each proxy run (default 5); `HOPWATCH_BENCH_PROXY_WORKERS` the
-//! proxy runtime's worker threads (default 1: a current-thread runtime).
+//! `--bench`, so `cargo test --all-targets` does not run it). Settings, from the
+//! environment:
+//! - `HOPWATCH_BENCH_ROUNDS` (default 7) rounds per case and path, each
+//!   `HOPWATCH_BENCH_ROUND_MS` long (default 1000);
+//! - `HOPWATCH_BENCH_CASES`: only these cases, e.g. `new:16,keep:16` (default all);
+//! - `HOPWATCH_BENCH_PARTS`: `a`, `b` or `ab` (default);
+//! - `HOPWATCH_BENCH_PROXY_WORKERS`: the proxy runtime's worker threads (default 1: a
+//!   current-thread runtime, as in `hopwatch route-server`).
 //!
 //! (a) The proxy: HTTP/1.1 requests per second and median/p99 latency through the VIP
 //!     against the same backend called directly, with a new connection per request
-//!     and with keep-alive, at 1 and at 16 concurrent clients. The backend (a small
-//!     tokio responder), the proxy and the client each run on their own runtime and
-//!     thread, all on loopback (127.88.0.0/16).
+//!     and with keep-alive, at 1 and at 16 concurrent clients (closed loop: each
+//!     client sends its next request when the answer to the last one is in). The
+//!     backend (a small tokio responder), the proxy and the client each run on their
+//!     own runtime and thread, all on loopback (127.88.0.0/16). The two paths
+//!     alternate in rounds; see [`proxy_requests`] for why the comparison is fair.
 //! (b) Programming latency: `program()` p50/p99 when the ECMP set of an existing VIP
 //!     changes, and the time to program 4,000 distinct /32s one by one, for the proxy
 //!     and for the kernel plane. The kernel plane runs only as root, inside network
@@ -40,13 +47,23 @@ fn main() {
         current_thread().block_on(kernel_in_namespace());
         return;
     }
-    let secs = std::env::var("HOPWATCH_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    proxy_requests(Duration::from_secs(secs));
-    proxy_programming();
-    kernel_programming();
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let parts = std::env::var("HOPWATCH_BENCH_PARTS").unwrap_or_else(|_| "ab".into());
+    if parts.contains('a') {
+        proxy_requests(
+            env("HOPWATCH_BENCH_ROUNDS", 7),
+            Duration::from_millis(env("HOPWATCH_BENCH_ROUND_MS", 1000)),
+        );
+    }
+    if parts.contains('b') {
+        proxy_programming();
+        kernel_programming();
+    }
 }
 
 fn current_thread() -> tokio::runtime::Runtime {
@@ -111,9 +128,20 @@ struct Samples {
     errors: u64,
     /// CPU time of the whole process (client, proxy and backend), in clock ticks.
     cpu_ticks: u64,
+    /// CPU time of the proxy's thread, in clock ticks.
+    proxy_ticks: u64,
 }
 
 impl Samples {
+    /// Adds another round's samples to these.
+    fn absorb(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        self.errors += other.errors;
+        self.cpu_ticks += other.cpu_ticks;
+        self.proxy_ticks += other.proxy_ticks;
+    }
+
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -121,6 +149,12 @@ impl Samples {
     /// CPU time of the whole process per request.
     fn cpu_per_request(&self) -> Duration {
         let secs = self.cpu_ticks as f64 / CLOCK_TICKS_PER_SEC;
+        Duration::from_secs_f64(secs / self.latencies.len().max(1) as f64)
+    }
+
+    /// CPU time of the proxy's thread per request.
+    fn proxy_cpu_per_request(&self) -> Duration {
+        let secs = self.proxy_ticks as f64 / CLOCK_TICKS_PER_SEC;
         Duration::from_secs_f64(secs / self.latencies.len().max(1) as f64)
     }
 }
@@ -131,7 +165,12 @@ const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 /// utime + stime of this process, from /proc/self/stat.
 fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    stat_ticks("/proc/self/stat")
+}
+
+/// utime + stime of the process or thread whose `stat` file is `path`.
+fn stat_ticks(path: &str) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap();
     // Fields after the command name (which may hold spaces) start at field 3.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -144,9 +183,11 @@ async fn run_clients(
     mode: Mode,
     concurrency: usize,
     length: Duration,
+    proxy_stat: &str,
     into: &mut Samples,
 ) {
     let cpu = cpu_ticks();
+    let proxy_cpu = stat_ticks(proxy_stat);
     let start = Instant::now();
     let deadline = start + length;
     let tasks: Vec<_> = (0..concurrency)
@@ -159,6 +200,7 @@ async fn run_clients(
     }
     into.elapsed += start.elapsed();
     into.cpu_ticks += cpu_ticks() - cpu;
+    into.proxy_ticks += stat_ticks(proxy_stat) - proxy_cpu;
 }
 
 async fn client(target: SocketAddr, mode: Mode, deadline: Instant) -> (Vec<Duration>, u64) {
@@ -271,7 +313,53 @@ impl Drop for Stopper {
     }
 }
 
-fn proxy_requests(length: Duration) {
+/// One benchmark case: how the client talks to the backend, and how many clients.
+struct Case {
+    mode: Mode,
+    concurrency: usize,
+}
+
+impl Case {
+    fn name(&self) -> &'static str {
+        match self.mode {
+            Mode::NewConnection => "new connection",
+            Mode::KeepAlive => "keep-alive",
+        }
+    }
+
+    /// The short form `HOPWATCH_BENCH_CASES` filters on: `new:16`, `keep:1`.
+    fn key(&self) -> String {
+        let mode = match self.mode {
+            Mode::NewConnection => "new",
+            Mode::KeepAlive => "keep",
+        };
+        format!("{mode}:{}", self.concurrency)
+    }
+}
+
+/// The median of `values` (NaN when empty), and the smallest and largest.
+fn median_spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let Some((&min, &max)) = values.first().zip(values.last()) else {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    };
+    (values[values.len() / 2], min, max)
+}
+
+/// The proxy against the same backend called directly.
+///
+/// Fairness, on a machine where the proxy takes CPU from the client and the backend
+/// (the proxied path has three busy threads where the direct one has two) and where
+/// other work may run at the same time:
+/// - both paths use the same client (one current-thread runtime, `concurrency`
+///   tasks, the same requests), the same backend and the same round length;
+/// - they alternate in `rounds` rounds of `round` each, in ABBA order (direct first
+///   on even rounds, the VIP first on odd ones), so that a slow spell of the machine
+///   lands on both;
+/// - each round gives one VIP/direct ratio of rates and one difference of medians;
+///   the figures are the median over rounds with the smallest and largest, so one
+///   disturbed round does not move them.
+fn proxy_requests(rounds: u64, round: Duration) {
     let backend_ip: IpAddr = "127.88.0.4".parse().unwrap();
     let vip: Prefix = "127.88.15.15/32".parse().unwrap();
     let probe = std::net::TcpListener::bind((backend_ip, 0)).unwrap();
@@ -298,66 +386,103 @@ fn proxy_requests(length: Duration) {
             ..ProxyConfig::default()
         });
         plane.program(vip, vec![backend_ip]).await.unwrap();
-        ready_tx.send(()).unwrap();
+        ready_tx.send(thread_self()).unwrap();
         // Runs until the Stopper drops; the plane's tasks live on this runtime.
         std::future::pending::<()>().await;
         drop(plane);
     });
-    ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let proxy_thread = ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let proxy_stat = format!("/proc/{proxy_thread}/stat");
 
     println!(
-        "(a) proxy data plane: HTTP/1.1 GET, {} s per path, in 1 s rounds alternating direct \
-         and VIP; backend {backend}, VIP {through_vip}, proxy on {workers} thread(s)",
-        length.as_secs()
+        "(a) proxy data plane: HTTP/1.1 GET; per case {rounds} rounds of {} ms per path, \
+         direct and VIP alternating (ABBA); backend {backend}, VIP {through_vip}, proxy on \
+         {workers} thread(s); client, backend and proxy share the machine's CPUs",
+        round.as_millis(),
     );
     println!(
         "    {:<15} {:>4} {:>7} {:>9} {:>10} {:>10} {:>10} {:>6}",
         "mode", "conc", "path", "req/s", "p50", "p99", "cpu/req", "errors"
     );
+    println!(
+        "    (req/s and p50: median over rounds; p99 and cpu/req: over all rounds; \
+         ratio and added median: median over rounds [min, max])"
+    );
+    let only = std::env::var("HOPWATCH_BENCH_CASES").ok();
     let client = current_thread();
-    let rounds = length.as_secs().max(1);
     for mode in [Mode::NewConnection, Mode::KeepAlive] {
         for concurrency in [1, 16] {
+            let case = Case { mode, concurrency };
+            if only
+                .as_deref()
+                .is_some_and(|only| !only.split(',').any(|k| k == case.key()))
+            {
+                continue;
+            }
             let mut direct = Samples::default();
             let mut proxied = Samples::default();
-            for _ in 0..rounds {
-                let second = Duration::from_secs(1);
-                client.block_on(run_clients(backend, mode, concurrency, second, &mut direct));
-                client.block_on(run_clients(
-                    through_vip,
-                    mode,
-                    concurrency,
-                    second,
-                    &mut proxied,
-                ));
+            let (mut rates, mut p50s) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+            let (mut ratios, mut added) = (Vec::new(), Vec::new());
+            for r in 0..rounds {
+                let mut this = [Samples::default(), Samples::default()];
+                let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+                for path in order {
+                    let target = [backend, through_vip][path];
+                    client.block_on(run_clients(
+                        target,
+                        mode,
+                        concurrency,
+                        round,
+                        &proxy_stat,
+                        &mut this[path],
+                    ));
+                }
+                for (path, run) in this.iter_mut().enumerate() {
+                    run.latencies.sort_unstable();
+                    rates[path].push(run.rate());
+                    p50s[path].push(percentile(&run.latencies, 50.0).as_secs_f64() * 1e6);
+                }
+                ratios.push(this[1].rate() / this[0].rate());
+                added.push(p50s[1][p50s[1].len() - 1] - p50s[0][p50s[0].len() - 1]);
+                let [d, p] = this;
+                direct.absorb(d);
+                proxied.absorb(p);
             }
-            let name = match mode {
-                Mode::NewConnection => "new connection",
-                Mode::KeepAlive => "keep-alive",
-            };
-            for (path, run) in [("direct", &mut direct), ("vip", &mut proxied)] {
+            for (path, (name, run)) in [("direct", &mut direct), ("vip", &mut proxied)]
+                .into_iter()
+                .enumerate()
+            {
                 run.latencies.sort_unstable();
                 println!(
-                    "    {name:<15} {concurrency:>4} {path:>7} {:>9.0} {:>10} {:>10} {:>10} {:>6}",
-                    run.rate(),
-                    micros(percentile(&run.latencies, 50.0)),
+                    "    {:<15} {concurrency:>4} {name:>7} {:>9.0} {:>7.1} µs {:>10} {:>10} {:>6}",
+                    case.name(),
+                    median_spread(rates[path].clone()).0,
+                    median_spread(p50s[path].clone()).0,
                     micros(percentile(&run.latencies, 99.0)),
                     micros(run.cpu_per_request()),
                     run.errors
                 );
             }
+            let (ratio, ratio_min, ratio_max) = median_spread(ratios);
+            let (add, add_min, add_max) = median_spread(added);
             println!(
-                "    {:<28} VIP/direct rate {:.2}, added median {}, added CPU per request {}",
+                "    {:<28} VIP/direct rate {ratio:.2} [{ratio_min:.2}, {ratio_max:.2}], \
+                 added median {add:+.1} µs [{add_min:+.1}, {add_max:+.1}], \
+                 added CPU per request {} (the proxy thread's own {})",
                 "",
-                proxied.rate() / direct.rate(),
-                signed_micros(
-                    percentile(&proxied.latencies, 50.0),
-                    percentile(&direct.latencies, 50.0)
-                ),
-                signed_micros(proxied.cpu_per_request(), direct.cpu_per_request())
+                signed_micros(proxied.cpu_per_request(), direct.cpu_per_request()),
+                micros(proxied.proxy_cpu_per_request())
             );
         }
     }
+}
+
+/// `PID/task/TID` of the calling thread, for its /proc files.
+fn thread_self() -> String {
+    std::fs::read_link("/proc/thread-self")
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 fn micros(d: Duration) -> String {
