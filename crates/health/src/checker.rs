@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!                     ┌──────────── checker task (one per backend) ────────────┐
-//!   every interval ──►│ start probe #seq  ──► probe futures in flight (≤ max)  │
-//!   (± jitter)        │                          │ each under its own timeout  │
+//!   every tick of ──►│ start probe #seq  ──► probe futures in flight (≤ max)  │
+//!   the shared grid   │                          │ one deadline timer for all   │
 //!                     │ ◄── completion ──────────┘                             │
 //!   idle keep-alive ─►│ ◄── EOF / RST while idle (peek)                        │
 //!   connection        │ HealthState::observe ──► Report ──► mpsc ──────────────┼─► watcher
@@ -11,12 +11,20 @@
 //! ```
 //!
 //! # Timing
-//! A probe starts every `interval` (each gap drawn from `interval × (1 ± jitter)`)
+//! A probe starts every `interval` (each gap within `interval × (1 ± jitter)`)
 //! whether or not earlier probes have finished, as BFD sends packets regardless of
 //! answers: a backend that goes silent is seen one `timeout` after the first
 //! unanswered probe, not after `fall × (interval + timeout)`. At most `max_in_flight`
 //! probes are in flight; a probe due beyond that is skipped (the next one is on
 //! schedule). A probe that has not succeeded within `timeout` fails.
+//!
+//! The ticks are on a grid shared by the checkers of the process (see `Schedule` below):
+//! checkers with the same interval start their probes in the same timer wake-up,
+//! a group of up to eight at a time, and the jitter moves each tick of the whole
+//! process by one shared amount. Jitter still de-synchronises watchers (each process
+//! draws its own offsets and phases) and successive ticks; it no longer spreads the
+//! checkers of one watcher apart, which is what made each of them wake the process
+//! on its own.
 //!
 //! # Which results count, and in which order
 //! Results are applied as they complete, with one rule: a result counts only if its
@@ -27,6 +35,19 @@
 //! failure cannot break a streak that newer successes built. The newest evidence wins.
 //! In the silent-failure case nothing newer completes first (every later probe hangs
 //! too and times out later, in start order), so each timeout counts.
+//!
+//! # Stalls
+//! A timeout is a verdict only if the checker looked at the clock on time. When its
+//! process did not run for a while (a CPU-starved host, a VM's stolen time), it
+//! sees its deadlines late, all at once, and an answer the backend sent meanwhile may
+//! not even have been read. Every backend of the watcher would then fail together:
+//! the lab saw both backends "time out" with 54 ms for a 30 ms timeout, and the VIP
+//! moved for nothing. So a probe whose deadline the checker saw later than
+//! `max(5 ms, timeout / 4)` is reported as `Stalled` (`counted: false`) and a new
+//! probe starts at once: that one, timed by a running process, decides. A checker
+//! that is late all the time must still see a dead backend, so at most
+//! `max_in_flight + fall` stalled timeouts in a row are discounted; the next counts.
+//! A stall never hides a refused connection or a lost one: only timeouts are judged.
 //!
 //! # The persistent connection
 //! The checker keeps one idle connection per backend (HTTP/1.1 keep-alive; for
@@ -40,14 +61,26 @@
 //! that accepts and closes cannot cause a loop.
 //!
 //! # Cost
-//! Per probe on an idle keep-alive connection: one `write`, one `read`, one `peek`
-//! that finds nothing (the idle watch), two timer updates and a [`Report`]. With
-//! 1,000 backends at 100 ms on loopback, `benches/probe_cost.rs` measured about 26 %
-//! of one core on the shared 2-core machine, of which a bare GET loop with no checker
-//! logic already costs 17 to 19 %: on loopback the sender's system time includes the
-//! receiving side of the TCP stack. Jitter accounts for about 5 points (it spreads
-//! probe starts over the interval, so the runtime wakes every millisecond instead of
-//! in bursts); `jitter = 0` trades that for synchronised bursts.
+//! On loopback every probe costs the kernel's TCP work of both ends (the sender's
+//! system time includes the receiving side), so what the checker controls is the
+//! number of wake-ups and of syscalls. Per probe on an idle keep-alive connection:
+//! one `write` of the prepared request, one `read` of the whole response into a
+//! buffer reused from probe to probe, and a [`Report`]. No timer per probe: one
+//! deadline timer per checker follows the oldest probe in flight, and a response in
+//! time touches no timer. The tick timers are double-buffered so that no timer is
+//! ever armed before the runtime's next wake-up (tokio would then wake its own driver
+//! through an eventfd: two syscalls and an epoll turn per probe). The probes of a
+//! tick go out in one wake-up and their answers, which arrive together, are read in
+//! one more. Measured with `cargo bench -p hopwatch --bench watcher_cost` (the
+//! whole watcher, CPU time, on the shared 2-core VM; runs vary by ±15 %): the
+//! example config (2 backends every 10 ms) went from 3.0–3.1 % of one core to
+//! 2.3–2.7 %, with 1.5 instead of 1.9 context switches per probe; 1,000 backends at
+//! 100 ms from 38–41 % to 29–33 %. On the same machine a bare tokio loop with no
+//! checker logic costs 1.5–2.1 % (two GETs every 10 ms) and 22 % (1,000 GETs every
+//! 100 ms, in groups of eight), and a timer alone waking every 10 ms 0.6–0.9 %: what
+//! is left is mostly the kernel's TCP work of both ends and the wake-up for the
+//! answers, which this design keeps so that latency is measured and a verdict is
+//! immediate.
 //!
 //! A backend that answers with `Connection: close` (or HTTP/1.0 without keep-alive)
 //! leaves nothing to watch: each probe connects afresh, and a kill is seen by the
@@ -61,7 +94,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -69,7 +102,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use crate::probe::{self, Failure, IdleEvent, Outcome, Prepared, ProbeError};
+use crate::probe::{self, IdleEvent, Outcome, Prepared, ProbeError};
 use crate::spec::CheckSpec;
 use crate::state::{Health, HealthState, Transition};
 
@@ -109,6 +142,9 @@ pub struct Report {
     pub error: Option<String>,
     /// Whether it counted for rise/fall (false for a stale result, see the module doc).
     pub counted: bool,
+    /// A timeout the checker saw too late to trust (see "Stalls" in the module doc):
+    /// reported, not counted.
+    pub stalled: bool,
     /// What made this report.
     pub cause: Cause,
     /// The verdict after this result.
@@ -132,7 +168,17 @@ pub async fn run_checker(id: usize, spec: CheckSpec, tx: UnboundedSender<Report>
     Checker::new(id, spec, tx).run().await;
 }
 
-/// What a probe task hands back.
+/// A probe in flight, polled inside the checker's own task.
+struct Probe {
+    seq: u64,
+    cause: Cause,
+    started: Instant,
+    /// `started + timeout`: a probe still here at this time has failed.
+    deadline: tokio::time::Instant,
+    future: Pin<Box<dyn Future<Output = (Outcome, Vec<u8>)> + Send>>,
+}
+
+/// A finished probe, as the checker applies it.
 struct Done {
     seq: u64,
     cause: Cause,
@@ -144,9 +190,7 @@ struct Done {
 struct Checker {
     id: usize,
     target: Arc<Prepared>,
-    interval: Duration,
     timeout: Duration,
-    jitter: f64,
     max_in_flight: usize,
     tx: UnboundedSender<Report>,
     state: HealthState,
@@ -156,7 +200,16 @@ struct Checker {
     /// `seq` of the last counted result, if any.
     last_counted: Option<u64>,
     reprobe_pending: bool,
-    rng: SplitMix64,
+    /// Lateness beyond which an expired probe is a stall, not a verdict.
+    stall_tolerance: Duration,
+    /// Stalled timeouts discounted since the last counted result.
+    stall_discounts: u32,
+    /// At most this many in a row (see "Stalls" in the module doc).
+    stall_cap: u32,
+    schedule: Schedule,
+    /// The response buffer, lent to one probe at a time (a probe that finds it
+    /// lent, because another is in flight, gets a fresh one).
+    buf: Option<Vec<u8>>,
 }
 
 impl Checker {
@@ -167,44 +220,70 @@ impl Checker {
         } else {
             0.0
         };
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let interval = spec.interval.max(min);
         Self {
             id,
             target: Prepared::new(&spec.target),
-            interval: spec.interval.max(min),
             timeout: spec.timeout.max(min),
-            jitter,
             max_in_flight: spec.max_in_flight.max(1),
             tx,
             state: HealthState::new(spec.rise, spec.fall),
+            stall_tolerance: (spec.timeout / 4).max(STALL_TOLERANCE_MIN),
+            stall_discounts: 0,
+            stall_cap: u32::try_from(spec.max_in_flight.max(1))
+                .unwrap_or(u32::MAX)
+                .saturating_add(spec.fall),
             probes: InFlight::default(),
             idle: None,
             next_seq: 0,
             last_counted: None,
             reprobe_pending: false,
-            rng: SplitMix64(seed),
+            schedule: Schedule::new(id, interval, jitter),
+            buf: None,
         }
     }
 
-    /// The next gap between probe starts: `interval × (1 ± jitter)`.
+    /// The gap to the next tick of the schedule (and moves to it): `interval × (1 ±
+    /// jitter)`.
+    #[cfg(test)]
     fn next_gap(&mut self) -> Duration {
-        let spread = self.jitter * (2.0 * self.rng.next_f64() - 1.0);
-        self.interval.mul_f64(1.0 + spread)
+        let from = self.schedule.at(self.schedule.k);
+        self.schedule.k += 1;
+        self.schedule
+            .at(self.schedule.k)
+            .saturating_duration_since(from)
     }
 
     async fn run(mut self) {
-        let mut next_start = tokio::time::Instant::now();
-        let tick = tokio::time::sleep_until(next_start);
-        tokio::pin!(tick);
+        // Timers, and why there are three (see the module doc, Cost): no timer per
+        // probe; a response that arrives in time touches no timer; and no timer is
+        // ever armed earlier than the runtime's next wake-up, which would make tokio
+        // wake its own driver (an eventfd write and an extra epoll turn per probe).
+        // - `tick` is armed at the next tick and `tick_after` at the one after it,
+        //   so when `tick` fires the next one is already in the wheel, and the one
+        //   re-armed (two ticks ahead) is later than the runtime's next wake-up.
+        // - `deadline` is armed at the oldest probe's deadline while probes are in
+        //   flight, and far away otherwise.
+        let first = self.schedule.first_at_or_after(Instant::now());
+        let after = self.schedule.at(self.schedule.k + 1);
+        let tick_a = tokio::time::sleep_until(tokio::time::Instant::from_std(first));
+        let tick_b = tokio::time::sleep_until(tokio::time::Instant::from_std(after));
+        let deadline = tokio::time::sleep_until(far_away());
+        tokio::pin!(tick_a, tick_b, deadline);
+        // Which of the two holds the next tick.
+        let mut a_is_next = true;
+        let mut deadline_armed: Option<tokio::time::Instant> = None;
+        // Made once: a `closed()` future made per turn would register with (and
+        // leave) the channel's waiter list, under its lock, on every wake-up.
+        let sender = self.tx.clone();
+        let closed = sender.closed();
+        tokio::pin!(closed);
         let discard_idle_data = !self.target.reuses_connections();
         loop {
             tokio::select! {
                 biased;
-                () = self.tx.closed() => break,
-                done = self.probes.next(), if !self.probes.is_empty() => {
+                () = &mut closed => break,
+                done = self.probes.next_with(&mut self.buf), if !self.probes.is_empty() => {
                     if !self.complete(done) {
                         break;
                     }
@@ -226,24 +305,51 @@ impl Checker {
                         }
                     }
                 }
-                () = &mut tick => {
+                () = &mut deadline, if deadline_armed.is_some() => {
+                    if !self.expire(tokio::time::Instant::now()) {
+                        break;
+                    }
+                }
+                () = if a_is_next { tick_a.as_mut() } else { tick_b.as_mut() } => {
+                    if !self.expire(tokio::time::Instant::now()) {
+                        break;
+                    }
                     if self.probes.len() < self.max_in_flight {
-                        self.start(Cause::Scheduled);
+                        // A fresh time: a probe that just expired ended before this
+                        // one started (in-flight counts never overlap by one).
+                        self.start(Cause::Scheduled, Instant::now());
                     } else {
                         tracing::debug!(id = self.id, in_flight = self.probes.len(), "probe skipped: max in flight");
                     }
-                    let now = tokio::time::Instant::now();
-                    next_start += self.next_gap();
-                    if next_start <= now {
-                        // Fell behind (a stalled runtime): restart the schedule from now.
-                        next_start = now + self.next_gap();
+                    // The other timer holds the next tick already; the one that fired
+                    // is re-armed for the tick after it.
+                    let (mut fired, mut other) = if a_is_next {
+                        (tick_a.as_mut(), tick_b.as_mut())
+                    } else {
+                        (tick_b.as_mut(), tick_a.as_mut())
+                    };
+                    let now = Instant::now();
+                    if self.schedule.at(self.schedule.k + 1) > now {
+                        self.schedule.k += 1;
+                    } else {
+                        // Fell behind (a stalled runtime): skip the missed ticks rather
+                        // than bursting to catch up.
+                        let next = self.schedule.first_at_or_after(now);
+                        other.as_mut().reset(tokio::time::Instant::from_std(next));
                     }
-                    tick.as_mut().reset(next_start);
+                    let after = self.schedule.at(self.schedule.k + 1);
+                    fired.as_mut().reset(tokio::time::Instant::from_std(after));
+                    a_is_next = !a_is_next;
                 }
             }
             if self.reprobe_pending && self.probes.len() < self.max_in_flight {
                 self.reprobe_pending = false;
-                self.start(Cause::Reprobe);
+                self.start(Cause::Reprobe, Instant::now());
+            }
+            let want = self.probes.oldest_deadline();
+            if want != deadline_armed {
+                deadline_armed = want;
+                deadline.as_mut().reset(want.unwrap_or_else(far_away));
             }
         }
     }
@@ -254,7 +360,7 @@ impl Checker {
         seq
     }
 
-    fn start(&mut self, cause: Cause) {
+    fn start(&mut self, cause: Cause, now: Instant) {
         let seq = self.take_seq();
         let target = Arc::clone(&self.target);
         let idle = if target.reuses_connections() {
@@ -262,25 +368,47 @@ impl Checker {
         } else {
             None
         };
-        let timeout = self.timeout;
-        self.probes.push(async move {
-            let started = Instant::now();
-            let outcome = match tokio::time::timeout(timeout, probe::probe(&target, idle)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(Failure {
-                    error: ProbeError::Timeout(timeout),
-                    connection_died: false,
-                    conn: None,
-                }),
-            };
-            Done {
-                seq,
-                cause,
-                started,
-                latency: started.elapsed(),
-                outcome,
-            }
+        let buf = self.buf.take().unwrap_or_default();
+        self.probes.push(Probe {
+            seq,
+            cause,
+            started: now,
+            deadline: tokio::time::Instant::from_std(now + self.timeout),
+            future: Box::pin(async move { probe::probe(&target, idle, buf).await }),
         });
+    }
+
+    /// Fails every probe whose deadline has passed (dropping it closes its
+    /// connection), unless the checker saw the deadline so late that it was stalled
+    /// itself (see "Stalls"); false when the receiver is gone.
+    fn expire(&mut self, now: tokio::time::Instant) -> bool {
+        while let Some(probe) = self.probes.take_expired(now) {
+            let latency = now.into_std().saturating_duration_since(probe.started);
+            let late = now.saturating_duration_since(probe.deadline);
+            let ok = if late > self.stall_tolerance && self.stall_discounts < self.stall_cap {
+                self.stall_discounts += 1;
+                self.reprobe_pending = true;
+                let error = ProbeError::Stalled {
+                    timeout: self.timeout,
+                    late,
+                };
+                self.report(
+                    probe.seq,
+                    probe.cause,
+                    probe.started,
+                    latency,
+                    Err(error),
+                    false,
+                )
+            } else {
+                let error = ProbeError::Timeout(self.timeout);
+                self.apply(probe.seq, probe.cause, probe.started, latency, Err(error))
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
     }
 
     /// Handles a finished probe; false when the receiver is gone.
@@ -311,10 +439,26 @@ impl Checker {
         latency: Duration,
         result: Result<(), ProbeError>,
     ) -> bool {
+        self.report(seq, cause, started, latency, result, true)
+    }
+
+    /// Sends the report of a result, counting it when `eligible` and not stale;
+    /// false when the receiver is gone.
+    fn report(
+        &mut self,
+        seq: u64,
+        cause: Cause,
+        started: Instant,
+        latency: Duration,
+        result: Result<(), ProbeError>,
+        eligible: bool,
+    ) -> bool {
         let ok = result.is_ok();
-        let counted = self.last_counted.is_none_or(|last| seq > last);
+        let stalled = matches!(result, Err(ProbeError::Stalled { .. }));
+        let counted = eligible && self.last_counted.is_none_or(|last| seq > last);
         let transition = if counted {
             self.last_counted = Some(seq);
+            self.stall_discounts = 0;
             self.state.observe(ok)
         } else {
             None
@@ -334,6 +478,7 @@ impl Checker {
             latency,
             error: result.err().map(|e| e.to_string()),
             counted,
+            stalled,
             cause,
             state: self.state.health(),
             transition,
@@ -343,13 +488,15 @@ impl Checker {
     }
 }
 
-/// The probes in flight, polled inside the checker's own task.
+/// The probes in flight, polled inside the checker's own task, oldest first.
 ///
 /// Not a task per probe: a probe's socket wakes the checker directly, with no spawn,
 /// no join handle and no task that could outlive the checker. There are few in flight
-/// (`max_in_flight`), so polling them all on each wake-up is cheap.
+/// (`max_in_flight`), so polling them all on each wake-up is cheap. They are kept in
+/// start order, and all have the same timeout, so the first one has the earliest
+/// deadline: the checker's one timer covers them all.
 #[derive(Default)]
-struct InFlight(Vec<Pin<Box<dyn Future<Output = Done> + Send>>>);
+struct InFlight(Vec<Probe>);
 
 impl InFlight {
     fn len(&self) -> usize {
@@ -360,19 +507,42 @@ impl InFlight {
         self.0.is_empty()
     }
 
-    fn push(&mut self, probe: impl Future<Output = Done> + Send + 'static) {
-        self.0.push(Box::pin(probe));
+    fn push(&mut self, probe: Probe) {
+        self.0.push(probe);
     }
 
-    /// The next probe to finish (pending forever while there is none).
-    async fn next(&mut self) -> Done {
+    fn oldest_deadline(&self) -> Option<tokio::time::Instant> {
+        self.0.first().map(|p| p.deadline)
+    }
+
+    /// The oldest probe, if its deadline has passed.
+    fn take_expired(&mut self, now: tokio::time::Instant) -> Option<Probe> {
+        if self.0.first().is_some_and(|p| p.deadline <= now) {
+            Some(self.0.remove(0))
+        } else {
+            None
+        }
+    }
+
+    /// The next probe to finish (pending forever while there is none); the buffer it
+    /// borrowed goes back to `buf`.
+    async fn next_with(&mut self, buf: &mut Option<Vec<u8>>) -> Done {
         std::future::poll_fn(|cx| {
             for i in 0..self.0.len() {
                 if let Some(probe) = self.0.get_mut(i)
-                    && let Poll::Ready(done) = probe.as_mut().poll(cx)
+                    && let Poll::Ready((outcome, b)) = probe.future.as_mut().poll(cx)
                 {
-                    drop(self.0.swap_remove(i));
-                    return Poll::Ready(done);
+                    let probe = self.0.remove(i);
+                    if buf.is_none() {
+                        *buf = Some(b);
+                    }
+                    return Poll::Ready(Done {
+                        seq: probe.seq,
+                        cause: probe.cause,
+                        started: probe.started,
+                        latency: probe.started.elapsed(),
+                        outcome,
+                    });
                 }
             }
             Poll::Pending
@@ -381,12 +551,116 @@ impl InFlight {
     }
 }
 
+/// The least lateness that marks a stall (a quarter of the timeout above that):
+/// tokio's timers have a millisecond's granularity and a busy runtime adds a few.
+const STALL_TOLERANCE_MIN: Duration = Duration::from_millis(5);
+
+/// A time no timer of a checker reaches: where the idle deadline timer waits.
+fn far_away() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(24 * 3600)
+}
+
 /// Waits for an event on the idle connection; pending forever when there is none
 /// (the `select!` guard keeps that branch off then).
 async fn watch_idle(idle: Option<&TcpStream>, discard_data: bool) -> IdleEvent {
     match idle {
         Some(stream) => probe::watch_idle(stream, discard_data).await,
         None => std::future::pending().await,
+    }
+}
+
+/// When a checker's scheduled probes start: a grid shared by every checker of this
+/// process with the same interval, so that one timer wake-up starts many probes.
+///
+/// Tick `k` of a checker is at `anchor + phase + k × interval + offset(k)`:
+/// - `anchor` is one instant per process (the first checker's start);
+/// - `phase` depends on the checker's id only through its group of
+///   [`GROUP`] ids: the backends of a small watcher (the example's two) share one
+///   phase and are probed in the same wake-up; a thousand backends are spread over
+///   the interval in groups (golden-ratio steps), so no wake-up sends them all and
+///   a response never waits behind a thousand sends;
+/// - `offset(k)`, the jitter, is drawn from `± jitter × interval / 2` by a hash of a
+///   per-process seed, the interval and `k`: every checker of the process shifts
+///   tick `k` by the same amount (they stay aligned, so still one wake-up), while
+///   another watcher process has another seed and another phase: watchers, and
+///   successive ticks, stay de-synchronised. A gap between two ticks is
+///   `interval + offset(k+1) - offset(k)`, within `interval × (1 ± jitter)` as
+///   before; what changed is that the gaps are shared by the process's checkers.
+struct Schedule {
+    anchor: Instant,
+    seed: u64,
+    interval: Duration,
+    jitter: f64,
+    phase: Duration,
+    /// The current tick.
+    k: u64,
+}
+
+/// Checker ids that share a phase.
+const GROUP: usize = 8;
+
+/// The process's anchor and jitter seed, set by the first checker.
+fn grid() -> (Instant, u64) {
+    static GRID: OnceLock<(Instant, u64)> = OnceLock::new();
+    *GRID.get_or_init(|| {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (Instant::now(), seed)
+    })
+}
+
+impl Schedule {
+    fn new(id: usize, interval: Duration, jitter: f64) -> Self {
+        let (anchor, seed) = grid();
+        // Golden-ratio steps spread the groups evenly over the interval, however many
+        // there are; group 0 (the first GROUP ids) has phase 0.
+        let group = (id / GROUP) as f64;
+        let phase = interval.mul_f64((group * 0.618_033_988_749_895).fract());
+        Self {
+            anchor,
+            seed,
+            interval,
+            jitter,
+            phase,
+            k: 0,
+        }
+    }
+
+    /// The offset of tick `k`, in `[-1, 1] × jitter × interval / 2`, in ns.
+    fn offset_ns(&self, k: u64) -> i128 {
+        if self.jitter == 0.0 {
+            return 0;
+        }
+        let mut rng = SplitMix64(
+            self.seed
+                ^ (self.interval.as_nanos() as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+                ^ k.wrapping_mul(0x94D0_49BB_1331_11EB),
+        );
+        let u = 2.0 * rng.next_f64() - 1.0;
+        (u * self.jitter / 2.0 * self.interval.as_nanos() as f64) as i128
+    }
+
+    /// When tick `k` is (tick 0 may be before the anchor's phase by the offset;
+    /// it is clamped to the anchor).
+    fn at(&self, k: u64) -> Instant {
+        let base = self.phase.as_nanos() + self.interval.as_nanos() * u128::from(k);
+        let ns = (base as i128 + self.offset_ns(k)).max(0);
+        self.anchor + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+
+    /// The first tick at or after `now`; it becomes the current tick.
+    fn first_at_or_after(&mut self, now: Instant) -> Instant {
+        let since = now.saturating_duration_since(self.anchor + self.phase);
+        let k = since.as_nanos() / self.interval.as_nanos().max(1);
+        // The offsets are within half an interval: start a tick early and step.
+        let mut k = u64::try_from(k).unwrap_or(u64::MAX).saturating_sub(1);
+        while self.at(k) < now {
+            k += 1;
+        }
+        self.k = k;
+        self.at(k)
     }
 }
 
@@ -461,6 +735,62 @@ mod tests {
             (true, false, Health::Down)
         );
         assert_eq!(reports[1].transition, None);
+    }
+
+    fn pending_probe(checker: &mut Checker, deadline: tokio::time::Instant) {
+        let seq = checker.take_seq();
+        checker.probes.push(Probe {
+            seq,
+            cause: Cause::Scheduled,
+            started: Instant::now(),
+            deadline,
+            future: Box::pin(std::future::pending()),
+        });
+    }
+
+    #[tokio::test]
+    async fn a_deadline_seen_late_is_a_stall_not_a_verdict_until_the_cap() {
+        // fall 2, max_in_flight 4 (the example config): up to 6 stalls in a row are
+        // discounted, each asks for a re-probe; the 7th counts.
+        let (mut checker, mut rx) = checker(3, 2);
+        checker.max_in_flight = 4;
+        checker.stall_cap = 6;
+        let now = tokio::time::Instant::now();
+        for _ in 0..7 {
+            // Seen 24 ms late, as in the lab (54 ms for a 30 ms timeout).
+            pending_probe(&mut checker, now - Duration::from_millis(24));
+        }
+        assert!(checker.expire(now));
+        let reports: Vec<Report> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let counted: Vec<bool> = reports.iter().map(|r| r.counted).collect();
+        assert_eq!(counted, [false, false, false, false, false, false, true]);
+        assert!(reports[0].stalled && !reports[6].stalled);
+        assert!(
+            reports[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("stalled")),
+            "{:?}",
+            reports[0].error
+        );
+        assert!(checker.reprobe_pending);
+        assert_eq!(reports[6].state, Health::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_seen_on_time_counts_and_resets_the_stall_count() {
+        let (mut checker, mut rx) = checker(3, 1);
+        let now = tokio::time::Instant::now();
+        pending_probe(&mut checker, now - Duration::from_millis(24));
+        pending_probe(&mut checker, now - Duration::from_millis(1));
+        assert!(checker.expire(now));
+        let reports: Vec<Report> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            reports.iter().map(|r| r.counted).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert_eq!(reports[1].state, Health::Down);
+        assert_eq!(checker.stall_discounts, 0);
     }
 
     #[test]

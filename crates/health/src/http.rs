@@ -235,11 +235,27 @@ pub struct Reader<R> {
 impl<R: AsyncRead + Unpin> Reader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            buf: Vec::with_capacity(1024),
-            pos: 0,
+        Self::with_buffer(inner, Vec::new())
+    }
+
+    /// Wraps `inner`, reading into `buf` (emptied first; grown to 1 KiB if smaller),
+    /// so that a caller reading many responses allocates once.
+    pub fn with_buffer(inner: R, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        if buf.capacity() < 1024 {
+            buf.reserve(1024);
         }
+        Self { inner, buf, pos: 0 }
+    }
+
+    /// The buffer, for the next [`Reader::with_buffer`]. A buffer a huge response
+    /// grew is dropped rather than kept.
+    pub fn into_buffer(mut self) -> Vec<u8> {
+        if self.buf.capacity() > 64 * 1024 {
+            return Vec::new();
+        }
+        self.buf.clear();
+        self.buf
     }
 
     fn unread(&self) -> &[u8] {

@@ -47,6 +47,18 @@ pub enum ProbeError {
     /// No complete answer within the timeout.
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// No answer within the timeout, but the checker itself saw the deadline this
+    /// much late: its own process was not running, so the verdict is not trusted
+    /// (not counted; a new probe starts at once). See the checker's "Stalls".
+    #[error(
+        "no answer within {timeout:?}, but the checker looked {late:?} late (stalled): not counted"
+    )]
+    Stalled {
+        /// The probe's timeout.
+        timeout: std::time::Duration,
+        /// How late the checker saw its deadline.
+        late: std::time::Duration,
+    },
     /// The idle persistent connection was closed or reset by the backend.
     #[error("persistent connection lost: {0}")]
     ConnectionLost(String),
@@ -125,62 +137,76 @@ async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
     Ok(stream)
 }
 
-/// Runs one probe (without its timeout, which the checker applies).
-pub(crate) async fn probe(target: &Prepared, idle: Option<TcpStream>) -> Outcome {
+/// Runs one probe (without its timeout, which the checker applies). `buf` is the
+/// response buffer, handed back for the next probe: no allocation per probe.
+pub(crate) async fn probe(
+    target: &Prepared,
+    idle: Option<TcpStream>,
+    buf: Vec<u8>,
+) -> (Outcome, Vec<u8>) {
     let Kind::Http {
         request,
         expect_status,
         body_contains,
     } = &target.kind
     else {
-        return connect(target.addr).await.map(Some);
+        return (connect(target.addr).await.map(Some), buf);
     };
     let (mut stream, reused) = match idle {
         Some(stream) => (stream, true),
-        None => (connect(target.addr).await?, false),
+        None => match connect(target.addr).await {
+            Ok(stream) => (stream, false),
+            Err(failure) => return (Err(failure), buf),
+        },
     };
+    // The request is small and prepared: one `write`. TCP_NODELAY (set at connect)
+    // sends it at once.
     if let Err(e) = stream.write_all(request).await {
-        return Err(Failure {
+        let failure = Failure {
             error: ProbeError::Write(e),
             connection_died: reused,
             conn: None,
-        });
+        };
+        return (Err(failure), buf);
     }
-    let response = match http::Reader::new(&mut stream)
-        .read_response(body_contains.is_some())
-        .await
-    {
+    let mut reader = http::Reader::with_buffer(&mut stream, buf);
+    let response = reader.read_response(body_contains.is_some()).await;
+    let buf = reader.into_buffer();
+    let response = match response {
         Ok(response) => response,
         Err(e) => {
             let died = matches!(e, HttpError::Closed { .. } | HttpError::Io(_));
-            return Err(Failure {
+            let failure = Failure {
                 error: e.into(),
                 connection_died: reused && died,
                 conn: None,
-            });
+            };
+            return (Err(failure), buf);
         }
     };
     let conn = response.reusable.then_some(stream);
     if response.status != *expect_status {
-        return Err(Failure {
+        let failure = Failure {
             error: ProbeError::Status {
                 got: response.status,
                 expected: *expect_status,
             },
             connection_died: false,
             conn,
-        });
+        };
+        return (Err(failure), buf);
     }
     if let Some(needle) = body_contains
         && !http::contains(&response.body, needle.as_bytes())
     {
-        return Err(Failure {
+        let failure = Failure {
             error: ProbeError::Body(needle.clone()),
             connection_died: false,
             conn,
-        });
+        };
+        return (Err(failure), buf);
     }
-    Ok(conn)
+    (Ok(conn), buf)
 }
 
 /// What happened to an idle connection.

@@ -25,7 +25,10 @@ pub struct CheckSpec {
     /// Failures in a row that make the backend `Down`.
     pub fall: u32,
     /// Random spread of each interval, as a fraction of it: 0.1 means each gap
-    /// between probe starts is drawn from `interval × [0.9, 1.1]`. Clamped to `[0, 0.5]`.
+    /// between probe starts is within `interval × [0.9, 1.1]`. Clamped to `[0, 0.5]`.
+    /// The offsets are drawn once per process and tick, so the checkers of one
+    /// watcher stay aligned (one wake-up probes them all) while different watchers
+    /// are not (see the checker's `Schedule`).
     pub jitter: f32,
     /// Most probes in flight at once; a probe due while this many are in flight is
     /// skipped. At least 1.

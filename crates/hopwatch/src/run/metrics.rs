@@ -40,6 +40,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
 }
 
+/// One backend's per-probe metrics. The handles share their values with the
+/// registered families (prometheus-client metrics are reference-counted), so a
+/// report updates them without hashing the labels and locking the family.
+pub struct BackendMetrics {
+    pub latency: Histogram,
+    pub failed: Counter,
+}
+
 /// Every metric, and the registry that renders them.
 pub struct Metrics {
     pub registry: Registry,
@@ -96,6 +104,14 @@ impl Metrics {
             moves,
             session_established,
             detection_to_update,
+        }
+    }
+
+    /// The per-probe metric handles of a backend (created in the families now).
+    pub fn backend(&self, labels: &BackendLabels) -> BackendMetrics {
+        BackendMetrics {
+            latency: self.probe_latency.get_or_create(labels).clone(),
+            failed: self.probes_failed.get_or_create(labels).clone(),
         }
     }
 

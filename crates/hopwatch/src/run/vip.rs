@@ -30,6 +30,8 @@ pub struct BackendRt {
     pub last: Option<LastProbe>,
     /// Metric labels, built once.
     pub labels: super::metrics::BackendLabels,
+    /// Handles to this backend's per-probe metrics, looked up once.
+    pub metrics: super::metrics::BackendMetrics,
     checker: JoinHandle<()>,
 }
 
@@ -101,20 +103,23 @@ pub fn build(
     v: &config::Vip,
     first_id: usize,
     tx: &UnboundedSender<Report>,
+    metrics: &super::metrics::Metrics,
     now: Instant,
 ) -> Result<VipRt, String> {
     let mut backends = Vec::new();
     for (i, be) in v.backends.iter().enumerate() {
         let spec = check_spec(c, be).map_err(|e| format!("{}: {e}", be.name))?;
+        let labels = super::metrics::BackendLabels {
+            vip: v.prefix.to_string(),
+            backend: be.name.clone(),
+        };
         backends.push(BackendRt {
             name: be.name.clone(),
             next_hop: be.next_hop,
             check: be.check.clone(),
             last: None,
-            labels: super::metrics::BackendLabels {
-                vip: v.prefix.to_string(),
-                backend: be.name.clone(),
-            },
+            metrics: metrics.backend(&labels),
+            labels,
             checker: hopwatch_health::spawn_checker(first_id + i, spec, tx.clone()),
         });
     }
