@@ -1,17 +1,19 @@
 //! `--route-server bird`: BIRD 2 (Debian's `bird2`) as the route server of the
 //! namespace lab.
 //!
-//! One BIRD process holds both instances: a `protocol bgp` per route server address
-//! (AS 65515), each with its own `local` address towards the same watcher and
-//! `strict bind`, so that each listens on its own address and BIRD tells the two
-//! sessions apart by the address a connection arrives on. The sessions are multihop,
-//! as Azure's are, so BIRD resolves the BGP next hop (a backend on the router's
-//! bridge) recursively: `protocol direct` puts the bridge's network into its table
-//! for that, or the VIP would be installed as unreachable. A `protocol kernel`
-//! exports the best route into the router namespace's table. Restarting an instance
-//! is `birdc disable` and `enable` of its protocol: the other keeps the route, as
-//! the other Azure instance would. BIRD runs as root in the foreground (`-f`), with
-//! its config, control socket and log in the lab's output folder.
+//! One BIRD per route server address (AS 65515), as with FRR: BIRD 2.0.12 does not
+//! hold two sessions with one neighbor in one process reliably (with a protocol per
+//! local address and `strict bind`, only one of the two listening sockets accepted at
+//! a time, and a restarted protocol refused every connection). Each BIRD listens
+//! only on its own address (`strict bind`) and waits (passive) for the watcher. The
+//! first also has the observer as a peer and a `protocol kernel` that exports the
+//! best route into the router namespace's table; the second has no kernel protocol
+//! (two would fight over one table), which is why the lab's `route-server-restart`
+//! restarts the second. The sessions are multihop, as Azure's are, so BIRD resolves
+//! the BGP next hop (a backend on the router's bridge) recursively: `protocol
+//! direct` puts the bridge's network into its table for that, or the VIP would be
+//! installed as unreachable. BIRD runs as root in the foreground (`-f`), with its
+//! config, control socket and log in the lab's output folder.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,24 +24,21 @@ use anyhow::{Context, bail};
 use super::procs::Procs;
 use super::topology::Layout;
 
-/// The role name of the BIRD process.
-pub const ROLE: &str = "bird";
+/// The role name of BIRD instance `i` (0 or 1).
+pub fn role(i: usize) -> String {
+    format!("bird{}", i + 1)
+}
 
-/// A running BIRD route server.
+/// A running BIRD route server (two processes).
 #[derive(Debug)]
 pub struct Bird {
     ns: String,
-    socket: PathBuf,
-}
-
-/// The protocol name of instance `i` (0 or 1).
-fn protocol(i: usize) -> String {
-    format!("rs{}", i + 1)
+    dir: PathBuf,
 }
 
 impl Bird {
-    /// Writes the config, starts BIRD in the router namespace and waits (bounded)
-    /// for its control socket.
+    /// Writes the configs and starts both BIRDs in the router namespace; waits
+    /// (bounded) for their control sockets.
     pub async fn start(procs: &mut Procs, layout: &Layout) -> anyhow::Result<Bird> {
         let ns = layout
             .ns_of("route-server")
@@ -47,87 +46,80 @@ impl Bird {
         if !Path::new("/usr/sbin/bird").exists() {
             bail!("--route-server bird needs BIRD 2 (Debian: apt-get install bird2)");
         }
-        let dir = procs.dir().to_path_buf();
-        let conf = dir.join("bird.conf");
-        let socket = dir.join("bird.ctl");
+        let bird = Bird {
+            ns,
+            dir: procs.dir().to_path_buf(),
+        };
+        for i in 0..2 {
+            let conf = bird.path(i, "conf");
+            std::fs::write(&conf, config(layout, i, &bird.path(i, "log")))
+                .with_context(|| format!("writing {}", conf.display()))?;
+            bird.start_instance(procs, i).await?;
+        }
+        Ok(bird)
+    }
+
+    fn path(&self, i: usize, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", role(i)))
+    }
+
+    /// Starts BIRD instance `i` and waits (10 s at most) for its control socket.
+    pub async fn start_instance(&self, procs: &mut Procs, i: usize) -> anyhow::Result<()> {
+        let socket = self.path(i, "ctl");
         let _ = std::fs::remove_file(&socket);
-        std::fs::write(&conf, config(layout, &dir.join("bird.log")))
-            .with_context(|| format!("writing {}", conf.display()))?;
         let args: Vec<String> = vec![
             "-f".into(),
             "-c".into(),
-            conf.display().to_string(),
+            self.path(i, "conf").display().to_string(),
             "-s".into(),
             socket.display().to_string(),
             "-P".into(),
-            dir.join("bird.pid").display().to_string(),
+            self.path(i, "pid").display().to_string(),
         ];
-        procs.spawn_program(ROLE, Some(&ns), Path::new("/usr/sbin/bird"), &args, "out")?;
+        let name = role(i);
+        procs.spawn_program(
+            &name,
+            Some(&self.ns),
+            Path::new("/usr/sbin/bird"),
+            &args,
+            "out",
+        )?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !socket.exists() {
-            if procs.exited(ROLE) {
+            if procs.exited(&name) {
                 bail!(
                     "BIRD exited at start: {}",
-                    std::fs::read_to_string(dir.join("bird.stderr"))
+                    std::fs::read_to_string(self.dir.join(format!("{name}.stderr")))
                         .unwrap_or_default()
                         .trim()
                 );
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!("BIRD did not open its control socket within 10 s: see bird.stderr");
+                bail!("BIRD did not open its control socket within 10 s: see {name}.stderr");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(Bird { ns, socket })
-    }
-
-    /// `birdc disable` (`up = false`) or `enable` of instance `i`'s protocol.
-    pub async fn set_instance(&self, i: usize, up: bool) -> anyhow::Result<()> {
-        let verb = if up { "enable" } else { "disable" };
-        let out = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::process::Command::new("ip")
-                .args(["netns", "exec", &self.ns, "birdc", "-s"])
-                .arg(&self.socket)
-                .args([verb, &protocol(i)])
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .context("birdc took over 5 s")?
-        .context("running birdc")?;
-        if !out.status.success() {
-            bail!(
-                "birdc {verb} {}: {}",
-                protocol(i),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
         }
         Ok(())
     }
 }
 
-fn config(layout: &Layout, log: &Path) -> String {
+fn config(layout: &Layout, i: usize, log: &Path) -> String {
     let mut c = String::new();
     let _ = writeln!(c, "log \"{}\" all;", log.display());
-    let _ = writeln!(c, "router id {};", layout.rs[0]);
+    let _ = writeln!(c, "router id {};", layout.rs[i]);
     let _ = writeln!(c, "protocol device {{ }}");
     let _ = writeln!(
         c,
         "protocol direct {{\n  ipv4;\n  interface \"{}\";\n}}",
         super::netns::BRIDGE
     );
-    // The route server's data plane: the best route into the router's table.
-    let _ = writeln!(c, "protocol kernel {{\n  ipv4 {{ export all; }};\n}}");
-    let mut sessions = vec![(0, layout.watcher, 65001), (1, layout.watcher, 65001)];
-    sessions.push((0, layout.observer, 65002));
-    for (n, (i, nb, asn)) in sessions.into_iter().enumerate() {
-        let name = if n < 2 {
-            protocol(i)
-        } else {
-            "observer".to_string()
-        };
+    let mut sessions = vec![("watcher", layout.watcher, 65001)];
+    if i == 0 {
+        // The route server's data plane: the best route into the router's table.
+        let _ = writeln!(c, "protocol kernel {{\n  ipv4 {{ export all; }};\n}}");
+        sessions.push(("observer", layout.observer, 65002));
+    }
+    for (name, nb, asn) in sessions {
         let _ = writeln!(c, "protocol bgp {name} {{");
         let _ = writeln!(
             c,
@@ -135,9 +127,15 @@ fn config(layout: &Layout, log: &Path) -> String {
              strict bind on;",
             layout.rs[i]
         );
+        // BIRD refuses incoming connections for `connect delay time` (5 s by default)
+        // after a protocol starts, and longer after errors.
+        let _ = writeln!(
+            c,
+            "  connect delay time 1;\n  connect retry time 2;\n  error wait time 1, 5;"
+        );
         // The watcher gets nothing back; the observer sees what the route server
         // learned, as Azure's other peers do.
-        let export = if n < 2 { "none" } else { "all" };
+        let export = if name == "observer" { "all" } else { "none" };
         let _ = writeln!(
             c,
             "  graceful restart on;\n  ipv4 {{ import all; export {export}; }};\n}}"

@@ -108,8 +108,8 @@ Nothing of it links to the host's namespace. Two more scenarios:
   drop                  nft rule dropping ws1's TCP port 8080; removed; failback
 --route-server frr runs FRR's bgpd (one per instance) and zebra in vnet instead; its
 route-server-restart restarts the second instance (the first owns zebra's routes).
---route-server bird runs one BIRD 2 with a BGP protocol per instance and a kernel
-protocol; its route-server-restart disables and enables the first instance.
+--route-server bird runs one BIRD 2 per instance, the first with a kernel protocol;
+its route-server-restart restarts the second, as with FRR.
 'program' is then the time the router's kernel table changed (ip monitor route), and
 'rs' is the route server's own part: from the watcher's UPDATE to that change.
 

@@ -43,6 +43,10 @@ fn parse_line(line: &str, addr: &str, prefix: &str) -> Option<Value> {
         return None;
     }
     let words: Vec<&str> = words.collect();
+    // The flow-affinity tables (one per backend) are not the route server's route.
+    if words.contains(&"table") {
+        return None;
+    }
     let via = words
         .iter()
         .position(|w| *w == "via")
@@ -101,5 +105,13 @@ mod tests {
             .is_none()
         );
         assert!(parse_line("\tnexthop via 10.10.0.4 dev br0 weight 1", "100.64.0.1", p).is_none());
+        assert!(
+            parse_line(
+                "[2026-11-25T21:00:06.996129] 100.64.0.1 via 10.10.0.4 dev br0 table 101",
+                "100.64.0.1",
+                p
+            )
+            .is_none()
+        );
     }
 }

@@ -17,6 +17,10 @@
 //! `setns(2)` ([`in_ns`]), and its control calls run inside the target namespace
 //! (`ip netns exec`), so nothing is ever sent from the host namespace.
 //!
+//! Established flows to the VIP keep their next hop when its route moves (conntrack
+//! marks and a routing table per backend, see [`Net::flow_affinity`]), as flows
+//! through the proxy data plane do on loopback, so a planned move breaks nothing.
+//!
 //! Failures injected at the network level: `blackhole` sets ws1's bridge port down
 //! (every packet to and from ws1 vanishes), `drop` adds an nft rule in ws1's
 //! namespace that drops every TCP segment to its HTTP port.
@@ -35,6 +39,10 @@ pub const BRIDGE: &str = "br0";
 const HOST_IF: &str = "lab0";
 /// The nft table the `drop` scenario adds in ws1's namespace.
 const DROP_TABLE: &str = "hopwatch_lab";
+/// The nft table of the router's flow affinity.
+const AFFINITY_TABLE: &str = "hopwatch_lab_affinity";
+/// The VIP.
+const VIP: &str = "100.64.0.1";
 
 /// The lab's namespace names (a prefix per run lets two runs coexist).
 #[derive(Debug, Clone)]
@@ -253,7 +261,12 @@ impl Net {
         }
         for ns in [&names.ws1, &names.ws2] {
             ip(&["-n", ns, "addr", "add", "100.64.0.1/32", "dev", "lo"])?;
+            // Answers to lt1 go back through the router, as every packet does in a
+            // cloud VNET, not straight across the bridge: the router sees both
+            // directions of each flow, which flow affinity needs.
+            ip(&["-n", ns, "route", "add", "10.10.0.6/32", "via", ROUTER])?;
         }
+        self.flow_affinity()?;
         // A new connection per request for minutes: lt1 needs the whole port range
         // and TIME_WAIT reuse, or trials would run out of four-tuples.
         sysctl(
@@ -263,6 +276,48 @@ impl Net {
                 "net.ipv4.tcp_tw_reuse=1",
             ],
         )?;
+        Ok(())
+    }
+
+    /// Established flows to the VIP keep the next hop they started with when its
+    /// route moves, as connections through hopwatch's proxy data plane do on
+    /// loopback: a planned move (drain, failback) then breaks no connection in
+    /// flight, whichever route server programs the route. conntrack remembers each
+    /// new flow's next hop (`rt ip nexthop`) in its mark; the flow's later packets
+    /// carry the mark and a rule per backend routes them through a table holding
+    /// only that backend. A flow whose backend died fails as it would anyway.
+    fn flow_affinity(&self) -> anyhow::Result<()> {
+        let vnet = self.names.vnet.as_str();
+        let backends = [("10.10.0.4", "1"), ("10.10.0.5", "2")];
+        let map: Vec<String> = backends.iter().map(|(a, m)| format!("{a} : {m}")).collect();
+        let ruleset = format!(
+            "table ip {AFFINITY_TABLE} {{\n  chain forward {{\n    type filter hook forward \
+             priority 0; policy accept;\n    ip daddr {VIP} ct state new ct mark set rt ip \
+             nexthop map {{ {} }}\n  }}\n  chain prerouting {{\n    type filter hook \
+             prerouting priority -150; policy accept;\n    ip daddr {VIP} ct mark != 0 meta \
+             mark set ct mark\n  }}\n}}\n",
+            map.join(", ")
+        );
+        exec_in(vnet, &["nft", "-f", "-"], Some(&ruleset))?;
+        for (addr, mark) in backends {
+            let table = format!("10{mark}");
+            ip(&[
+                "-n",
+                vnet,
+                "route",
+                "add",
+                &format!("{VIP}/32"),
+                "via",
+                addr,
+                "dev",
+                BRIDGE,
+                "table",
+                &table,
+            ])?;
+            ip(&[
+                "-n", vnet, "rule", "add", "fwmark", mark, "table", &table, "priority", "100",
+            ])?;
+        }
         Ok(())
     }
 

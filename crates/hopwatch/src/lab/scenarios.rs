@@ -420,12 +420,13 @@ impl Lab {
                 bail!("FRR's zebra has exited (see frr-zebra.stderr)");
             }
         } else if self.layout.route_server == RouteServer::Bird {
-            if self.procs.exited(bird::ROLE) {
-                bail!("BIRD has exited (see bird.stderr)");
-            }
-            if let Some(b) = &self.bird {
-                // A failed route-server-restart trial may have left it disabled.
-                b.set_instance(0, true).await?;
+            for i in 0..2 {
+                if self.procs.exited(&bird::role(i)) {
+                    self.procs.kill(&bird::role(i)).await.ok();
+                    if let Some(b) = &self.bird {
+                        b.start_instance(&mut self.procs, i).await?;
+                    }
+                }
             }
         } else if self.procs.exited("route-server") {
             bail!("the route server has exited (see route-server.stderr)");
@@ -655,8 +656,7 @@ impl Lab {
     }
 
     /// Restarts one instance: hopwatch's first through its API (down for 2 s);
-    /// FRR's second by PID (see [`super::frr`] for why the second); BIRD's first
-    /// with `birdc disable` and `enable`.
+    /// FRR's and BIRD's second by PID (see [`super::frr`] for why the second).
     async fn restart_route_server(
         &mut self,
         s: &mut Steps,
@@ -665,16 +665,17 @@ impl Lab {
     ) -> anyhow::Result<()> {
         let ev = now_us();
         if let Some(b) = &self.bird {
-            let addr = self.layout.rs[0];
-            b.set_instance(0, false).await?;
+            let addr = self.layout.rs[1];
+            let role = bird::role(1);
+            self.procs.kill(&role).await?;
             s.event = Some(Event {
                 ts_us: ev,
-                name: format!("restart {addr} (birdc disable, enable)"),
+                name: format!("restart {addr} (BIRD)"),
             });
             tokio::time::sleep(Duration::from_secs(2)).await;
             let t = now_us();
-            b.set_instance(0, true).await?;
-            s.markers.push(marker(format!("{addr} enabled"), t, "back"));
+            b.start_instance(&mut self.procs, 1).await?;
+            s.markers.push(marker(format!("{addr} started"), t, "back"));
             let es = wait_for(
                 wlog,
                 t,
