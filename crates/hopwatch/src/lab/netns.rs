@@ -43,6 +43,8 @@ const DROP_TABLE: &str = "hopwatch_lab";
 const AFFINITY_TABLE: &str = "hopwatch_lab_affinity";
 /// The VIP.
 const VIP: &str = "100.64.0.1";
+/// The load injector's source addresses, one per trial (local to lt1).
+pub const LOAD_SOURCES: &str = "10.10.6.0/24";
 
 /// The lab's namespace names (a prefix per run lets two runs coexist).
 #[derive(Debug, Clone)]
@@ -263,19 +265,29 @@ impl Net {
             ip(&["-n", ns, "addr", "add", "100.64.0.1/32", "dev", "lo"])?;
             // Answers to lt1 go back through the router, as every packet does in a
             // cloud VNET, not straight across the bridge: the router sees both
-            // directions of each flow, which flow affinity needs.
+            // directions of each flow, which flow affinity needs. (Answers to the
+            // load's own sources take the default route, to the router as well.)
             ip(&["-n", ns, "route", "add", "10.10.0.6/32", "via", ROUTER])?;
         }
         self.flow_affinity()?;
-        // A new connection per request for minutes: lt1 needs the whole port range
-        // and TIME_WAIT reuse, or trials would run out of four-tuples.
-        sysctl(
+        // A new connection per request for minutes: each trial sends from an address
+        // of its own in LOAD_SOURCES (all of it local to lt1, routed to lt1 by the
+        // router), so no four-tuple of an earlier trial is reused. A reused one would
+        // find the router's conntrack entry of the earlier flow still there (a SYN
+        // that went unanswered stays for two minutes) and follow that flow's next
+        // hop, not the current route.
+        ip(&[
+            "-n",
             &names.lt1,
-            &[
-                "net.ipv4.ip_local_port_range=1024 65000",
-                "net.ipv4.tcp_tw_reuse=1",
-            ],
-        )?;
+            "route",
+            "add",
+            "local",
+            LOAD_SOURCES,
+            "dev",
+            "lo",
+        ])?;
+        ip(&["-n", vnet, "route", "add", LOAD_SOURCES, "via", "10.10.0.6"])?;
+        sysctl(&names.lt1, &["net.ipv4.ip_local_port_range=1024 65000"])?;
         Ok(())
     }
 
@@ -283,9 +295,12 @@ impl Net {
     /// route moves, as connections through hopwatch's proxy data plane do on
     /// loopback: a planned move (drain, failback) then breaks no connection in
     /// flight, whichever route server programs the route. conntrack remembers each
-    /// new flow's next hop (`rt ip nexthop`) in its mark; the flow's later packets
-    /// carry the mark and a rule per backend routes them through a table holding
-    /// only that backend. A flow whose backend died fails as it would anyway.
+    /// new flow's next hop (`rt ip nexthop`) in its mark; the later packets of a flow
+    /// the backend answered (`established`) carry the mark, and a rule per backend
+    /// routes them through a table holding only that backend. A flow that was never
+    /// answered follows the current route: its retransmitted SYN, or a new flow that
+    /// reuses its four-tuple, is `new` again and marked anew. A flow whose backend
+    /// died fails as it would anyway.
     fn flow_affinity(&self) -> anyhow::Result<()> {
         let vnet = self.names.vnet.as_str();
         let backends = [("10.10.0.4", "1"), ("10.10.0.5", "2")];
@@ -294,8 +309,8 @@ impl Net {
             "table ip {AFFINITY_TABLE} {{\n  chain forward {{\n    type filter hook forward \
              priority 0; policy accept;\n    ip daddr {VIP} ct state new ct mark set rt ip \
              nexthop map {{ {} }}\n  }}\n  chain prerouting {{\n    type filter hook \
-             prerouting priority -150; policy accept;\n    ip daddr {VIP} ct mark != 0 meta \
-             mark set ct mark\n  }}\n}}\n",
+             prerouting priority -150; policy accept;\n    ip daddr {VIP} ct state established \
+             meta mark set ct mark\n  }}\n}}\n",
             map.join(", ")
         );
         exec_in(vnet, &["nft", "-f", "-"], Some(&ruleset))?;

@@ -144,15 +144,17 @@ impl Layout {
         if name == "ws1" { self.ws1 } else { self.ws2 }
     }
 
-    /// The source address of trial `n`'s requests: on loopback a new one per trial
-    /// (lt1's network, 127.10.6.0/24), so that no four-tuple of an earlier trial's
-    /// TIME_WAIT sockets is reused; in the namespace lab lt1's own address (its
-    /// port range is widened and TIME_WAIT reuse is on instead).
+    /// The source address of trial `n`'s requests, a new one per trial so that no
+    /// four-tuple of an earlier trial is reused (its TIME_WAIT socket, or in the
+    /// namespace lab the router's conntrack entry, would still be there): lt1's
+    /// network 127.10.6.0/24 on loopback, 10.10.6.0/24 (local to lt1) in namespaces.
     pub fn load_source(&self, n: usize) -> Option<IpAddr> {
-        if self.netns.is_some() {
-            return None;
-        }
-        Some(IpAddr::from([127, 10, 6, (n % 250 + 1) as u8]))
+        let host = (n % 250 + 1) as u8;
+        Some(if self.netns.is_some() {
+            IpAddr::from([10, 10, 6, host])
+        } else {
+            IpAddr::from([127, 10, 6, host])
+        })
     }
 
     /// One line that says what runs where, for the report.
