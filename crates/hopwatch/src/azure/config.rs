@@ -2,9 +2,9 @@
 //! value as its default, so a file holding only `[hopwatch]` (where the release comes
 //! from) renders the seed's environment; `examples/azure.toml` spells every key out.
 //!
-//! Errors name the file, the line and the key, as the watcher's config does: serde
-//! gives the key path, toml the position, and `crate::config::locate` finds the line
-//! of a key again for the checks in `validate`.
+//! Errors name the file, the line and the key, with the watcher's config's own code
+//! (`crate::config::{read, deserialize, located}`): serde gives the key path, toml
+//! the position, and the line of a key is found again for the checks in `validate`.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -13,8 +13,7 @@ use std::time::Duration;
 use hopwatch_bgp::{Asn, Prefix};
 use serde::{Deserialize, Deserializer};
 
-use crate::config::ConfigError;
-use crate::config::locate;
+use crate::config::{self, ConfigError};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -419,46 +418,19 @@ impl Role {
 
 /// Reads, parses and checks a config file.
 pub fn load(path: &Path) -> Result<AzureConfig, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError {
-            file: path.to_owned(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        }]
-    })?;
-    parse(path, &text)
+    parse(path, &config::read(path)?)
 }
 
 /// Parses and checks config text; `path` only names it in errors.
 pub fn parse(path: &Path, text: &str) -> Result<AzureConfig, Vec<ConfigError>> {
-    let err = |line, key: String, message: String| ConfigError {
-        file: path.to_owned(),
-        line,
-        key,
-        message,
-    };
-    let de = toml::Deserializer::parse(text).map_err(|e| {
-        let line = e.span().map(|s| locate::line_of_offset(text, s.start));
-        vec![err(line, String::new(), e.message().trim().to_string())]
-    })?;
-    let config: AzureConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = e.path().to_string();
-        let inner = e.into_inner();
-        let line = inner
-            .span()
-            .map(|s| locate::line_of_offset(text, s.start))
-            .or_else(|| locate::line_of_key(text, &key));
-        let key = if key == "." { String::new() } else { key };
-        vec![err(line, key, inner.message().trim().to_string())]
-    })?;
+    let config: AzureConfig = config::deserialize(path, text)?;
     let problems = super::validate::check(&config);
     if problems.is_empty() {
         Ok(config)
     } else {
         Err(problems
             .into_iter()
-            .map(|(key, message)| err(locate::line_of_key(text, &key), key, message))
+            .map(|(key, message)| config::located(path, text, key, message))
             .collect())
     }
 }

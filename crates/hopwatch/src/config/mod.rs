@@ -9,7 +9,7 @@
 //!
 //! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
 
-pub(crate) mod locate;
+mod locate;
 mod model;
 mod validate;
 
@@ -56,19 +56,41 @@ pub struct Loaded {
 
 /// Reads and checks a config file.
 pub fn load(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    parse(path, &read(path)?)
+}
+
+/// Parses and checks config text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
+    let config: Config = deserialize(path, text)?;
+    let report = validate::check(&config);
+    let to_error = |(key, message)| located(path, text, key, message);
+    if !report.errors.is_empty() {
+        return Err(report.errors.into_iter().map(to_error).collect());
+    }
+    Ok(Loaded {
+        config,
+        warnings: report.warnings.into_iter().map(to_error).collect(),
+    })
+}
+
+/// The text of a config file, or the error that names it. Shared by every TOML
+/// file hopwatch reads (this one, `azure render`'s).
+pub(crate) fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
+    std::fs::read_to_string(path).map_err(|e| {
         vec![ConfigError {
             file: path.to_owned(),
             line: None,
             key: String::new(),
             message: format!("cannot read: {e}"),
         }]
-    })?;
-    parse(path, &text)
+    })
 }
 
-/// Parses and checks config text; `path` only names it in errors.
-pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
+/// TOML `text` into `T`, a syntax or type error named by file, line and key.
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, Vec<ConfigError>> {
     let err = |line, key: String, message: String| ConfigError {
         file: path.to_owned(),
         line,
@@ -79,7 +101,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
         let line = e.span().map(|s| locate::line_of_offset(text, s.start));
         vec![err(line, String::new(), e.message().trim().to_string())]
     })?;
-    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
         let line = inner
@@ -88,19 +110,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
             .or_else(|| locate::line_of_key(text, &key));
         let key = if key == "." { String::new() } else { key };
         vec![err(line, key, inner.message().trim().to_string())]
-    })?;
-    let report = validate::check(&config);
-    let to_error = |(key, message): (String, String)| {
-        let line = locate::line_of_key(text, &key);
-        err(line, key, message)
-    };
-    if !report.errors.is_empty() {
-        return Err(report.errors.into_iter().map(to_error).collect());
-    }
-    Ok(Loaded {
-        config,
-        warnings: report.warnings.into_iter().map(to_error).collect(),
     })
+}
+
+/// A validation problem at `key` of `text`, with the key's line.
+pub(crate) fn located(path: &Path, text: &str, key: String, message: String) -> ConfigError {
+    ConfigError {
+        file: path.to_owned(),
+        line: locate::line_of_key(text, &key),
+        key,
+        message,
+    }
 }
 
 #[cfg(test)]

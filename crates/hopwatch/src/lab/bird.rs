@@ -17,7 +17,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -84,22 +83,9 @@ impl Bird {
             &args,
             "out",
         )?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            if procs.exited(&name) {
-                bail!(
-                    "BIRD exited at start: {}",
-                    std::fs::read_to_string(self.dir.join(format!("{name}.stderr")))
-                        .unwrap_or_default()
-                        .trim()
-                );
-            }
-            if tokio::time::Instant::now() >= deadline {
-                bail!("BIRD did not open its control socket within 10 s: see {name}.stderr");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+        procs
+            .wait_created(&name, &socket, "its control socket")
+            .await
     }
 }
 

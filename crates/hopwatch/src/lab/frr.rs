@@ -21,7 +21,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -88,7 +87,9 @@ impl Frr {
             &daemon_args("zebra", &d, &frr.zserv()),
             "log",
         )?;
-        wait_path(&frr.dir.join("zserv.api"), "zebra's zserv socket").await?;
+        procs
+            .wait_created("frr-zebra", &frr.dir.join("zserv.api"), "its zserv socket")
+            .await?;
         for i in 0..2 {
             frr.start_bgpd(procs, i).await?;
         }
@@ -120,7 +121,9 @@ impl Frr {
             &args,
             "log",
         )?;
-        wait_path(&vty, "bgpd's vty socket").await
+        procs
+            .wait_created(&bgpd_role(i), &vty, "its vty socket")
+            .await
     }
 
     /// Copies the daemons' logs into `out` and removes FRR's folder.
@@ -188,19 +191,4 @@ fn bgpd_config(addr: &str, layout: &Layout, with_observer: bool, dir: &Path) -> 
     }
     let _ = writeln!(c, " exit-address-family\n!");
     c
-}
-
-/// Waits (10 s at most) for `path` to exist.
-async fn wait_path(path: &Path, what: &str) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
-        if tokio::time::Instant::now() >= deadline {
-            bail!(
-                "FRR did not create {what} ({}) within 10 s: see the frr-*.stderr files",
-                path.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }

@@ -114,6 +114,35 @@ impl Procs {
         Ok(pid)
     }
 
+    /// Waits (10 s at most, polling every 50 ms) until the role `name` has created
+    /// `path` (a daemon's socket), failing at once, with its stderr, if it exits.
+    pub async fn wait_created(
+        &mut self,
+        name: &str,
+        path: &Path,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            if self.exited(name) {
+                bail!(
+                    "{name} exited at start: {}",
+                    std::fs::read_to_string(self.dir.join(format!("{name}.stderr")))
+                        .unwrap_or_default()
+                        .trim()
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "{name} did not create {what} ({}) within 10 s: see {name}.stderr",
+                    path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// The PID of a running role.
     pub fn pid(&self, name: &str) -> Option<u32> {
         self.live.iter().find(|p| p.name == name).map(|p| p.pid)

@@ -407,29 +407,21 @@ impl Lab {
             self.procs.kill("watcher").await.ok();
             self.spawn_role("watcher").await?;
         }
-        if self.layout.route_server == RouteServer::Frr {
+        if self.layout.route_server == RouteServer::Hopwatch {
+            if self.procs.exited("route-server") {
+                bail!("the route server has exited (see route-server.stderr)");
+            }
+        } else {
             for i in 0..2 {
-                if self.procs.exited(&bgpd_role(i)) {
-                    self.procs.kill(&bgpd_role(i)).await.ok();
-                    if let Some(frr) = &self.frr {
-                        frr.start_bgpd(&mut self.procs, i).await?;
-                    }
+                let role = self.instance_role(i);
+                if self.procs.exited(&role) {
+                    self.procs.kill(&role).await.ok();
+                    self.start_instance(i).await?;
                 }
             }
-            if self.procs.exited("frr-zebra") {
+            if self.layout.route_server == RouteServer::Frr && self.procs.exited("frr-zebra") {
                 bail!("FRR's zebra has exited (see frr-zebra.stderr)");
             }
-        } else if self.layout.route_server == RouteServer::Bird {
-            for i in 0..2 {
-                if self.procs.exited(&bird::role(i)) {
-                    self.procs.kill(&bird::role(i)).await.ok();
-                    if let Some(b) = &self.bird {
-                        b.start_instance(&mut self.procs, i).await?;
-                    }
-                }
-            }
-        } else if self.procs.exited("route-server") {
-            bail!("the route server has exited (see route-server.stderr)");
         }
         if self.get_backend().await.ok().as_deref() != Some("ws1") {
             let _ = self
@@ -655,6 +647,25 @@ impl Lab {
         Ok(s)
     }
 
+    /// The process of instance `i` (0 or 1) of FRR or BIRD.
+    fn instance_role(&self, i: usize) -> String {
+        match self.layout.route_server {
+            RouteServer::Bird => bird::role(i),
+            _ => bgpd_role(i),
+        }
+    }
+
+    /// Starts instance `i` (0 or 1) of FRR or BIRD again.
+    async fn start_instance(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(frr) = &self.frr {
+            frr.start_bgpd(&mut self.procs, i).await
+        } else if let Some(b) = &self.bird {
+            b.start_instance(&mut self.procs, i).await
+        } else {
+            bail!("lab: hopwatch's route server restarts its instances through its API")
+        }
+    }
+
     /// Restarts one instance: hopwatch's first through its API (down for 2 s);
     /// FRR's and BIRD's second by PID (see [`super::frr`] for why the second).
     async fn restart_route_server(
@@ -664,43 +675,21 @@ impl Lab {
         rlog: &std::path::Path,
     ) -> anyhow::Result<()> {
         let ev = now_us();
-        if let Some(b) = &self.bird {
+        if self.layout.route_server != RouteServer::Hopwatch {
             let addr = self.layout.rs[1];
-            let role = bird::role(1);
+            let role = self.instance_role(1);
             self.procs.kill(&role).await?;
             s.event = Some(Event {
                 ts_us: ev,
-                name: format!("restart {addr} (BIRD)"),
+                name: format!("restart {addr} ({})", self.layout.route_server.name()),
             });
             tokio::time::sleep(Duration::from_secs(2)).await;
             let t = now_us();
-            b.start_instance(&mut self.procs, 1).await?;
+            self.start_instance(1).await?;
             s.markers.push(marker(format!("{addr} started"), t, "back"));
             let es = wait_for(
                 wlog,
                 t,
-                Duration::from_secs(15),
-                "the watcher's session again",
-                |v| v["event"] == "established" && v["peer"] == addr,
-            )
-            .await?;
-            s.markers
-                .push(marker("watcher re-established", ts(&es), "update"));
-        } else if let Some(frr) = &self.frr {
-            let addr = self.layout.rs[1];
-            let role = bgpd_role(1);
-            self.procs.kill(&role).await?;
-            s.event = Some(Event {
-                ts_us: ev,
-                name: format!("restart {addr} (FRR bgpd)"),
-            });
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let t = now_us();
-            frr.start_bgpd(&mut self.procs, 1).await?;
-            s.markers.push(marker(format!("{addr} started"), t, "back"));
-            let es = wait_for(
-                wlog,
-                ev,
                 Duration::from_secs(15),
                 "the watcher's session again",
                 |v| v["event"] == "established" && v["peer"] == addr,

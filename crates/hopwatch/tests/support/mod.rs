@@ -23,6 +23,7 @@ pub mod frr_rs;
 pub mod gobgp;
 pub mod hopwatch;
 pub mod lab;
+pub mod lab_run;
 pub mod netns;
 pub mod preflight;
 pub mod proc;
