@@ -1,5 +1,5 @@
 //! Codec speed: encoding and decoding one UPDATE (the reference vector of
-//! `shared/docs/bgp-codec-evaluation.md`), and a burst of 4,000 /32 announcements
+//! `docs/codec.md`), and a burst of 4,000 /32 announcements
 //! split into UPDATEs of at most 4,096 octets, as a failover of many VIPs sends them.
 //!
 //! Throughput is in elements: messages per second for the single UPDATE, prefixes

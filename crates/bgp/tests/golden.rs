@@ -93,7 +93,7 @@ fn reference_update() -> Update {
 
 #[test]
 fn reference_open_matches_in_both_directions() {
-    // bgp-codec-evaluation.md's hex string for this OPEN drops the multiprotocol
+    // The codec evaluation's hex string for this OPEN dropped the multiprotocol
     // capability's last two octets ("01040001" instead of "0104 0001 0001"): its own
     // length fields (0x35 = 53 octets in all, optional parameters 0x18 = 24,
     // capabilities 0x16 = 22) only add up with them, as RFC 5492 and RFC 4760 8

@@ -9,6 +9,9 @@
 //! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
 //! - `load`: the open-loop HTTP load injector and its outage summary.
 //! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
+//! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
+//! - `web`: the JSON backend (the seed's ws1 and ws2).
+//! - `lab`: the whole scenario on loopback or in namespaces, measured and reported.
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
 //! - `azure`: renders the seed's cloud environment (az scripts, cloud-init) from one config.
 

@@ -126,7 +126,7 @@ fn in_the_browser(dir: &Path, html: &str, failed: u64, trials: usize) {
         }
         panic!(
             "lab_loopback needs {CHROMIUM} to check report.html in a browser: install the \
-             Debian package `chromium` (see .ci/run), or set HOPWATCH_INTEROP=skip to skip \
+             Debian package `chromium` (`./test` installs it when missing), or set HOPWATCH_INTEROP=skip to skip \
              that check explicitly"
         );
     }

@@ -22,7 +22,7 @@
 //! # One clock
 //! All times in a [`Record`] are wall-clock µs since the epoch, read once at start
 //! and advanced with the monotonic clock from there: they join other processes'
-//! events (`docs/architecture.md`), yet a wall-clock step during a run cannot bend
+//! events (`docs/design.md`), yet a wall-clock step during a run cannot bend
 //! the measurement.
 //!
 //! # Connections

@@ -38,7 +38,7 @@ pub use record::{ErrorKind, Event, Outcome, Record};
 pub use target::{Target, TargetError};
 
 /// Wall-clock microseconds since the Unix epoch: the clock of every record and
-/// event (`docs/architecture.md`, "One clock for measurement").
+/// event (`docs/design.md`, "One clock for measurement").
 pub fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

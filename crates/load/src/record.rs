@@ -4,7 +4,7 @@
 //! Plain data, no IO and no clock, shared by the injector (which fills it), the
 //! analysis (which reads it) and the CSV file (which stores it). Times are wall-clock
 //! microseconds since the Unix epoch, the one clock every hopwatch process logs in
-//! (`docs/architecture.md`, "One clock for measurement"), so that records join the
+//! (`docs/design.md`, "One clock for measurement"), so that records join the
 //! other components' events into one timeline.
 
 use std::fmt;

@@ -1,5 +1,6 @@
 //! hopwatch's watcher: which backend carries each VIP, decided from health and
-//! policy, and (later) announced to the route servers.
+//! policy. `hopwatch run` (crates/hopwatch/src/run) feeds it the health checkers'
+//! verdicts and announces each [`Move`] to the route servers as one UPDATE.
 //!
 //! The deciding part is pure, like the BGP core: no tokio, no IO, no clock. Time
 //! is an argument (`now: Instant`), so every rule is tested with simulated time

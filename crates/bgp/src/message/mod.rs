@@ -1,6 +1,6 @@
 //! BGP messages and their codec: the one boundary where bytes become hopwatch's types.
 //!
-//! Why our own codec rather than a crate: `shared/docs/bgp-codec-evaluation.md`
+//! Why our own codec rather than a crate: `docs/codec.md`
 //! found two usable crates, both young (one breaks its API about weekly), both
 //! accepting a NEXT_HOP of 0.0.0.0 and an UPDATE with NLRI but no NEXT_HOP, and
 //! neither applying RFC 7606 the way a speaker must. Converting their types to

@@ -85,7 +85,7 @@ pub struct LabArgs {
 }
 
 const LAB_HELP: &str = "\
-Loopback lab (shared/docs/lab-topology.md): route server 127.10.1.4 and 127.10.1.5
+Loopback lab (docs/lab-topology.md): route server 127.10.1.4 and 127.10.1.5
 (BGP port 1179, proxy data plane on the VIP 127.10.15.15:8080, API 127.10.1.4:9180),
 ws1 127.10.0.4:8080, ws2 127.10.0.5:8080, watcher 127.10.0.7 (API :9179), observer
 127.10.0.8. Each is a child process of this binary; their JSON lines go to
@@ -99,7 +99,7 @@ Scenarios (each trial starts with the VIP on ws1 and ends when it is back):
   watcher-restart       SIGKILL the watcher and start it again: 0 failed requests
   route-server-restart  restart instance 127.10.1.4 after 2 s: 0 failed requests
 
-With --netns (root): the namespace lab of shared/docs/lab-topology.md, named
+With --netns (root): the namespace lab of docs/lab-topology.md, named
 PREFIX{vnet,ws1,ws2,lt1,watch1,watch2}: router and route server in vnet (10.10.1.4,
 10.10.1.5, bridge 10.10.0.1/24, kernel routes), ws1 10.10.0.4, ws2 10.10.0.5 (the VIP
 100.64.0.1 on their lo), load from lt1 10.10.0.6, watcher 10.10.0.7, observer 10.10.0.8.

@@ -1,6 +1,6 @@
 //! The namespace lab's network (`--netns`, root): the seed's addressing, built from
 //! network namespaces that this run creates and deletes, with no link and no route
-//! to the host's namespace (`shared/docs/lab-topology.md`).
+//! to the host's namespace (`docs/lab-topology.md`).
 //!
 //! - `vnet`: the router and route server. A bridge 10.10.0.1/24 to every host, the
 //!   route server instances 10.10.1.4/32 and 10.10.1.5/32 on its `lo`, forwarding

@@ -1,4 +1,4 @@
-//! Where the lab's roles live (`shared/docs/lab-topology.md`): their addresses,
+//! Where the lab's roles live (`docs/lab-topology.md`): their addresses,
 //! ports and network namespaces, the command lines that start them, the watcher's
 //! config, and the check that refuses to start when the lab's ports (loopback) or
 //! namespaces (`--netns`) are taken.

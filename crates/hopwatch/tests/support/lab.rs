@@ -1,4 +1,4 @@
-//! The seed's namespace lab (`shared/docs/lab-topology.md`, "Namespace lab"): a
+//! The seed's namespace lab (`docs/lab-topology.md`, "Namespace lab"): a
 //! `vnet` router namespace with a bridge 10.10.0.1/24 and the route server addresses
 //! 10.10.1.4/32 and 10.10.1.5/32 on its `lo` (these machines have no `dummy`
 //! interfaces), and one namespace per host: ws1 and ws2 (the backends, each with the

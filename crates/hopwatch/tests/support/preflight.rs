@@ -65,7 +65,7 @@ pub fn preflight(test: &str, peer: Peer) -> bool {
     assert!(
         missing.is_empty(),
         "interop test {test} needs {missing:?}: install the Debian packages \
-         `frr bird2 gobgpd exabgp tshark iproute2` (see .ci/run), or set \
+         `frr bird2 gobgpd exabgp tshark iproute2` (`./test` installs them when missing), or set \
          HOPWATCH_INTEROP=skip to skip it explicitly"
     );
     print_versions();

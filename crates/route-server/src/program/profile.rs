@@ -1,7 +1,7 @@
 //! How long the data plane takes to program a route: at once, or like the cloud.
 //!
 //! The `Azure` profile reproduces the two facts measured by hand against Azure
-//! Route Server (see `shared/docs/mission.md`): next-hop switches took 0.9 to
+//! Route Server (see `docs/design.md`): next-hop switches took 0.9 to
 //! 5.6 s to reach the VNET (13 trials, median 1.77 s), and the cloud appeared to
 //! accept only one change of a given route per about 30 s.
 
