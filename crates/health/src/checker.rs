@@ -49,16 +49,36 @@
 //! `max_in_flight + fall` stalled timeouts in a row are discounted; the next counts.
 //! A stall never hides a refused connection or a lost one: only timeouts are judged.
 //!
-//! # The persistent connection
-//! The checker keeps one idle connection per backend (HTTP/1.1 keep-alive; for
-//! `tcp://`, the last accepted connection) and watches it with `peek` while idle.
-//! When the backend process dies the kernel closes its sockets: the peek returns EOF
-//! (or an error on RST) within microseconds. The checker then reports a failure at
-//! once (`Cause::ConnectionLost`) and starts a re-probe immediately on a fresh
-//! connection (`Cause::Reprobe`), which is refused: with `fall = 2`, `Down` about a
-//! millisecond after the kill. The same happens when a probe on the reused connection
-//! sees it end. Only a connection that had worked triggers a re-probe, so a backend
-//! that accepts and closes cannot cause a loop.
+//! # The watched connection
+//! The checker holds one connection to each backend between probes and watches it
+//! with `peek` while idle: the HTTP/1.1 keep-alive connection when the backend keeps
+//! it; when the backend closes after each answer (`Connection: close`, HTTP/1.0), a
+//! connection opened right after the answer for the next probe to use (so no more
+//! connects than before: one per probe, made earlier); for `tcp://`, the last
+//! accepted connection. When the backend process dies the kernel closes its sockets:
+//! the peek returns EOF (or an error on RST) within microseconds, and the checker
+//! starts a re-probe at once on a fresh connection (`Cause::Reprobe`), which is
+//! refused. The loss itself is reported (`Cause::ConnectionLost`) but never counted:
+//! that *a* connection ended says nothing certain about the backend behind a proxy or
+//! a NAT that times idle connections out, so only the re-probe judges. The same holds
+//! when a probe on a held connection sees it end. With `fall = 2` a killed backend is
+//! `Down` about three round trips after the kill: loss, refused, refused.
+//!
+//! A backend (or a middlebox) that closes held connections at once could make this a
+//! loop of re-probes: a loss re-probes at once at most once per tick; a second loss
+//! before the next tick waits for the schedule. `CheckSpec::watch_connection = false`
+//! holds nothing: a keep-alive connection is still reused, but a backend that closes
+//! after each answer is seen dead by the next probe's refused connect, and a `tcp://`
+//! probe closes its connection at once. Cost of the default: one socket per backend
+//! (held by the backend too) and, for a backend that closes after each answer, the
+//! same connects as without it.
+//!
+//! # Refused and reset
+//! A refused connect (RST to our SYN) or a reset on a fresh connection is the
+//! backend's host saying no: it is counted, and confirmed at once by another probe
+//! instead of at the next tick, so `fall` is reached within a few round trips. These
+//! re-probes stop when the verdict is `Down` and number at most `fall` between two
+//! counted successes, so a backend that refuses for good is probed on the schedule.
 //!
 //! # Cost
 //! On loopback every probe costs the kernel's TCP work of both ends (the sender's
@@ -82,15 +102,10 @@
 //! answers, which this design keeps so that latency is measured and a verdict is
 //! immediate.
 //!
-//! A backend that answers with `Connection: close` (or HTTP/1.0 without keep-alive)
-//! leaves nothing to watch: each probe connects afresh, and a kill is seen by the
-//! next probe's refused connect, within one interval.
-//!
 //! A backend that closes idle keep-alive connections on purpose (a keep-alive timeout
-//! shorter than the interval) costs one failure each time, which the immediate
-//! re-probe's success clears: harmless with `fall ≥ 2`, the configuration this design
-//! assumes. An idle HTTP connection on which bytes arrive unasked is dropped without
-//! a verdict; the next probe connects afresh.
+//! shorter than the interval) costs one re-probe each time, and no failure. An idle
+//! HTTP connection on which bytes arrive unasked is dropped without a verdict; the
+//! next probe connects afresh.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -112,10 +127,11 @@ use crate::state::{Health, HealthState, Transition};
 pub enum Cause {
     /// A probe started on the interval schedule.
     Scheduled,
-    /// A probe started at once because the persistent connection died.
+    /// A probe started at once: a held connection ended, a connect was refused or
+    /// reset, or a timeout was seen too late to trust.
     Reprobe,
-    /// The idle persistent connection was closed or reset by the backend (no probe:
-    /// the loss itself is the failure).
+    /// The connection held between probes was closed or reset (no probe; reported,
+    /// never counted: the re-probe it starts judges).
     ConnectionLost,
 }
 
@@ -196,10 +212,21 @@ struct Checker {
     state: HealthState,
     probes: InFlight,
     idle: Option<TcpStream>,
+    /// A connection being opened ahead of the next probe (see "The watched
+    /// connection").
+    opening: Option<Opening>,
+    watch_connection: bool,
     next_seq: u64,
     /// `seq` of the last counted result, if any.
     last_counted: Option<u64>,
     reprobe_pending: bool,
+    /// Immediate re-probes for definitive failures since the last counted success
+    /// (at most `fall`; see "Refused and reset").
+    definitive_reprobes: u32,
+    fall: u32,
+    /// A lost connection already made a re-probe since the last tick: the next loss
+    /// waits for the schedule (see "The watched connection").
+    loss_reprobed: bool,
     /// Lateness beyond which an expired probe is a stall, not a verdict.
     stall_tolerance: Duration,
     /// Stalled timeouts discounted since the last counted result.
@@ -235,9 +262,14 @@ impl Checker {
                 .saturating_add(spec.fall),
             probes: InFlight::default(),
             idle: None,
+            opening: None,
+            watch_connection: spec.watch_connection,
             next_seq: 0,
             last_counted: None,
             reprobe_pending: false,
+            definitive_reprobes: 0,
+            fall: spec.fall.max(1),
+            loss_reprobed: false,
             schedule: Schedule::new(id, interval, jitter),
             buf: None,
         }
@@ -295,13 +327,23 @@ impl Checker {
                             tracing::debug!(id = self.id, "unsolicited bytes on an idle connection; dropped it");
                         }
                         IdleEvent::Lost(why) => {
-                            let now = Instant::now();
-                            let seq = self.take_seq();
-                            let error = ProbeError::ConnectionLost(why);
-                            if !self.apply(seq, Cause::ConnectionLost, now, Duration::ZERO, Err(error)) {
+                            if !self.connection_lost(why) {
                                 break;
                             }
-                            self.reprobe_pending = true;
+                        }
+                    }
+                }
+                opened = poll_opening(&mut self.opening), if self.opening.is_some() => {
+                    self.opening = None;
+                    match opened {
+                        Ok(stream) if self.idle.is_none() => self.idle = Some(stream),
+                        Ok(_) => {}
+                        // Refused or reset between two probes: the backend may have
+                        // just died. Not a verdict: the re-probe decides.
+                        Err(e) => {
+                            if !self.connection_lost(format!("connection opened ahead: {e}")) {
+                                break;
+                            }
                         }
                     }
                 }
@@ -311,6 +353,7 @@ impl Checker {
                     }
                 }
                 () = if a_is_next { tick_a.as_mut() } else { tick_b.as_mut() } => {
+                    self.loss_reprobed = false;
                     if !self.expire(tokio::time::Instant::now()) {
                         break;
                     }
@@ -358,6 +401,30 @@ impl Checker {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
+    }
+
+    /// A connection we held ended: reported, not counted, and a reason to re-probe at
+    /// once (at most once per tick); false when the receiver is gone.
+    fn connection_lost(&mut self, why: String) -> bool {
+        let now = Instant::now();
+        let seq = self.take_seq();
+        let error = ProbeError::ConnectionLost(why);
+        self.request_loss_reprobe();
+        self.report(
+            seq,
+            Cause::ConnectionLost,
+            now,
+            Duration::ZERO,
+            Err(error),
+            false,
+        )
+    }
+
+    fn request_loss_reprobe(&mut self) {
+        if !self.loss_reprobed {
+            self.loss_reprobed = true;
+            self.reprobe_pending = true;
+        }
     }
 
     fn start(&mut self, cause: Cause, now: Instant) {
@@ -413,21 +480,56 @@ impl Checker {
 
     /// Handles a finished probe; false when the receiver is gone.
     fn complete(&mut self, done: Done) -> bool {
-        let (result, conn) = match done.outcome {
-            Ok(conn) => (Ok(()), conn),
+        let (result, conn, eligible, definitive) = match done.outcome {
+            Ok(conn) => (Ok(()), conn, true, false),
             Err(failure) => {
                 if failure.connection_died {
-                    self.reprobe_pending = true;
+                    self.request_loss_reprobe();
                 }
-                (Err(failure.error), failure.conn)
+                (
+                    Err(failure.error),
+                    failure.conn,
+                    !failure.connection_died,
+                    failure.definitive,
+                )
             }
         };
-        if let Some(conn) = conn
-            && self.idle.is_none()
-        {
-            self.idle = Some(conn);
+        let ok = result.is_ok();
+        let keep = conn.filter(|_| self.watch_connection || self.target.reuses_connections());
+        match keep {
+            Some(conn) if self.idle.is_none() => self.idle = Some(conn),
+            Some(_) => {}
+            // A backend that closes after each answer leaves nothing to watch: open
+            // the next probe's connection now and watch that one.
+            None if ok
+                && self.watch_connection
+                && self.target.reuses_connections()
+                && self.idle.is_none()
+                && self.opening.is_none() =>
+            {
+                let addr = self.target.addr;
+                self.opening = Some(Box::pin(probe::connect_stream(addr)));
+            }
+            None => {}
         }
-        self.apply(done.seq, done.cause, done.started, done.latency, result)
+        let sent = self.report(
+            done.seq,
+            done.cause,
+            done.started,
+            done.latency,
+            result,
+            eligible,
+        );
+        if ok {
+            self.definitive_reprobes = 0;
+        } else if definitive
+            && self.state.health() != Health::Down
+            && self.definitive_reprobes < self.fall
+        {
+            self.definitive_reprobes += 1;
+            self.reprobe_pending = true;
+        }
+        sent
     }
 
     /// Counts a result (unless stale) and sends its report; false when the receiver is gone.
@@ -558,6 +660,18 @@ const STALL_TOLERANCE_MIN: Duration = Duration::from_millis(5);
 /// A time no timer of a checker reaches: where the idle deadline timer waits.
 fn far_away() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(24 * 3600)
+}
+
+/// A connect in progress, polled inside the checker's task like a probe.
+type Opening = Pin<Box<dyn Future<Output = std::io::Result<TcpStream>> + Send>>;
+
+/// The connection being opened ahead; pending forever when there is none (the
+/// `select!` guard keeps that branch off then).
+async fn poll_opening(opening: &mut Option<Opening>) -> std::io::Result<TcpStream> {
+    match opening {
+        Some(future) => future.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for an event on the idle connection; pending forever when there is none

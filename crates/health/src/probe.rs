@@ -1,15 +1,24 @@
 //! One probe: a request over a (possibly reused) connection, and its verdict.
 //!
-//! A probe gets the idle persistent connection if the checker has one (HTTP only),
-//! or connects afresh. It returns the connection when it may be used again, so the
-//! checker can keep it and watch it while idle. A `tcp://` probe is always a fresh
-//! connect (an accepted connection is the health signal); its connection is only kept
-//! as the death detector.
+//! A probe gets the idle connection if the checker holds one (HTTP only: the
+//! keep-alive connection of the last probe, or one opened ahead for this probe when
+//! the backend closes after each answer), or connects afresh. It returns the
+//! connection when it may be used again, so the checker can keep it and watch it
+//! while idle. A `tcp://` probe is always a fresh connect (an accepted connection is
+//! the health signal); its connection is only kept as the death detector.
 //!
-//! Whether a failure means "the connection we trusted just died" is decided here
-//! ([`Failure::connection_died`]): only a *reused* connection that ends in EOF or a
-//! read/write error counts, never a fresh one, so a backend that accepts and closes at
-//! once cannot drive the checker into a loop of immediate re-probes.
+//! Two kinds of failure make the checker re-probe at once instead of waiting for the
+//! next interval, and both are decided here:
+//! - [`Failure::connection_died`]: a connection we held (reused, or opened ahead for
+//!   this probe) ended in EOF or a read/write error. That says only that *a
+//!   connection* ended (a proxy's or NAT's idle timeout does the same), so it is not
+//!   counted: the re-probe on a fresh connection decides. A fresh connection that
+//!   ends never sets it, so a backend that accepts and closes at once cannot drive the
+//!   checker into a loop of re-probes.
+//! - [`Failure::definitive`]: the backend's host said no (RST to our SYN: connection
+//!   refused; or a reset on a fresh connection). It is counted, and confirmed at once
+//!   by another probe, so `fall` is reached within a few round trips rather than
+//!   `fall` intervals. The checker bounds these re-probes (see its module doc).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -112,9 +121,11 @@ impl Prepared {
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) error: ProbeError,
-    /// A reused connection ended under this probe (EOF, reset): the checker re-probes
-    /// at once on a fresh one.
+    /// A connection we held ended under this probe (EOF, reset): not a verdict; the
+    /// checker re-probes at once on a fresh one.
     pub(crate) connection_died: bool,
+    /// Refused, or reset on a fresh connection: counted, and confirmed at once.
+    pub(crate) definitive: bool,
     /// The connection, if it is still good for another request (e.g. a 503).
     pub(crate) conn: Option<TcpStream>,
 }
@@ -122,19 +133,37 @@ pub(crate) struct Failure {
 /// The result of one probe: on success, the connection if it may be kept.
 pub(crate) type Outcome = Result<Option<TcpStream>, Failure>;
 
-async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| Failure {
-        error: ProbeError::Connect(e),
-        connection_died: false,
-        conn: None,
-    })?;
+/// Whether an I/O error is the backend's host saying no: a refusal (RST to our SYN)
+/// or a reset.
+fn is_definitive(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionRefused, ConnectionReset};
+    matches!(e.kind(), ConnectionRefused | ConnectionReset)
+}
+
+impl Failure {
+    fn new(error: ProbeError) -> Self {
+        Self {
+            error,
+            connection_died: false,
+            definitive: false,
+            conn: None,
+        }
+    }
+}
+
+/// Connects with TCP_NODELAY, as every probe connection is.
+pub(crate) async fn connect_stream(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
     // Probes are tiny and latency is the point: never wait for Nagle.
-    stream.set_nodelay(true).map_err(|e| Failure {
-        error: ProbeError::Connect(e),
-        connection_died: false,
-        conn: None,
-    })?;
+    stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
+    connect_stream(addr).await.map_err(|e| Failure {
+        definitive: is_definitive(&e),
+        ..Failure::new(ProbeError::Connect(e))
+    })
 }
 
 /// Runs one probe (without its timeout, which the checker applies). `buf` is the
@@ -163,9 +192,9 @@ pub(crate) async fn probe(
     // sends it at once.
     if let Err(e) = stream.write_all(request).await {
         let failure = Failure {
-            error: ProbeError::Write(e),
             connection_died: reused,
-            conn: None,
+            definitive: !reused && is_definitive(&e),
+            ..Failure::new(ProbeError::Write(e))
         };
         return (Err(failure), buf);
     }
@@ -176,10 +205,11 @@ pub(crate) async fn probe(
         Ok(response) => response,
         Err(e) => {
             let died = matches!(e, HttpError::Closed { .. } | HttpError::Io(_));
+            let reset = matches!(&e, HttpError::Io(io) if is_definitive(io));
             let failure = Failure {
-                error: e.into(),
                 connection_died: reused && died,
-                conn: None,
+                definitive: !reused && reset,
+                ..Failure::new(e.into())
             };
             return (Err(failure), buf);
         }
@@ -187,12 +217,11 @@ pub(crate) async fn probe(
     let conn = response.reusable.then_some(stream);
     if response.status != *expect_status {
         let failure = Failure {
-            error: ProbeError::Status {
+            conn,
+            ..Failure::new(ProbeError::Status {
                 got: response.status,
                 expected: *expect_status,
-            },
-            connection_died: false,
-            conn,
+            })
         };
         return (Err(failure), buf);
     }
@@ -200,9 +229,8 @@ pub(crate) async fn probe(
         && !http::contains(&response.body, needle.as_bytes())
     {
         let failure = Failure {
-            error: ProbeError::Body(needle.clone()),
-            connection_died: false,
             conn,
+            ..Failure::new(ProbeError::Body(needle.clone()))
         };
         return (Err(failure), buf);
     }

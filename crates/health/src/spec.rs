@@ -33,6 +33,16 @@ pub struct CheckSpec {
     /// Most probes in flight at once; a probe due while this many are in flight is
     /// skipped. At least 1.
     pub max_in_flight: usize,
+    /// Hold a connection to the backend between probes and watch it, so that the
+    /// kernel's close of a dead process's sockets is seen at once whatever the
+    /// backend does with its connections: the keep-alive connection when the backend
+    /// keeps it; otherwise (`Connection: close`, HTTP/1.0) a connection opened ahead
+    /// for the next probe; for `tcp://`, the last accepted one. Its end is only ever
+    /// a reason to re-probe at once, never a verdict. Off: such backends are seen
+    /// dead by the next probe's refused connect, and a `tcp://` probe closes its
+    /// connection at once. Costs one socket per backend; turn it off for a backend
+    /// that serves one connection at a time. Default on.
+    pub watch_connection: bool,
 }
 
 impl CheckSpec {
@@ -49,6 +59,7 @@ impl CheckSpec {
             fall: 2,
             jitter: 0.1,
             max_in_flight: Self::default_max_in_flight(interval, timeout),
+            watch_connection: true,
         }
     }
 

@@ -1,7 +1,10 @@
 //! `hopwatch web`: the backend of ws1 and ws2 in the seed. Every request gets
 //! `{"hostname": .., "ip": .., "timestampmilli": ..}` (the keys can be renamed), so a
-//! load injector can tell which backend answered and when. HTTP/1.1 keep-alive; a
-//! health path; SIGTERM stops it gracefully (open requests finish).
+//! load injector can tell which backend answered and when. HTTP/1.1 keep-alive by
+//! default; `--connection close` or `--connection http1.0` makes it a backend that
+//! closes after each answer, as many health endpoints and HTTP/1.0 servers do, so the
+//! lab and the benchmarks measure failover with both kinds. A health path; SIGTERM
+//! stops it gracefully (open requests finish).
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +32,38 @@ pub struct WebArgs {
     /// Rename a key of the answer: `hostname=server`, `ip=addr`, `timestampmilli=ts`.
     #[arg(long = "field", value_name = "KEY=NAME", value_parser = parse_field)]
     pub fields: Vec<(String, String)>,
+    /// What happens to a connection after an answer: `keep-alive` (HTTP/1.1 persistent
+    /// connections), `close` (`Connection: close`, then the server closes) or
+    /// `http1.0` (answers as HTTP/1.0 without keep-alive, then closes).
+    #[arg(long, value_enum, default_value_t = Connection::KeepAlive)]
+    pub connection: Connection,
+}
+
+/// `--connection`: whether the server keeps connections after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Connection {
+    /// HTTP/1.1 persistent connections.
+    KeepAlive,
+    /// `Connection: close` on every answer, then the server closes.
+    Close,
+    /// HTTP/1.0 answers, without keep-alive: the server closes after each.
+    #[value(name = "http1.0")]
+    Http10,
+}
+
+/// Marks every answer so that hyper closes the connection after it.
+async fn closing(mode: Connection, response: axum::response::Response) -> axum::response::Response {
+    let mut response = response;
+    if mode != Connection::KeepAlive {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    if mode == Connection::Http10 {
+        *response.version_mut() = axum::http::Version::HTTP_10;
+    }
+    response
 }
 
 fn parse_field(s: &str) -> Result<(String, String), String> {
@@ -73,12 +108,14 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
         m.insert(k_ts.clone(), Value::from(ms));
         axum::Json(Value::Object(m))
     };
+    let mode = args.connection;
     let app = Router::new()
         .route(&args.health_path, get(|| async { "ok\n" }))
         .fallback(move || {
             let a = answer.clone();
             async move { a() }
-        });
+        })
+        .layer(axum::middleware::map_response(move |r| closing(mode, r)));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -29,6 +29,15 @@ pub enum Mode {
     Body(&'static str),
     /// Reads the request and never answers (the connection stays open).
     Hang,
+    /// `200 OK` with `Connection: close`, then closes (as HTTP/1.0 servers and many
+    /// health endpoints do).
+    Close,
+    /// `200 OK`, keep-alive, but a connection idle for this long is closed (a
+    /// keep-alive timeout shorter than the probe interval, or a NAT's idle timeout).
+    IdleTimeout(Duration),
+    /// Like `Close`, and a connection that sends nothing at once is closed too: the
+    /// worst case for a checker that holds a connection between probes.
+    CloseIdle,
 }
 
 /// Counters a test can read.
@@ -165,12 +174,25 @@ async fn answer(mut stream: TcpStream, mode: Arc<Mutex<Mode>>, stats: Arc<Stats>
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     loop {
-        // Read one request head.
+        // Read one request head (within the idle timeout of the mode, if any).
+        let idle = match *mode.lock().unwrap() {
+            Mode::IdleTimeout(t) => Some(t),
+            Mode::CloseIdle => Some(Duration::from_millis(1)),
+            _ => None,
+        };
         let end = loop {
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
             }
-            match stream.read(&mut chunk).await {
+            let read = stream.read(&mut chunk);
+            let read = match idle {
+                Some(t) => match tokio::time::timeout(t, read).await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                },
+                None => read.await,
+            };
+            match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
@@ -181,8 +203,9 @@ async fn answer(mut stream: TcpStream, mode: Arc<Mutex<Mode>>, stats: Arc<Stats>
         buf.drain(..end);
         stats.requests.fetch_add(1, Ordering::SeqCst);
         let mode = mode.lock().unwrap().clone();
+        let close = matches!(mode, Mode::Close | Mode::CloseIdle);
         let (status, body) = match mode {
-            Mode::Healthy => (200, "ok"),
+            Mode::Healthy | Mode::IdleTimeout(_) | Mode::Close | Mode::CloseIdle => (200, "ok"),
             Mode::Status(s) => (s, "status"),
             Mode::Body(b) => (200, b),
             Mode::Hang => {
@@ -193,11 +216,12 @@ async fn answer(mut stream: TcpStream, mode: Arc<Mutex<Mode>>, stats: Arc<Stats>
                 return;
             }
         };
+        let connection = if close { "Connection: close\r\n" } else { "" };
         let response = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} X\r\n{connection}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        if stream.write_all(response.as_bytes()).await.is_err() {
+        if stream.write_all(response.as_bytes()).await.is_err() || close {
             return;
         }
     }
