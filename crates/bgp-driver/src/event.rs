@@ -83,4 +83,14 @@ pub enum EventKind {
     ConnectionError(String),
     /// The peer asked for our routes again.
     RouteRefreshReceived(Family),
+    /// An UPDATE was not sent: its attributes do not fit a BGP message even with
+    /// one prefix (a longer message would make the peer reset the session).
+    UpdateTooLong {
+        /// The first prefix it would have announced.
+        prefix: Option<Prefix>,
+        /// The octets the message would have taken.
+        len: usize,
+        /// The largest message allowed.
+        max: usize,
+    },
 }

@@ -10,6 +10,8 @@
 //!   (one UPDATE per change, to every established peer), listening sockets.
 //! - [`peer`]: one peer's task: connect out or accept, read, write, timers,
 //!   collision resolution, sending the table and End-of-RIB when a session comes up.
+//! - [`listen`]: the bounds on accepted connections that have not sent their OPEN
+//!   yet (per address, in total, in time), and the Cease sent to unknown peers.
 //! - [`rib_out`]: the routes we announce, versioned so that a peer that comes up
 //!   while changes are in flight ends with the latest state.
 //! - [`event`]: what the driver reports, each with a wall-clock timestamp in µs.
@@ -21,11 +23,13 @@
 //! ```
 
 pub mod event;
+pub mod listen;
 pub mod peer;
 pub mod rib_out;
 pub mod speaker;
 
 pub use event::{DriverEvent, EventKind};
+pub use listen::ListenLimits;
 pub use peer::PeerConfig;
 pub use rib_out::Route;
 pub use speaker::Speaker;

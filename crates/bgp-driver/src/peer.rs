@@ -13,6 +13,10 @@
 //! side task), then [`collision::resolve`] picks the survivor; the loser gets
 //! Cease / Connection Collision Resolution. In OpenConfirm the identifier is
 //! already known; an Established session always wins.
+//!
+//! An accepted connection holds its [`PendingSlot`] until its OPEN arrives: one
+//! that sends none by the slot's deadline is closed with Hold Timer Expired, well
+//! before RFC 4271's 4 minutes (see [`crate::listen`]).
 
 use std::future::Future;
 use std::io;
@@ -33,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::event::{DriverEvent, EventKind, now_us};
+use crate::listen::PendingSlot;
 use crate::rib_out::{Change, Changes, RibOut};
 
 /// How to reach one peer.
@@ -57,7 +62,12 @@ pub enum PeerCmd {
     /// Send these route changes if Established.
     Changes(Changes),
     /// The peer connected to us.
-    Incoming(TcpStream),
+    Incoming {
+        /// The connection.
+        stream: TcpStream,
+        /// Its place among the connections waiting for an OPEN.
+        slot: PendingSlot,
+    },
     /// Send this NOTIFICATION (a Cease) and end.
     Stop(Notification),
     /// The routes are ready: send the table and End-of-RIB if we held them.
@@ -87,6 +97,8 @@ struct Conn {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     dir: Direction,
+    /// An accepted connection whose OPEN has not arrived yet.
+    slot: Option<PendingSlot>,
 }
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
@@ -159,7 +171,18 @@ impl PeerTask {
         self.session.start(now());
         self.flush().await;
         while !self.finished {
-            let deadline = self.session.poll_timeout().map(Instant::from_std);
+            let open_by = self
+                .conn
+                .as_ref()
+                .and_then(|c| c.slot.as_ref())
+                .map(|s| s.open_by);
+            let deadline = self
+                .session
+                .poll_timeout()
+                .map(Instant::from_std)
+                .into_iter()
+                .chain(open_by)
+                .min();
             tokio::select! {
                 cmd = self.cmds.recv() => match cmd {
                     Some(cmd) => self.handle_cmd(cmd).await,
@@ -183,7 +206,7 @@ impl PeerTask {
                     self.connecting = None;
                     match res {
                         Ok(stream) => {
-                            self.adopt(stream, Direction::Outgoing);
+                            self.adopt(stream, Direction::Outgoing, None);
                             self.session.connected(now());
                         }
                         Err(e) => {
@@ -194,19 +217,41 @@ impl PeerTask {
                         }
                     }
                 },
-                () = sleep_until(deadline) => self.session.handle_timeout(now()),
+                () = sleep_until(deadline) => {
+                    self.session.handle_timeout(now());
+                    self.open_overdue();
+                }
             }
             self.flush().await;
         }
     }
 
-    fn adopt(&mut self, stream: TcpStream, dir: Direction) {
+    /// Closes an accepted connection whose OPEN is overdue, as an expired hold
+    /// timer would (RFC 4271 8.2.2, OpenSent), only sooner.
+    fn open_overdue(&mut self) {
+        let overdue = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.slot.as_ref())
+            .is_some_and(|s| s.open_by <= Instant::now());
+        if overdue && self.session.state() == State::OpenSent {
+            tracing::info!(
+                "{}: no OPEN on its connection in time; closing it",
+                self.cfg.address
+            );
+            self.session
+                .reset(now(), Notification::bare(ErrorCode::HoldTimerExpired));
+        }
+    }
+
+    fn adopt(&mut self, stream: TcpStream, dir: Direction, slot: Option<PendingSlot>) {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
         self.conn = Some(Conn {
             reader,
             writer,
             dir,
+            slot,
         });
     }
 
@@ -227,21 +272,21 @@ impl PeerTask {
                 self.session.stop(now(), n);
                 self.finished = true;
             }
-            PeerCmd::Incoming(stream) => match self.session.state() {
+            PeerCmd::Incoming { stream, slot } => match self.session.state() {
                 State::Idle | State::Connect | State::Active => {
                     self.connecting = None;
                     self.conn = None;
-                    self.adopt(stream, Direction::Incoming);
+                    self.adopt(stream, Direction::Incoming, Some(slot));
                     self.session.connected(now());
                 }
                 State::OpenSent => {
                     // Learn the peer's identifier from the new connection's OPEN.
                     let tx = self.self_tx.clone();
-                    tokio::spawn(read_candidate_open(stream, tx));
+                    tokio::spawn(read_candidate_open(stream, slot, tx));
                 }
                 State::OpenConfirm | State::Established => {
                     let remote = self.session.negotiated().map(|n| n.peer_open.router_id);
-                    self.collide(stream, remote, Vec::new()).await;
+                    self.collide(stream, remote, Vec::new(), Some(slot)).await;
                 }
             },
             PeerCmd::CandidateOpen {
@@ -249,12 +294,18 @@ impl PeerTask {
                 open,
                 router_id,
             } => {
-                self.collide(stream, Some(router_id), open).await;
+                self.collide(stream, Some(router_id), open, None).await;
             }
         }
     }
 
-    async fn collide(&mut self, stream: TcpStream, remote: Option<RouterId>, open: Vec<u8>) {
+    async fn collide(
+        &mut self,
+        stream: TcpStream,
+        remote: Option<RouterId>,
+        open: Vec<u8>,
+        slot: Option<PendingSlot>,
+    ) {
         let state = self.session.state();
         let existing_dir = self.conn.as_ref().map_or(Direction::Outgoing, |c| c.dir);
         let close = match (state, remote) {
@@ -285,7 +336,7 @@ impl PeerTask {
                 }
                 self.connecting = None;
                 self.conn = None;
-                self.adopt(stream, Direction::Incoming);
+                self.adopt(stream, Direction::Incoming, slot);
                 self.session.connected(now());
                 if !open.is_empty() {
                     self.flush().await;
@@ -295,26 +346,38 @@ impl PeerTask {
         }
     }
 
-    fn send_updates(&mut self, mut updates: Vec<Update>, end_of_rib: bool) {
+    fn send_updates(&mut self, updates: Vec<Update>, end_of_rib: bool) {
         let Some(neg) = self.session.negotiated() else {
             return;
         };
         let families = neg.families.clone();
-        let mut sent: Vec<EventKind> = updates
-            .iter()
-            .map(|u| EventKind::UpdateSent {
-                announce: u.announced(),
-                withdraw: u.withdrawn_all(),
+        let mut out: Vec<(Update, EventKind)> = updates
+            .into_iter()
+            .map(|u| {
+                let ev = EventKind::UpdateSent {
+                    announce: u.announced(),
+                    withdraw: u.withdrawn_all(),
+                };
+                (u, ev)
             })
             .collect();
         if end_of_rib {
             for f in families {
-                updates.push(Update::end_of_rib(f));
-                sent.push(EventKind::EndOfRibSent(f));
+                out.push((Update::end_of_rib(f), EventKind::EndOfRibSent(f)));
             }
         }
-        if self.session.send_updates(now(), updates.iter()) {
-            self.pending.extend(sent);
+        self.send_each(out);
+    }
+
+    /// Queues each UPDATE with the event to report once it is written; one that
+    /// cannot fit a message is not sent and reports nothing but its refusal
+    /// ([`Event::UpdateTooLong`]), so the events say what is on the wire.
+    fn send_each(&mut self, out: Vec<(Update, EventKind)>) {
+        let t = now();
+        for (update, ev) in out {
+            if self.session.send_update(t, &update) {
+                self.pending.push(ev);
+            }
         }
     }
 
@@ -327,8 +390,7 @@ impl PeerTask {
             return;
         };
         let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
-        let mut sent = Vec::new();
-        let mut updates = Vec::new();
+        let mut out = Vec::new();
         for change in changes.changes.iter() {
             let (update, ev) = match change {
                 Change::Announce(r) => {
@@ -352,11 +414,9 @@ impl PeerTask {
                     (Update::withdraw(vec![*p]), ev)
                 }
             };
-            updates.push(update);
-            sent.push(ev);
+            out.push((update, ev));
         }
-        self.session.send_updates(now(), updates.iter());
-        self.pending.extend(sent);
+        self.send_each(out);
     }
 }
 
@@ -415,7 +475,23 @@ impl PeerTask {
                 self.connecting = None;
                 self.conn = None;
             }
-            Event::StateChanged { from, to } => self.emit(EventKind::State { from, to }),
+            Event::StateChanged { from, to } => {
+                if matches!(to, State::OpenConfirm | State::Established)
+                    && let Some(c) = &mut self.conn
+                {
+                    // The OPEN arrived: the connection is no longer pending.
+                    c.slot = None;
+                }
+                self.emit(EventKind::State { from, to });
+            }
+            Event::UpdateTooLong(e) => {
+                tracing::warn!("{}: UPDATE not sent: {e}", self.cfg.address);
+                self.emit(EventKind::UpdateTooLong {
+                    prefix: e.prefix,
+                    len: e.len,
+                    max: e.max,
+                });
+            }
             Event::Established => {
                 if let Some(n) = self.session.negotiated() {
                     let kind = EventKind::Established {
@@ -482,24 +558,21 @@ impl PeerTask {
         };
         let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
         let families = neg.families.clone();
-        let mut updates = Vec::new();
-        let mut sent = Vec::new();
+        let mut out = Vec::new();
         for r in routes.iter().filter(|r| neg.carries(r.prefix.family())) {
-            updates.push(r.to_update(local_as, peer_as));
-            sent.push(EventKind::UpdateSent {
+            let ev = EventKind::UpdateSent {
                 announce: vec![(r.prefix, r.next_hop)],
                 withdraw: vec![],
-            });
+            };
+            out.push((r.to_update(local_as, peer_as), ev));
         }
         if end_of_rib {
             for f in families {
-                updates.push(Update::end_of_rib(f));
-                sent.push(EventKind::EndOfRibSent(f));
+                out.push((Update::end_of_rib(f), EventKind::EndOfRibSent(f)));
             }
         }
         self.synced = version;
-        self.session.send_updates(now(), updates.iter());
-        self.pending.extend(sent);
+        self.send_each(out);
     }
 }
 
@@ -540,9 +613,13 @@ pub async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpS
     Ok(stream)
 }
 
-/// Reads a colliding connection up to its OPEN (bounded to 10 s), then hands it
-/// back to the peer task.
-async fn read_candidate_open(mut stream: TcpStream, tx: mpsc::UnboundedSender<PeerCmd>) {
+/// Reads a colliding connection up to its OPEN (bounded by its slot's deadline),
+/// then hands it back to the peer task; the slot goes with the wait.
+async fn read_candidate_open(
+    mut stream: TcpStream,
+    slot: PendingSlot,
+    tx: mpsc::UnboundedSender<PeerCmd>,
+) {
     let read = async {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -560,9 +637,10 @@ async fn read_candidate_open(mut stream: TcpStream, tx: mpsc::UnboundedSender<Pe
             buf.extend_from_slice(&chunk[..n]);
         }
     };
-    let Ok(Some(open)) = tokio::time::timeout(Duration::from_secs(10), read).await else {
+    let Ok(Some(open)) = tokio::time::timeout_at(slot.open_by, read).await else {
         return;
     };
+    drop(slot);
     let Ok(decoded) = message::decode(&open, &Codec::default()) else {
         return;
     };

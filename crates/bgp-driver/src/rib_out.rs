@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hopwatch_bgp::message::{AsPath, Community, LargeCommunity, Origin};
-use hopwatch_bgp::{Asn, PathAttributes, Prefix, Update};
+use hopwatch_bgp::message::{AsPath, Community, LargeCommunity, Origin, TooLong};
+use hopwatch_bgp::{Asn, Codec, PathAttributes, Prefix, Update};
 
 /// One route we announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,25 @@ impl Route {
             ..Default::default()
         };
         Update::announce(vec![self.prefix], self.next_hop, attrs)
+    }
+
+    /// Whether every peer of a speaker with `local_as` can be sent this route in
+    /// one message: toward an external peer (our AS prepended) and an internal one
+    /// (LOCAL_PREF added), with 4-octet and 2-octet AS numbers (AS_TRANS plus
+    /// AS4_PATH). A route that fails is one no session could carry: refuse it
+    /// before it becomes current, or every session would have to refuse it again.
+    ///
+    /// # Errors
+    /// The [`TooLong`] of the largest of those UPDATEs.
+    pub fn fits(&self, local_as: Asn) -> Result<(), TooLong> {
+        let external = Asn(local_as.0.wrapping_add(1));
+        for peer_as in [external, local_as] {
+            let update = self.to_update(local_as, peer_as);
+            for four_octet_as in [true, false] {
+                update.split_to_fit(&Codec { four_octet_as })?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -197,6 +216,24 @@ mod tests {
         assert!(
             rib.apply(vec![Change::Withdraw("100.64.0.2/32".parse().unwrap())])
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_route_too_long_for_one_message_does_not_fit() {
+        let mut r = route("10.10.0.4");
+        assert!(r.fits(Asn(65001)).is_ok());
+        r.communities = (0..1010).map(Community).collect();
+        assert!(r.fits(Asn(65001)).is_ok(), "1,010 communities fit");
+        r.communities = (0..1100).map(Community).collect();
+        let err = r.fits(Asn(65001)).unwrap_err();
+        assert_eq!(err.prefix, Some(r.prefix));
+        assert!(err.len > 4096, "{err}");
+        r.communities.clear();
+        r.as_path = (0..1100).map(|i| Asn(4_200_000_000 + i)).collect();
+        assert!(
+            r.fits(Asn(65001)).is_err(),
+            "4-octet ASes on a 2-octet session"
         );
     }
 

@@ -5,6 +5,9 @@
 //! every peer task as one batch; each peer turns each change into ONE UPDATE. A
 //! next-hop move is therefore one UPDATE per peer that replaces the route, never a
 //! withdraw followed by an announce.
+//!
+//! Accepted connections pass [`crate::listen`]'s limits before any peer sees them;
+//! an address that is not a configured peer gets Cease / Connection Rejected.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::event::{DriverEvent, EventKind, now_us};
+use crate::listen::{self, ListenLimits, Pending};
 use crate::peer::{PeerCmd, PeerConfig, PeerTask};
 use crate::rib_out::{Change, RibOut, Route};
 
@@ -46,6 +50,9 @@ struct Inner {
     rib: Arc<Mutex<RibOut>>,
     events: mpsc::UnboundedSender<DriverEvent>,
     dynamic: Option<DynamicPeers>,
+    /// Accepted connections waiting for their OPEN, and what they may number.
+    pending: Arc<Mutex<Pending>>,
+    limits: Mutex<ListenLimits>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -63,8 +70,16 @@ impl Speaker {
                 rib: Arc::new(Mutex::new(RibOut::default())),
                 events,
                 dynamic,
+                pending: Arc::new(Mutex::new(Pending::default())),
+                limits: Mutex::new(ListenLimits::default()),
             }),
         }
+    }
+
+    /// Sets the bounds on accepted connections that have not sent their OPEN yet
+    /// (the defaults suit a route server; see [`crate::listen`]).
+    pub fn set_listen_limits(&self, limits: ListenLimits) {
+        *lock(&self.inner.limits) = limits;
     }
 
     /// Adds a peer and starts its task (which connects out unless passive).
@@ -112,7 +127,8 @@ impl Speaker {
     }
 
     /// Listens on `addr` and hands each connection to the peer with the remote
-    /// address, refusing unknown ones (unless dynamic peers are on).
+    /// address, refusing unknown ones (unless dynamic peers are on) and any past
+    /// the [`ListenLimits`].
     pub async fn listen(&self, addr: SocketAddr) -> io::Result<JoinHandle<()>> {
         let listener = TcpListener::bind(addr).await?;
         let this = self.clone();
@@ -135,10 +151,15 @@ impl Speaker {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 => v4,
         };
+        let limits = *lock(&self.inner.limits);
+        let slot = match listen::admit(&self.inner.pending, &limits, ip) {
+            Ok(slot) => slot,
+            Err(_) => return listen::refuse_now(stream),
+        };
         let mut peers = lock(&self.inner.peers);
         peers.retain(|_, h| !h.task.is_finished());
         if let Some(h) = peers.get(&ip) {
-            let _ = h.tx.send(PeerCmd::Incoming(stream));
+            let _ = h.tx.send(PeerCmd::Incoming { stream, slot });
             return;
         }
         drop(peers);
@@ -154,19 +175,22 @@ impl Speaker {
                     dynamic: true,
                 });
                 if let Some(h) = lock(&self.inner.peers).get(&ip) {
-                    let _ = h.tx.send(PeerCmd::Incoming(stream));
+                    let _ = h.tx.send(PeerCmd::Incoming { stream, slot });
                 }
             }
             None => {
-                // Not a configured peer: close at once, before any OPEN.
+                // Not a configured peer: Cease / Connection Rejected (RFC 4486 3),
+                // before any OPEN of ours, then close.
                 let _ = self.inner.events.send(DriverEvent {
                     ts_us: now_us(),
                     peer: ip,
                     kind: EventKind::ConnectionError(
-                        "connection from an unconfigured peer refused".into(),
+                        "connection from an unconfigured peer refused with Cease / \
+                         Connection Rejected"
+                            .into(),
                     ),
                 });
-                drop(stream);
+                tokio::spawn(listen::reject(stream, slot));
             }
         }
     }

@@ -13,8 +13,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            println!("{}: ok", args.config.display());
-            print!("{}", describe(&loaded.config));
+            crate::out::line(format_args!("{}: ok", args.config.display()))?;
+            crate::out::print(&describe(&loaded.config))?;
             Ok(())
         }
         Err(errors) => {
@@ -76,6 +76,14 @@ pub fn describe(c: &Config) -> String {
             );
         }
     }
+    let rate = config::bounds::probes_per_second(c);
+    let _ = writeln!(
+        s,
+        "  probes: {rate:.0} probes/s, about {:.1} % of one core (~{} µs of CPU each; refused past {:.0}/s)",
+        config::bounds::probe_cpu_percent(rate),
+        config::bounds::PROBE_CPU.as_micros(),
+        config::bounds::MAX_PROBES_PER_SECOND,
+    );
     let f = &c.failover;
     let _ = writeln!(
         s,

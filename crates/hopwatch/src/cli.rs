@@ -55,7 +55,10 @@ const RUN_HELP: &str = "\
 The config is TOML; `hopwatch check -c FILE` validates it and says what it will do.
 Decisions (health changes, moves) and BGP events are printed on stdout as JSON lines;
 a readable log goes to stderr (HOPWATCH_LOG=info). The control API listens on
-[api] listen: `hopwatch ctl status`, `drain`, `undrain`, `force`.
+[api] listen: `hopwatch ctl status`, `drain`, `undrain`, `force`. It keeps at most 64
+connections open (more get a 503 at once), each must send its request head within 5 s
+and lasts at most 60 s; at start the soft limit of open files is raised to the hard
+limit, so that the probes and sessions always have descriptors.
 
 Signals: SIGTERM or Ctrl-C sends Cease to the route servers and exits (with graceful
 restart configured, they keep the VIP while the watcher restarts); SIGHUP reloads the

@@ -9,11 +9,14 @@
 //! ```
 //!
 //! Parsing is pure and total: every input gives a [`Command`] or an error that
-//! names the offending word; nothing is half-applied.
+//! names the offending word; nothing is half-applied. A next hop must be one a
+//! router can forward to ([`unicast_next_hop`]), and a route must fit one BGP
+//! message toward any peer ([`check_sendable`]): what passes both can always be sent.
 
 use std::net::IpAddr;
 
 use hopwatch_bgp::Asn;
+use hopwatch_bgp::message::MAX_MESSAGE_LEN;
 use hopwatch_bgp::message::{Community, LargeCommunity, Origin};
 use hopwatch_bgp_driver::Route;
 use hopwatch_bgp_driver::rib_out::Change;
@@ -135,9 +138,7 @@ pub fn parse_route(spec: &str) -> Result<Route, String> {
         }
     }
     let nh = next_hop.ok_or_else(|| format!("route {prefix} has no next-hop"))?;
-    if nh.is_unspecified() || nh.is_multicast() {
-        return Err(format!("next-hop {nh} cannot carry traffic"));
-    }
+    unicast_next_hop(nh)?;
     if nh.is_ipv4() != prefix.addr().is_ipv4() {
         return Err(format!(
             "next-hop {nh} is not of the same family as {prefix}"
@@ -145,6 +146,46 @@ pub fn parse_route(spec: &str) -> Result<Route, String> {
     }
     route.next_hop = nh;
     Ok(route)
+}
+
+/// Refuses an address that cannot be a unicast next hop: 0.0.0.0 and ::, the
+/// broadcast 255.255.255.255, multicast (224.0.0.0/4, ff00::/8) and the reserved
+/// class E (240.0.0.0/4). A peer would ignore such a route (RFC 4271 6.3 makes it
+/// a semantic error), so the speaker would look healthy while announcing nothing.
+pub fn unicast_next_hop(nh: IpAddr) -> Result<(), String> {
+    let why = match nh {
+        IpAddr::V4(a) if a.is_unspecified() => Some("unspecified"),
+        IpAddr::V4(a) if a.is_broadcast() => Some("broadcast"),
+        IpAddr::V4(a) if a.is_multicast() => Some("multicast"),
+        IpAddr::V4(a) if a.octets()[0] >= 240 => Some("reserved, class E"),
+        IpAddr::V6(a) if a.is_unspecified() => Some("unspecified"),
+        IpAddr::V6(a) if a.is_multicast() => Some("multicast"),
+        _ => None,
+    };
+    match why {
+        Some(why) => Err(format!(
+            "next-hop {nh} cannot be a unicast next hop ({why})"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a change whose UPDATE would not fit one BGP message toward some peer
+/// of a speaker with `local_as` (more than 4,096 octets once our AS is prepended
+/// or LOCAL_PREF added). Sent anyway, the peer would answer with NOTIFICATION 1/2
+/// and drop every route of the session; kept as the current route, it would do so
+/// again at every reconnect. So it changes nothing.
+pub fn check_sendable(change: &Change, local_as: Asn) -> Result<(), String> {
+    match change {
+        Change::Announce(route) => route.fits(local_as).map_err(|e| {
+            format!(
+                "route {} refused: its UPDATE would be {} octets, over the {MAX_MESSAGE_LEN} \
+                 a BGP message may hold (fewer communities or a shorter as-path)",
+                route.prefix, e.len
+            )
+        }),
+        Change::Withdraw(_) => Ok(()),
+    }
 }
 
 /// Parses one command line.
@@ -210,6 +251,39 @@ mod tests {
     }
 
     #[test]
+    fn a_route_too_long_for_one_message_is_refused_and_one_that_fits_is_not() {
+        let many: Vec<String> = (0..2000).map(|i| format!("1:{i}")).collect();
+        let line = format!(
+            "announce route 100.64.0.1/32 next-hop 10.10.0.5 community [{}]",
+            many.join(" ")
+        );
+        let Command::Change(change) = parse(&line).unwrap();
+        let err = check_sendable(&change, Asn(65001)).unwrap_err();
+        assert!(
+            err.contains("4096") && err.contains("100.64.0.1/32"),
+            "{err}"
+        );
+        let Command::Change(ok) =
+            parse("announce route 100.64.0.1/32 next-hop 10.10.0.5 as-path [1 2 3]").unwrap();
+        assert!(check_sendable(&ok, Asn(65001)).is_ok());
+        let Command::Change(w) = parse("withdraw route 100.64.0.1/32").unwrap();
+        assert!(check_sendable(&w, Asn(65001)).is_ok());
+    }
+
+    #[test]
+    fn loopback_and_ordinary_next_hops_are_unicast() {
+        for nh in [
+            "10.10.0.4",
+            "127.21.0.4",
+            "223.255.255.1",
+            "2001:db8::4",
+            "fe80::1",
+        ] {
+            assert!(unicast_next_hop(nh.parse().unwrap()).is_ok(), "{nh}");
+        }
+    }
+
+    #[test]
     fn bad_commands_name_what_is_wrong() {
         for (line, needle) in [
             ("announce route 100.64.0.1/32", "no next-hop"),
@@ -217,8 +291,19 @@ mod tests {
             ("announce route 100.64.0.1/32 next-hop banana", "banana"),
             (
                 "announce route 100.64.0.1/32 next-hop 0.0.0.0",
-                "cannot carry",
+                "not be a unicast",
             ),
+            (
+                "announce route 100.64.0.1/32 next-hop 255.255.255.255",
+                "broadcast",
+            ),
+            (
+                "announce route 100.64.0.1/32 next-hop 224.0.0.5",
+                "multicast",
+            ),
+            ("announce route 100.64.0.1/32 next-hop 240.0.0.1", "class E"),
+            ("announce route 2001:db8::/32 next-hop ::", "unspecified"),
+            ("announce route 2001:db8::/32 next-hop ff02::1", "multicast"),
             (
                 "announce route 100.64.0.1/32 next-hop 1.1.1.1 med",
                 "needs a value",

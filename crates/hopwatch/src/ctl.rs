@@ -1,5 +1,10 @@
 //! `hopwatch ctl`: the watcher's control API from the command line, with a table a
 //! person can read at 3 a.m. (`--json` for scripts).
+//!
+//! Every subcommand makes one call through `call`, which fails on any answer that is
+//! not 2xx (the status and the API's `error` on stderr): `hopwatch` then exits 1, so
+//! a script sees a refused drain or an unknown instance. The whole exchange is
+//! bounded (3 s to connect, 5 s for the answer, body included).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -60,7 +65,7 @@ pub enum CtlOp {
     RestartInstance {
         /// The instance's address.
         instance: std::net::IpAddr,
-        /// How long it stays down, in milliseconds.
+        /// How long it stays down, in milliseconds (at most 3600000, 1 hour).
         #[arg(long, default_value_t = 2000)]
         after_ms: u64,
     },
@@ -107,14 +112,16 @@ async fn call(
         }
         None => Bytes::new(),
     };
-    let res = tokio::time::timeout(
-        Duration::from_secs(5),
-        sender.send_request(req.body(Full::new(body))?),
-    )
+    let request = req.body(Full::new(body))?;
+    // The body too: a server that sends its head and then stalls must not hang ctl.
+    let (status, bytes) = tokio::time::timeout(Duration::from_secs(5), async {
+        let res = sender.send_request(request).await?;
+        let status = res.status();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        anyhow::Ok((status, bytes))
+    })
     .await
     .context("the watcher did not answer within 5 s")??;
-    let status = res.status();
-    let bytes = res.into_body().collect().await?.to_bytes();
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if !status.is_success() {
         let msg = value["error"].as_str().unwrap_or("no message");
@@ -159,18 +166,19 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     };
     let v = call(&args, method, path, body).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::out::line(serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     match args.op {
-        CtlOp::Status => print!("{}", status_table(&v)),
-        CtlOp::Peers => print!("{}", peers_table(&v)),
+        // Through `out`: a closed pipe (`| head -1`) is no panic.
+        CtlOp::Status => crate::out::print(&status_table(&v))?,
+        CtlOp::Peers => crate::out::print(&peers_table(&v))?,
         CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs | CtlOp::RestartInstance { .. } => {
-            println!("{}", serde_json::to_string_pretty(&v)?)
+            crate::out::line(serde_json::to_string_pretty(&v)?)?
         }
         _ => {
             let vip = &v["vip"];
-            println!(
+            crate::out::line(format_args!(
                 "{}: {}; VIP {} is on {}",
                 path.trim_start_matches('/'),
                 if v["moved"] == true {
@@ -180,7 +188,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
                 },
                 vip["prefix"].as_str().unwrap_or("?"),
                 vip["active"].as_str().unwrap_or("nothing"),
-            );
+            ))?;
         }
     }
     Ok(())

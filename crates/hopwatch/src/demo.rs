@@ -138,25 +138,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     });
 
-    println!(
+    crate::out::line(format_args!(
         "observe listens on 127.10.0.8:{port} (AS 65002); speak connects from 127.10.0.7 (AS 65001)"
-    );
+    ))?;
     let est = next_event(&mut obs, "the session to come up", |v| {
         v["event"] == "established"
     })
     .await?;
-    println!(
+    crate::out::line(format_args!(
         "session established: hold time {} s, families {}",
         est["hold_time"], est["families"]
-    );
+    ))?;
     let first = next_event(&mut obs, "the first route", |v| {
         v["event"] == "update" && v["prefix"] == VIP
     })
     .await?;
-    println!(
+    crate::out::line(format_args!(
         "observe got {VIP} via {} with AS path {}",
         first["next_hop"], first["as_path"]
-    );
+    ))?;
 
     let mut lat = Vec::with_capacity(args.moves);
     let mut to_wire = Vec::with_capacity(args.moves);
@@ -177,26 +177,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             to_wire.push(sent.saturating_sub(t0) as f64 / 1000.0);
         }
         if i < 2 {
-            println!(
+            crate::out::line(format_args!(
                 "command `announce route {VIP} next-hop {hop}` reached observe in {:.3} ms (replaced, never withdrawn)",
                 lat[i]
-            );
+            ))?;
         }
     }
     lat.sort_by(f64::total_cmp);
-    println!(
+    crate::out::line(format_args!(
         "{} moves, command to observe over loopback: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         lat.len(),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN)
-    );
+    ))?;
     to_wire.sort_by(f64::total_cmp);
-    println!(
+    crate::out::line(format_args!(
         "  of which command to UPDATE written by speak: p50 {:.3} ms, p99 {:.3} ms",
         percentile(&to_wire, 0.5),
         percentile(&to_wire, 0.99)
-    );
+    ))?;
     speaker.stop();
     observer.stop();
     let _ = timeout(Duration::from_secs(3), speaker.0.wait()).await;

@@ -1,6 +1,10 @@
 //! The JSON lines `speak` and `observe` print on stdout: one event a line, each
 //! with `ts_us` (µs since the epoch), `event` and `peer`. Logs go to stderr, so
 //! stdout stays machine-readable.
+//!
+//! One writer thread does the writes, so a slow reader never blocks the runtime.
+//! A reader that goes away (EPIPE) stops the output, quietly, and nothing else:
+//! a watcher must not stop moving VIPs because whoever read its stdout left.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -32,14 +36,25 @@ fn printer() -> &'static Printer {
             .name("stdout".into())
             .spawn(move || {
                 let mut out = std::io::stdout().lock();
+                let mut gone = false;
                 while let Ok(line) = rx.recv() {
-                    let _ = out.write_all(&line);
-                    // Flush when nothing else is queued: one write per burst.
-                    if rx.try_recv().map(|l| out.write_all(&l)).is_err() {
-                        let _ = out.flush();
+                    // Once the reader has gone, lines are still taken (so `print`
+                    // and `drain` never wait) but not written.
+                    if gone {
+                        continue;
                     }
+                    let mut r = out.write_all(&line);
+                    // Flush when nothing else is queued: one write per burst.
+                    match rx.try_recv() {
+                        Ok(next) => r = r.and_then(|()| out.write_all(&next)),
+                        Err(_) => r = r.and_then(|()| out.flush()),
+                    }
+                    // Other errors (a full disk) may pass; keep trying.
+                    gone = r.is_err_and(|e| crate::out::is_reader_gone(&e));
                 }
-                let _ = out.flush();
+                if !gone {
+                    let _ = out.flush();
+                }
             })
             .map(|_| ())
             .unwrap_or_else(|e| eprintln!("hopwatch: no stdout thread: {e}"));

@@ -1,7 +1,9 @@
 //! `hopwatch load`: the load injector of the lab (the seed's lt1), a thin CLI over
 //! `hopwatch-load`: parse the arguments, run the injector with a progress bar until
 //! the duration is over or SIGTERM/Ctrl-C, then write the CSV and the JSON summary
-//! and print the outages on stdout.
+//! and print the outages on stdout. When no request succeeded there is no latency
+//! to report, and the exit status says so ([`NO_SUCCESS`]): a script running a
+//! failover test must not read "p50 0.00 ms, exit 0" as a fast, healthy VIP.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +15,11 @@ use hopwatch_load::{
 };
 
 use crate::bgp_setup::terminated;
+use crate::out;
+
+/// The exit status when requests were made and none succeeded (1 is any other
+/// error, 2 a usage error).
+pub const NO_SUCCESS: u8 = 3;
 
 /// `hopwatch load`.
 #[derive(Debug, Args)]
@@ -73,7 +80,12 @@ from another backend (or the same one, if no other answers). A change of backend
 without failure is reported as a switch with 0 failed requests.
 
 Output: a progress bar on stderr (only on a terminal); on stdout, counts, rate, latency
-and one line per outage: start, duration in ms, failed requests, before → after.
+(of the successful requests; \"-\" when there is none) and one line per outage: start,
+duration in ms, failed requests, before → after.
+
+Exit status: 0 when at least one request succeeded (outages are reported, not failed
+on); 3 when requests were made and none succeeded (the CSV and summary are written all
+the same); 1 on any other error (a bad --csv path, ...); 2 on a usage error.
 
 Examples:
   hopwatch web --listen 127.10.0.4:8080 --name ws1 &
@@ -133,6 +145,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         output::write_summary(std::io::BufWriter::new(file), &summary)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    print!("{}", output::render(&summary));
+    out::print(&output::render(&summary))?;
+    if summary.no_success() {
+        return Err(out::Verdict {
+            code: NO_SUCCESS,
+            message: format!(
+                "no request succeeded: {} of {} failed ({})",
+                summary.failed, summary.requests, args.url.addr
+            ),
+        }
+        .into());
+    }
     Ok(())
 }

@@ -4,9 +4,13 @@
 //! - `cli`: the command line (clap), with the help text users read.
 //! - `command`: the ExaBGP-syntax route commands `speak` reads.
 //! - `json`: the JSON event lines on stdout.
+//! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
+//!   as exit statuses.
 //! - `bgp_setup`: command-line settings to session settings; signals.
 //! - `config`: the watcher's TOML config, checked with file, line and key in errors.
 //! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
+//! - `api_serve`, `nofile`: the HTTP APIs served under limits (connections, timeouts),
+//!   and the descriptor limit raised at start, so that API clients cannot starve probes.
 //! - `load`: the open-loop HTTP load injector and its outage summary.
 //! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
 //! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
@@ -15,6 +19,7 @@
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
 //! - `azure`: renders the seed's cloud environment (az scripts, cloud-init) from one config.
 
+mod api_serve;
 mod azure;
 mod bgp_setup;
 mod check;
@@ -26,7 +31,9 @@ mod demo;
 mod json;
 mod lab;
 mod load;
+mod nofile;
 mod observe;
+mod out;
 mod route_server;
 mod run;
 mod speak;
@@ -79,7 +86,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hopwatch: {e:#}");
-            std::process::ExitCode::FAILURE
+            match e.downcast_ref::<out::Verdict>() {
+                Some(v) => std::process::ExitCode::from(v.code),
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }

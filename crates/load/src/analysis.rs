@@ -172,6 +172,14 @@ pub struct Summary {
     pub unmatched_events: Vec<Event>,
 }
 
+impl Summary {
+    /// Requests were made and none succeeded: the target never answered well.
+    /// (No request at all is no verdict: nothing was tried.)
+    pub fn no_success(&self) -> bool {
+        self.requests > 0 && self.ok == 0
+    }
+}
+
 /// Runs the analysis. Records and events may come in any order.
 pub fn analyze(records: &[Record], events: &[Event], config: &AnalysisConfig) -> Summary {
     let mut order: Vec<&Record> = records.iter().collect();

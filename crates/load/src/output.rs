@@ -114,16 +114,22 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-fn quantiles(p: &Percentiles) -> String {
+/// The quantiles, or `none` (what) when there were no values: a p50 of 0.00 ms
+/// over nothing reads as a fast server.
+fn quantiles(p: &Percentiles, none: &str) -> String {
+    if p.count == 0 {
+        return none.to_string();
+    }
     format!(
         "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         p.p50, p.p90, p.p99, p.max
     )
 }
 
-/// The summary as a person reads it: counts, rates, latency, then one line per
-/// outage or switch (start relative to the first request and as µs since the
-/// epoch, duration, failed requests, before → after).
+/// The summary as a person reads it: counts, rates, latency (none without a
+/// success), then one line per outage or switch (start relative to the first
+/// request and as µs since the epoch, duration, failed requests, before → after),
+/// and a verdict line when no request succeeded.
 pub fn render(summary: &Summary) -> String {
     let mut s = String::new();
     let _ = write!(
@@ -142,9 +148,13 @@ pub fn render(summary: &Summary) -> String {
         s,
         "rate: {asked}achieved {:.1}/s; schedule lag {}",
         summary.achieved_rate,
-        quantiles(&summary.schedule_lag_ms)
+        quantiles(&summary.schedule_lag_ms, "- (no request)")
     );
-    let _ = writeln!(s, "latency (ok): {}", quantiles(&summary.latency_ms));
+    let _ = writeln!(
+        s,
+        "latency (ok): {}",
+        quantiles(&summary.latency_ms, "- (no successful request)")
+    );
     let mut backends = counts(&summary.backends);
     if summary.ok_without_backend > 0 {
         if !backends.is_empty() {
@@ -196,6 +206,13 @@ pub fn render(summary: &Summary) -> String {
             s,
             "  event {:?} at ts_us {} matched no outage",
             e.name, e.ts_us
+        );
+    }
+    if summary.no_success() {
+        let _ = writeln!(
+            s,
+            "verdict: no request succeeded ({} of {} failed)",
+            summary.failed, summary.requests
         );
     }
     s
@@ -291,9 +308,30 @@ mod tests {
             text.contains("requests 4 (sent 4): ok 2, failed 2"),
             "{text}"
         );
+        assert!(!text.contains("verdict"), "{text}");
         assert!(
             text.contains("outage at +0.000 s (ts_us 1000400): 1.1 ms, failed 2 [connect_refused 1, status_503 1], ws1 → ws,\"2\" (from event \"kill ws1\")"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn without_a_success_there_is_no_latency_figure_and_a_verdict() {
+        let failed: Vec<Record> = sample().into_iter().filter(|r| !r.is_success()).collect();
+        let summary = analyze(&failed, &[], &AnalysisConfig::default());
+        assert!(summary.no_success());
+        let text = render(&summary);
+        assert!(
+            text.contains("latency (ok): - (no successful request)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("latency (ok): p50"), "{text}");
+        assert!(
+            text.contains("verdict: no request succeeded (2 of 2 failed)"),
+            "{text}"
+        );
+        let empty = analyze(&[], &[], &AnalysisConfig::default());
+        assert!(!empty.no_success(), "no request is no verdict");
+        assert!(render(&empty).contains("schedule lag - (no request)"));
     }
 }

@@ -193,3 +193,65 @@ fn every_changed_prefix_of_a_burst_is_exactly_one_update() {
         assert_eq!(describe(u), vec![("announce", pfx(p), Some(ip(WS2)))]);
     }
 }
+
+#[test]
+fn a_route_too_long_to_pass_on_is_withheld_not_sent_and_never_left_stale() {
+    let mut rib = rib3();
+    let t0 = Instant::now();
+    // 1,011 communities: the peer's UPDATE is exactly 4,096 octets; with 65515
+    // prepended it would be 4,100, which the receiver would answer with 1/2.
+    let many: Vec<u32> = (0..1011).collect();
+    let long = announce_with_communities(&[VIP], WS1, &[65001], &many);
+    assert_eq!(long.wire_len(&hopwatch_bgp::Codec::default()), 4096);
+    rib.receive(t0, ip(W1), &long).unwrap();
+    assert_eq!(
+        best_hops(&rib, VIP),
+        vec![ip(WS1)],
+        "the data plane still uses it"
+    );
+    assert!(
+        rib.poll_updates(ip(W2)).is_empty(),
+        "nothing too long is sent"
+    );
+    assert!(rib.routes_for(ip(W3)).is_empty());
+    let w2 = rib.peers().into_iter().find(|p| p.addr == ip(W2)).unwrap();
+    assert_eq!(w2.withheld, 1);
+    assert_eq!(rib.drain_withheld(ip(W2)), vec![pfx(VIP)]);
+    assert!(rib.drain_withheld(ip(W2)).is_empty(), "reported once");
+
+    // A shorter version passes; a long one again withdraws it, so W2 never keeps
+    // the old next hop.
+    rib.receive(
+        t0,
+        ip(W1),
+        &announce_with_communities(&[VIP], WS2, &[65001], &[1]),
+    )
+    .unwrap();
+    let updates = rib.poll_updates(ip(W2));
+    assert_eq!(
+        describe(&updates[0]),
+        vec![("announce", pfx(VIP), Some(ip(WS2)))]
+    );
+    let long = announce_with_communities(&[VIP], WS1, &[65001], &many);
+    rib.receive(t0, ip(W1), &long).unwrap();
+    let updates = rib.poll_updates(ip(W2));
+    assert_eq!(describe(&updates[0]), vec![("withdraw", pfx(VIP), None)]);
+    assert_eq!(rib.drain_withheld(ip(W2)), vec![pfx(VIP)]);
+
+    // A peer that comes up is not sent it either.
+    rib.peer_down(t0, ip(W3), false);
+    rib.peer_up(ip(W3)).unwrap();
+    assert!(rib.routes_for(ip(W3)).is_empty());
+    assert_eq!(rib.drain_withheld(ip(W3)), vec![pfx(VIP)]);
+    // Without the prepend (a transparent route server) it fits and goes.
+    let mut transparent = Rib::new(RibConfig {
+        prepend_local_as: false,
+        ..RibConfig::default()
+    });
+    for (addr, asn) in [(W1, 65001), (W2, 65002)] {
+        transparent.add_peer(ip(addr), Asn(asn), None).unwrap();
+        transparent.peer_up(ip(addr)).unwrap();
+    }
+    transparent.receive(t0, ip(W1), &long).unwrap();
+    assert_eq!(transparent.poll_updates(ip(W2)).len(), 1);
+}

@@ -10,9 +10,11 @@
 //!
 //! Framing is sans-IO: [`frame_len`] says how long the next message is once its
 //! header has arrived, [`decode`] turns exactly one message into a [`Message`], and
-//! [`encode`] appends one to a buffer.
+//! [`encode`] appends one to a buffer; [`encode_update_fitted`] appends an UPDATE as
+//! messages that fit the maximum, or refuses it (`fit.rs`).
 
 mod attributes;
+mod fit;
 mod nlri;
 mod open;
 mod reader;
@@ -22,6 +24,7 @@ pub use attributes::{
     AsPath, Community, LargeCommunity, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
     Segment, SegmentKind, code as attr_code,
 };
+pub use fit::{TooLong, encode_update_fitted};
 pub use open::{BGP_VERSION, Capability, GracefulRestartFamily, Open};
 pub use update::{AttrAction, AttrError, DecodedUpdate, Update};
 
@@ -33,7 +36,8 @@ use reader::Reader;
 pub const MARKER: [u8; 16] = [0xff; 16];
 /// Header: marker, length, type.
 pub const HEADER_LEN: usize = 19;
-/// The largest message without the extended message capability (RFC 8654).
+/// The largest message without the extended message capability (RFC 8654), which
+/// hopwatch does not negotiate: the maximum of every session ([`Codec::max_message_len`]).
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// Message type codes.
@@ -228,11 +232,13 @@ pub fn decode(msg: &[u8], codec: &Codec) -> Result<Decoded, Notification> {
     }
 }
 
-/// Appends one encoded message to `out`.
+/// Appends one encoded message to `out`: the raw encoder, which writes what it is
+/// given.
 ///
-/// The caller keeps UPDATEs under 4,096 octets ([`Update::announce_many`] splits);
-/// an UPDATE that is too long anyway gets a length field that says so and will be
-/// refused by the peer, never a silently cut message.
+/// What goes on the wire passes through the session, which never hands this an
+/// UPDATE over the maximum ([`encode_update_fitted`] splits it or refuses it). A
+/// NOTIFICATION's data is cut to fit (it is diagnostic, and a cut one still says why);
+/// OPEN, KEEPALIVE and ROUTE-REFRESH are far below the maximum by construction.
 pub fn encode(msg: &Message, codec: &Codec, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&MARKER);
@@ -249,7 +255,8 @@ pub fn encode(msg: &Message, codec: &Codec, out: &mut Vec<u8>) {
         Message::Notification(n) => {
             out.push(n.code.code());
             out.push(n.code.subcode());
-            out.extend_from_slice(&n.data);
+            let room = MAX_MESSAGE_LEN - HEADER_LEN - 2;
+            out.extend_from_slice(&n.data[..n.data.len().min(room)]);
             kind::NOTIFICATION
         }
         Message::Keepalive => kind::KEEPALIVE,

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 pub use config::{GracefulRestart, Negotiated, SessionConfig};
 
-use crate::message::{self, AttrError, Codec, Decoded, Message, Open, Update};
+use crate::message::{self, AttrError, Codec, Decoded, Message, Open, TooLong, Update};
 use crate::notification::{Cease, ErrorCode, FsmError, Notification, OpenError};
 use crate::types::{Family, HoldTime};
 
@@ -105,6 +105,10 @@ pub enum Event {
     RouteRefresh(Family),
     /// The session left OpenSent, OpenConfirm or Established.
     Down(DownReason),
+    /// An UPDATE was not sent: its attributes do not fit a BGP message even with
+    /// one prefix. The session is unharmed (a message over the maximum would have
+    /// made the peer reset it).
+    UpdateTooLong(TooLong),
 }
 
 /// One BGP session: the state machine of one peer, over one connection at a time.
@@ -422,17 +426,23 @@ impl Session {
         self.restart_hold(now);
     }
 
-    /// Sends an UPDATE; only in Established (returns false otherwise, sending nothing).
+    /// Sends an UPDATE, split over several messages if it is longer than one may
+    /// be. Returns false, sending nothing, outside Established and when the UPDATE
+    /// cannot fit (then [`Event::UpdateTooLong`] says why).
     pub fn send_update(&mut self, now: Instant, update: &Update) -> bool {
         if self.state != State::Established {
             return false;
         }
-        self.send(&Message::Update(update.clone()));
+        if !self.encode_update(update) {
+            return false;
+        }
         self.restart_keepalive(now);
         true
     }
 
-    /// Sends several UPDATEs in one write.
+    /// Sends several UPDATEs in one write, each as [`Session::send_update`] does
+    /// (one that cannot fit is skipped and reported). Returns false outside
+    /// Established, sending nothing.
     pub fn send_updates<'a>(
         &mut self,
         now: Instant,
@@ -443,7 +453,7 @@ impl Session {
         }
         let before = self.tx.len();
         for u in updates {
-            message::encode_update_into(u, &self.codec, &mut self.tx);
+            self.encode_update(u);
         }
         // Only a message sent restarts the KeepaliveTimer (RFC 4271 8.2.2), not an
         // empty batch.
@@ -522,6 +532,18 @@ impl Session {
             .retry_base
             .saturating_mul(1 << exp)
             .min(self.config.retry_max)
+    }
+
+    /// Appends `update` to the transmit queue, never as a message over the
+    /// maximum; false (and an event) when it cannot fit.
+    fn encode_update(&mut self, update: &Update) -> bool {
+        match message::encode_update_fitted(update, &self.codec, &mut self.tx) {
+            Ok(()) => true,
+            Err(e) => {
+                self.events.push_back(Event::UpdateTooLong(e));
+                false
+            }
+        }
     }
 
     fn send(&mut self, msg: &Message) {

@@ -186,7 +186,7 @@ fn render_to(args: &RenderArgs) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-        println!("{}", path.display());
+        crate::out::line(path.display())?;
     }
     eprintln!(
         "rendered {} files for {} VMs in {} ({}); next: az login, then bash {}",

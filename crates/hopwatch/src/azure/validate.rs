@@ -9,9 +9,12 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
+use std::time::Duration;
+
 use hopwatch_bgp::{Asn, Prefix};
 
 use super::config::AzureConfig;
+use crate::config::bounds;
 
 /// AS numbers Azure Route Server keeps (65515, 65517-65520) or IANA reserves.
 fn reserved_asn(asn: Asn) -> bool {
@@ -102,22 +105,42 @@ pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
     release(c, &mut err);
     speakers(c, &mut err);
 
+    // The watcher's own bounds (`config::bounds`): what this renders, `hopwatch
+    // check` accepts.
     let h = &c.health;
-    if h.interval < std::time::Duration::from_millis(5) {
-        err(
-            "health.interval",
-            format!("{:?} is below the 5 ms minimum", h.interval),
+    let mut owned = |k: String, m: String| err(&k, m);
+    bounds::duration(
+        &mut owned,
+        "health.interval",
+        h.interval,
+        bounds::MIN_INTERVAL,
+        bounds::MAX_INTERVAL,
+        "a backend probed less often is not being watched",
+    );
+    if h.timeout.is_zero() {
+        owned(
+            "health.timeout".into(),
+            "a zero timeout fails every probe".into(),
         );
     }
-    if h.timeout.is_zero() {
-        err("health.timeout", "a zero timeout fails every probe".into());
-    }
-    if h.fall == 0 {
-        err("health.fall", "fall must be at least 1".into());
-    }
-    if h.rise == 0 {
-        err("health.rise", "rise must be at least 1".into());
-    }
+    bounds::duration(
+        &mut owned,
+        "health.timeout",
+        h.timeout,
+        Duration::ZERO,
+        bounds::MAX_TIMEOUT,
+        "failover takes at least timeout × fall",
+    );
+    bounds::fall_rise(&mut owned, "health.fall", h.fall);
+    bounds::fall_rise(&mut owned, "health.rise", h.rise);
+    bounds::duration(
+        &mut owned,
+        "watcher.failback_hold",
+        c.watcher.failback_hold,
+        Duration::ZERO,
+        bounds::MAX_FAILBACK_HOLD,
+        "a longer hold never fails back",
+    );
     if !h.path.starts_with('/') || !name_ok(&h.path, 200, "/-_.") {
         err(
             "health.path",

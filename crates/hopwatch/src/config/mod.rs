@@ -9,6 +9,7 @@
 //!
 //! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
 
+pub mod bounds;
 mod locate;
 mod model;
 mod validate;
@@ -73,16 +74,40 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
     })
 }
 
+/// The largest config file read: the seed's is under 1 KiB, and a thousand VIPs with
+/// two backends each are about 200 KiB. The bound is what makes `-c /dev/zero` (or
+/// any endless or huge file) an error instead of a process that reads until memory
+/// runs out. Special files are not refused: `-c <(generate)` is a FIFO and fine.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The text of a config file, or the error that names it. Shared by every TOML
 /// file hopwatch reads (this one, `azure render`'s).
 pub(crate) fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
-    std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let error = |message: String| {
         vec![ConfigError {
             file: path.to_owned(),
             line: None,
             key: String::new(),
-            message: format!("cannot read: {e}"),
+            message,
         }]
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    // One byte past the bound tells "exactly 1 MiB" from "more".
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(
+            "larger than 1 MiB: not a config file (a config is a few KiB)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        error(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 

@@ -162,3 +162,134 @@ fn azure_refuses_a_four_octet_or_reserved_as_and_warns_about_one_instance() {
         loaded.warnings
     );
 }
+
+// Issue 10, finding 4: what `check` accepted and should not have.
+
+fn warnings(text: &str) -> Vec<String> {
+    match parse(Path::new("w.toml"), text) {
+        Ok(l) => l.warnings.iter().map(ToString::to_string).collect(),
+        Err(e) => panic!("expected no error, got {e:#?}"),
+    }
+}
+
+#[test]
+fn a_vip_covering_the_default_route_is_refused() {
+    let e = errors(&replace("100.64.0.1/32", "0.0.0.0/0"));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:20: vip[0].prefix: ") && e.contains("default route")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_vip_wider_than_a_24_is_refused_and_one_wider_than_a_host_is_warned_about() {
+    let e = one_error(&replace("100.64.0.1/32", "100.64.0.0/16"));
+    assert!(e.starts_with("w.toml:20: vip[0].prefix: "), "{e}");
+    assert!(e.contains("/24"), "{e}");
+    let w = warnings(&replace("100.64.0.1/32", "100.64.0.0/28"));
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].contains("vip[0].prefix") && w[0].contains("host route"),
+        "{w:#?}"
+    );
+}
+
+#[test]
+fn a_next_hop_equal_to_or_inside_the_vip_is_refused() {
+    let e = one_error(&replace(
+        "next_hop = \"10.10.0.5\"",
+        "next_hop = \"100.64.0.1\"",
+    ));
+    assert!(
+        e.starts_with("w.toml:23: vip[0].backends[1].next_hop: "),
+        "{e}"
+    );
+    assert!(e.contains("inside the VIP"), "{e}");
+}
+
+#[test]
+fn ibgp_with_azure_route_servers_as_is_refused_and_other_ibgp_warned_about() {
+    let e = errors(&replace("local_as = 65001", "local_as = 65515"));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:13: route_server[0].peer_as: ") && e.contains("eBGP")),
+        "{e:#?}"
+    );
+    let ibgp = replace("local_as = 65001", "local_as = 65002")
+        .replace("peer_as = 65515", "peer_as = 65002");
+    let w = warnings(&ibgp);
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(
+        w[0].contains("route_server[0].peer_as") && w[0].contains("iBGP"),
+        "{w:#?}"
+    );
+}
+
+#[test]
+fn port_zero_is_refused() {
+    let e = one_error(&replace(
+        "graceful_restart = 10",
+        "graceful_restart = 10\nport = 0",
+    ));
+    assert!(e.starts_with("w.toml:10: bgp.port: "), "{e}");
+    let e = one_error(&replace("peer_as = 65515\n", "peer_as = 65515\nport = 0\n"));
+    assert!(e.starts_with("w.toml:14: route_server[0].port: "), "{e}");
+    let e = one_error(&replace("127.0.0.1:9179", "127.0.0.1:0"));
+    assert!(e.contains("api.listen"), "{e}");
+}
+
+#[test]
+fn every_duration_has_a_maximum_named_by_file_line_and_key() {
+    let e = one_error(&replace("\"30s\"", "\"18446744073709551615s\""));
+    assert!(e.starts_with("w.toml:34: failover.failback_hold: "), "{e}");
+    assert!(e.contains("at most 1 day"), "{e}");
+    let e = one_error(&replace("interval = \"10ms\"", "interval = \"2h\""));
+    assert!(e.starts_with("w.toml:27: health.interval: "), "{e}");
+    let e = one_error(&replace("timeout = \"30ms\"", "timeout = \"61s\""));
+    assert!(e.starts_with("w.toml:28: health.timeout: "), "{e}");
+    let e = one_error(&replace(
+        "check = \"http://10.10.0.5/\"",
+        "check = \"http://10.10.0.5/\", timeout = \"1d\"",
+    ));
+    assert!(
+        e.starts_with("w.toml:23: vip[0].backends[1].timeout: "),
+        "{e}"
+    );
+    let e = one_error(&replace("all_down", "startup_wait = \"1h\"\nall_down"));
+    assert!(e.contains("failover.startup_wait"), "{e}");
+    let e = one_error(&replace("rise = 3", "rise = 4294967295"));
+    assert!(e.starts_with("w.toml:30: health.rise: "), "{e}");
+}
+
+/// `n` VIPs of two backends each, every `interval`.
+fn many_vips(n: usize, interval: &str) -> String {
+    let mut text = replace("interval = \"10ms\"", &format!("interval = \"{interval}\""));
+    let vip = "[[vip]]\nprefix = \"100.64.0.1/32\"";
+    let at = text.find(vip).unwrap_or_default();
+    let mut more = String::new();
+    for i in 1..n {
+        let (a, b) = (i / 250, i % 250);
+        more.push_str(&format!(
+            "[[vip]]\nprefix = \"100.65.{a}.{b}/32\"\nbackends = [\n  {{ name = \"ws1\", next_hop = \"10.10.0.4\", check = \"http://10.10.0.4/\" }},\n  {{ name = \"ws2\", next_hop = \"10.10.0.5\", check = \"http://10.10.0.5/\" }},\n]\n\n"
+        ));
+    }
+    text.insert_str(at, &more);
+    text
+}
+
+#[test]
+fn check_says_what_probing_costs_and_refuses_past_the_bound() {
+    let loaded = parse(Path::new("w.toml"), EXAMPLE).unwrap();
+    let text = crate::check::describe(&loaded.config);
+    assert!(text.contains("200 probes/s"), "{text}");
+    // 200 VIPs of two backends every 10 ms: 40,000 probes/s.
+    let e = one_error(&many_vips(200, "10ms"));
+    assert!(
+        e.starts_with("w.toml: vip: ") || e.contains("probes/s"),
+        "{e}"
+    );
+    assert!(e.contains("40000 probes/s"), "{e}");
+    // The same every second: 400 probes/s.
+    assert!(errors(&many_vips(200, "1s")).is_empty());
+}

@@ -1,11 +1,15 @@
 //! Checks that look at the config as a whole: what serde cannot say about one value.
-//! Each finding is `(key path, message)`; `mod.rs` adds the file and line.
+//! Each finding is `(key path, message)`; `mod.rs` adds the file and line. The
+//! numeric limits (durations, counts, the probe rate) and their reasons are in
+//! `bounds`.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use hopwatch_bgp::Asn;
+use hopwatch_bgp::{Asn, Prefix};
 
+use super::bounds::{self, MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL};
 use super::model::Config;
 
 /// What the checks found.
@@ -17,11 +21,25 @@ pub struct Report {
     pub warnings: Vec<(String, String)>,
 }
 
-/// The shortest probe interval: below it a probe costs more than it tells.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
-
 /// AS numbers Azure Route Server keeps for itself (its docs: 65515, 65517-65520).
 const AZURE_RESERVED: [u32; 5] = [65515, 65517, 65518, 65519, 65520];
+
+/// Azure Route Server's AS.
+const AZURE_AS: Asn = Asn(65515);
+
+/// Azure Route Server's limit of routes from one peer: one more and it resets the
+/// session.
+const AZURE_MAX_ROUTES: usize = 4000;
+
+/// The shortest VIP prefixes accepted, IPv4 and IPv6. A VIP is a service address,
+/// normally a host route (/32, /128); a few VIPs moved together may share a small
+/// block. A shorter prefix is a network: announced with one backend as its next hop
+/// it steers every other host of that range (with /0, every destination the route
+/// servers' clients know no better route for) to one web server. "Includes the
+/// default route" alone would not do: 0.0.0.0/1 and 128.0.0.0/1 take everything
+/// too.
+const MIN_VIP_LEN_V4: u8 = 24;
+const MIN_VIP_LEN_V6: u8 = 64;
 
 /// Checks a parsed config.
 pub fn check(c: &Config) -> Report {
@@ -45,6 +63,9 @@ pub fn check(c: &Config) -> Report {
             format!("{gr} s: graceful restart time is at most 4095 s"),
         );
     }
+    if c.bgp.port == 0 {
+        err("bgp.port".into(), PORT_ZERO.into());
+    }
     let mut seen_rs = HashSet::new();
     for (i, rs) in c.route_servers.iter().enumerate() {
         if !seen_rs.insert(rs.address) {
@@ -53,9 +74,16 @@ pub fn check(c: &Config) -> Report {
                 format!("{} is listed twice", rs.address),
             );
         }
+        if rs.port == Some(0) {
+            err(format!("route_server[{i}].port"), PORT_ZERO.into());
+        }
     }
     let h = &c.health;
-    health_checks(&mut err, "health", h.interval, h.timeout, h.fall, h.rise);
+    interval(&mut err, "health.interval", h.interval);
+    timeout(&mut err, "health.timeout", h.timeout);
+    bounds::fall_rise(&mut err, "health.fall", h.fall);
+    bounds::fall_rise(&mut err, "health.rise", h.rise);
+    status(&mut err, "health.expect_status", h.expect_status);
     if !(0.0..=0.5).contains(&h.jitter) {
         err(
             "health.jitter".into(),
@@ -79,6 +107,10 @@ pub fn check(c: &Config) -> Report {
                 format!("vip[{v}].backends"),
                 "a VIP needs at least one backend".into(),
             );
+        }
+        let too_wide = too_wide(vip.prefix);
+        if let Some(message) = &too_wide {
+            err(format!("vip[{v}].prefix"), message.clone());
         }
         let mut names = HashSet::new();
         for (b, be) in vip.backends.iter().enumerate() {
@@ -105,25 +137,36 @@ pub fn check(c: &Config) -> Report {
                     key("next_hop"),
                     format!("{} cannot carry traffic", be.next_hop),
                 );
+            } else if too_wide.is_none() && vip.prefix.contains(be.next_hop) {
+                // The route to the VIP would need the VIP to reach its next hop: it
+                // never resolves (or loops, where a router tries).
+                err(
+                    key("next_hop"),
+                    format!(
+                        "{} lies inside the VIP {}: the VIP's traffic cannot be sent to the VIP itself; use the backend's own address",
+                        be.next_hop, vip.prefix
+                    ),
+                );
             }
             if let Err(e) = check_url(&be.check) {
                 err(key("check"), e);
             }
             // Only what the backend overrides: inherited values were checked once
             // under [health].
-            if be.interval.is_some()
-                || be.timeout.is_some()
-                || be.fall.is_some()
-                || be.rise.is_some()
-            {
-                health_checks(
-                    &mut err,
-                    &format!("vip[{v}].backends[{b}]"),
-                    be.interval.unwrap_or(MIN_INTERVAL),
-                    be.timeout.unwrap_or(h.timeout.max(Duration::from_nanos(1))),
-                    be.fall.unwrap_or(1),
-                    be.rise.unwrap_or(1),
-                );
+            if let Some(i) = be.interval {
+                interval(&mut err, &key("interval"), i);
+            }
+            if let Some(t) = be.timeout {
+                timeout(&mut err, &key("timeout"), t);
+            }
+            if let Some(n) = be.fall {
+                bounds::fall_rise(&mut err, &key("fall"), n);
+            }
+            if let Some(n) = be.rise {
+                bounds::fall_rise(&mut err, &key("rise"), n);
+            }
+            if let Some(s) = be.expect_status {
+                status(&mut err, &key("expect_status"), s);
             }
         }
     }
@@ -135,6 +178,20 @@ pub fn check(c: &Config) -> Report {
             "api.token".into(),
             "the token is too short: use at least 16 random characters".into(),
         );
+    }
+    if c.api.listen.port() == 0 {
+        err(
+            "api.listen".into(),
+            format!(
+                "{}: port 0 would listen on a random port that `hopwatch ctl` cannot find",
+                c.api.listen
+            ),
+        );
+    }
+    if let Some(s) = c.log.syslog
+        && s.port() == 0
+    {
+        err("log.syslog".into(), format!("{s}: {PORT_ZERO}"));
     }
     if !c.api.listen.ip().is_loopback() && c.api.token.is_none() {
         err(
@@ -153,37 +210,95 @@ pub fn check(c: &Config) -> Report {
             format!("{f:?}: use daemon, user, or local0 to local7"),
         ));
     }
+    not_host_routes(c, &mut r);
+    ibgp(c, &mut r);
+    bounds::check(c, &mut r);
     if c.azure {
         azure(c, &mut r);
     }
     r
 }
 
-fn health_checks(
-    err: &mut impl FnMut(String, String),
-    at: &str,
-    interval: Duration,
-    timeout: Duration,
-    fall: u32,
-    rise: u32,
-) {
-    if interval < MIN_INTERVAL {
+const PORT_ZERO: &str = "port 0 is no port: nothing can be reached on it";
+
+fn interval(err: &mut impl FnMut(String, String), key: &str, d: Duration) {
+    let why = "a backend probed less often is not being watched";
+    bounds::duration(err, key, d, MIN_INTERVAL, MAX_INTERVAL, why);
+}
+
+fn timeout(err: &mut impl FnMut(String, String), key: &str, d: Duration) {
+    if d.is_zero() {
+        err(key.into(), "a zero timeout fails every probe".into());
+        return;
+    }
+    let why = "failover takes at least timeout × fall";
+    bounds::duration(err, key, d, Duration::ZERO, MAX_TIMEOUT, why);
+}
+
+fn status(err: &mut impl FnMut(String, String), key: &str, s: u16) {
+    if !(100..=599).contains(&s) {
         err(
-            format!("{at}.interval"),
-            format!("{interval:?} is below the 5 ms minimum"),
+            key.into(),
+            format!("{s} is not an HTTP status (100 to 599): every probe would fail"),
         );
     }
-    if timeout.is_zero() {
-        err(
-            format!("{at}.timeout"),
-            "a zero timeout fails every probe".into(),
-        );
+}
+
+/// Why `prefix` is too wide for a VIP, if it is.
+fn too_wide(prefix: Prefix) -> Option<String> {
+    let min = match prefix.addr() {
+        IpAddr::V4(_) => MIN_VIP_LEN_V4,
+        IpAddr::V6(_) => MIN_VIP_LEN_V6,
+    };
+    if prefix.is_empty() {
+        Some(format!(
+            "{prefix} is the default route: announced, it would send every destination the route servers' clients know no better route for to one backend. A VIP is a host route, like 100.64.0.1/32"
+        ))
+    } else if prefix.len() < min {
+        Some(format!(
+            "{prefix} is a network, not a VIP: it would steer every other address of that range to one backend. Use a host route (/32, /128), or at most a /{MIN_VIP_LEN_V4} (IPv4) or /{MIN_VIP_LEN_V6} (IPv6) of VIPs that move together"
+        ))
+    } else {
+        None
     }
-    if fall == 0 {
-        err(format!("{at}.fall"), "fall must be at least 1".into());
+}
+
+/// A VIP shorter than a host route, but not too wide to refuse: a warning.
+fn not_host_routes(c: &Config, r: &mut Report) {
+    for (v, vip) in c.vips.iter().enumerate() {
+        let host = if vip.prefix.addr().is_ipv4() { 32 } else { 128 };
+        if vip.prefix.len() < host && too_wide(vip.prefix).is_none() {
+            r.warnings.push((
+                format!("vip[{v}].prefix"),
+                format!(
+                    "{} is not a host route (/{host}): every address in it moves with the VIP",
+                    vip.prefix
+                ),
+            ));
+        }
     }
-    if rise == 0 {
-        err(format!("{at}.rise"), "rise must be at least 1".into());
+}
+
+/// iBGP with the route servers: refused with Azure Route Server's AS (it peers only
+/// over eBGP and rejects routes whose AS path holds 65515), warned about otherwise
+/// (an iBGP route server passes the VIP on to its other iBGP peers only as a route
+/// reflector).
+fn ibgp(c: &Config, r: &mut Report) {
+    let local = c.bgp.local_as;
+    for (i, rs) in c.route_servers.iter().enumerate() {
+        if rs.peer_as != local {
+            continue;
+        }
+        let key = format!("route_server[{i}].peer_as");
+        if rs.peer_as == AZURE_AS {
+            r.errors.push((key, format!(
+                "{local} is both our AS and the route server's: Azure Route Server (AS 65515) peers only over eBGP and rejects routes whose AS path holds 65515; set bgp.local_as to your own AS"
+            )));
+        } else {
+            r.warnings.push((key, format!(
+                "{local} is also bgp.local_as: iBGP. The route server passes the VIP on to its other iBGP peers only if it is a route reflector; eBGP is what route servers expect"
+            )));
+        }
     }
 }
 
@@ -217,6 +332,15 @@ fn azure(c: &Config, r: &mut Report) {
                 format!("{}: Azure Route Server's AS is 65515", rs.peer_as),
             ));
         }
+    }
+    if c.vips.len() > AZURE_MAX_ROUTES {
+        r.errors.push((
+            "vip".into(),
+            format!(
+                "{} VIPs: Azure Route Server takes at most {AZURE_MAX_ROUTES} routes from a peer and resets the session at one more",
+                c.vips.len()
+            ),
+        ));
     }
     if c.route_servers.len() < 2 {
         r.warnings.push(("route_server".into(), format!(

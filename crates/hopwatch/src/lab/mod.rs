@@ -163,7 +163,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let dir = dir.canonicalize().unwrap_or(dir);
     // A fresh pids.txt: the PIDs of this run only.
     let _ = std::fs::remove_file(dir.join("pids.txt"));
-    println!("hopwatch lab: output in {}", dir.display());
+    crate::out::line(format_args!("hopwatch lab: output in {}", dir.display()))?;
     let config = dir.join("watcher.toml");
     std::fs::write(&config, layout.watcher_toml(args.hold))
         .with_context(|| format!("writing {}", config.display()))?;
@@ -186,17 +186,17 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
 
     let body = async {
         lab.start().await?;
-        println!(
+        crate::out::line(format_args!(
             "lab up in {:.1} s: traffic flows through http://{}:{}/ (ws1)",
             started.elapsed().as_secs_f64(),
             layout.vip,
             layout.http_port
-        );
+        ))?;
         let mut trials = Vec::new();
         for sc in &order {
             for n in 1..=args.trials as usize {
                 let t = lab.trial(*sc, n).await;
-                println!(
+                crate::out::line(format_args!(
                     "{:<21} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}",
                     sc.name(),
                     t.failover_ms.map_or("-".into(), |v| format!("{v:.1}")),
@@ -206,7 +206,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
                     t.error
                         .as_ref()
                         .map_or(String::new(), |e| format!(" (error: {e})"))
-                );
+                ))?;
                 trials.push(t);
             }
         }
@@ -248,19 +248,19 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
                 && layout.profile == Profile::Instant,
         },
     );
-    println!();
-    print!("{}", report::table(&order, &results));
+    crate::out::print("\n")?;
+    crate::out::print(&report::table(&order, &results))?;
     let html = report::write_all(&dir, &order, &results)?;
-    println!(
+    crate::out::line(format_args!(
         "results: {}\nrequests: {}\nreport: {}\nrun time: {run_time:.1} s",
         dir.join("results.json").display(),
         dir.join("requests.csv").display(),
         html.display()
-    );
+    ))?;
     // The run itself succeeded: expectations are judged in the table and in
     // results.json (`pass`), not by the exit status.
     if !results.pass {
-        println!("some scenarios did not meet their expectation (FAIL above)");
+        crate::out::line("some scenarios did not meet their expectation (FAIL above)")?;
     }
     Ok(())
 }

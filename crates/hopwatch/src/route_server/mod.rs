@@ -84,6 +84,8 @@ type Tagged = (usize, u64, DriverEvent);
 
 /// Runs the route server until SIGTERM or Ctrl-C.
 pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
+    // Before any session or proxied flow opens a socket: see `nofile`.
+    let nofile = crate::nofile::raise();
     if args.peers.len() > hopwatch_route_server::rib::MAX_PEERS {
         bail!(
             "{} peers: Azure Route Server accepts at most 8",
@@ -129,11 +131,14 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.api)
         .await
         .with_context(|| format!("introspection API on {}", args.api))?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, api::router(api_tx)).await {
-            tracing::error!("route server API stopped: {e}");
-        }
-    });
+    // The watcher API's limits; no metrics registry here: refusals are logged.
+    crate::api_serve::spawn(
+        "route server API",
+        listener,
+        api::router(api_tx),
+        crate::api_serve::Limits::for_descriptors(nofile),
+        crate::api_serve::ConnMetrics::default(),
+    );
     json::print(&json!({
         "ts_us": now_us(), "event": "started", "asn": args.asn.0,
         "instances": args.instances.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -165,7 +170,7 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
                 let api::Request { op, reply } = req;
                 let answer = match op {
                     api::Op::Restart { instance, after } => server.stop_instance(instance, after).await,
-                    op => server.view(op),
+                    op => Ok(server.view(op)),
                 };
                 let _ = reply.send(answer);
             }
@@ -183,6 +188,21 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         tracing::error!("data plane shutdown: {e}");
     }
     Ok(())
+}
+
+/// Logs the routes newly withheld from `peer` because, with our AS prepended,
+/// their UPDATE would exceed 4,096 octets (the RIB sends it nothing, or a
+/// withdrawal, instead of a message that would reset its session).
+fn log_withheld(inst: &mut Instance, peer: IpAddr) {
+    let withheld = inst.rib.drain_withheld(peer);
+    if let Some(first) = withheld.first() {
+        tracing::warn!(
+            "instance {}: {} route(s) not passed on to {peer}: their UPDATE would exceed \
+             4096 octets (first: {first})",
+            inst.addr,
+            withheld.len()
+        );
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -304,6 +324,7 @@ impl Server {
                         .map(|(p, nh, attrs)| Update::announce(vec![p], nh, attrs))
                         .collect();
                     inst.speaker.send_to(peer, updates, true);
+                    log_withheld(inst, peer);
                 }
                 return;
             }
@@ -371,6 +392,7 @@ impl Server {
             if !updates.is_empty() {
                 inst.speaker.send_to(peer, updates, false);
             }
+            log_withheld(inst, peer);
         }
         for c in changes {
             self.last_changed.insert(c.prefix, i);
@@ -458,9 +480,13 @@ impl Server {
     /// Stops an instance as a maintenance of the cloud would: its sessions close with
     /// Cease, its RIB is lost, the data plane keeps what the other instances know;
     /// it starts again `after` later.
-    async fn stop_instance(&mut self, addr: IpAddr, after: Duration) -> Value {
+    /// An address this route server does not run is a 404.
+    async fn stop_instance(&mut self, addr: IpAddr, after: Duration) -> api::Reply {
         let Some(i) = self.instances.iter().position(|inst| inst.addr == addr) else {
-            return json!({"error": format!("no instance {addr}")});
+            return Err((
+                axum::http::StatusCode::NOT_FOUND,
+                format!("no instance {addr}"),
+            ));
         };
         let inst = &mut self.instances[i];
         inst.listener.abort();
@@ -488,7 +514,7 @@ impl Server {
             &json!({"ts_us": now_us(), "event": "instance_stopped", "instance": addr.to_string(),
             "restart_in_ms": after.as_millis() as u64}),
         );
-        json!({"stopped": addr.to_string(), "restart_in_ms": after.as_millis() as u64})
+        Ok(json!({"stopped": addr.to_string(), "restart_in_ms": after.as_millis() as u64}))
     }
 
     /// Starts the instances whose restart time has come.
@@ -526,7 +552,7 @@ impl Server {
                 "peers": i.rib.peers().iter().map(|p| json!({
                     "peer": p.addr.to_string(), "asn": p.asn.0,
                     "state": i.states.get(&p.addr).cloned().unwrap_or_else(|| "Idle".into()),
-                    "routes": p.routes, "rejected": p.rejected, "stale": p.stale,
+                    "routes": p.routes, "rejected": p.rejected, "stale": p.stale, "withheld": p.withheld,
                     "route_limit": p.route_limit, "graceful_restart_time": p.graceful_restart_time,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()),

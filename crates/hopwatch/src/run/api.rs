@@ -11,6 +11,12 @@
 //! `vip` may be left out when there is one VIP. With `[api] token` set, every call
 //! needs `Authorization: Bearer TOKEN` (401 otherwise); the token is never echoed.
 //! The handlers only pass requests to the watcher's loop, which owns all state.
+//!
+//! Every error is `{"error": "..."}`: 400 bad request, 401, 404 unknown VIP, backend
+//! or path (`no such path: /x`), 405, 503 stopping or too many connections. Input
+//! echoed in an error is clipped at 64 characters with "…". At most 64 connections
+//! are open at once, each must send a complete request head within 5 s and lives at
+//! most 60 s (`crate::api_serve` says why).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -83,13 +89,14 @@ struct ApiState {
 
 /// The router; `tx` reaches the watcher.
 pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
         .route("/force", post(force))
-        .with_state(ApiState { tx, token })
+        .with_state(ApiState { tx, token });
+    crate::api_serve::with_json_errors(router)
 }
 
 fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
@@ -110,8 +117,9 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
             == 0
 }
 
-fn error(code: StatusCode, msg: impl Into<String>) -> Response {
-    (code, axum::Json(json!({"error": msg.into()}))).into_response()
+/// The message clipped: it may echo a name or a body the client sent.
+fn error(code: StatusCode, msg: impl AsRef<str>) -> Response {
+    crate::api_serve::error(code, msg.as_ref())
 }
 
 fn unauthorized() -> Response {

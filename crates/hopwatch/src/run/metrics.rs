@@ -9,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::api_serve::ConnMetrics;
+
 /// A backend of a VIP.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
@@ -57,6 +59,8 @@ pub struct Metrics {
     pub moves: Family<MoveLabels, Counter>,
     pub session_established: Family<PeerLabels, Gauge>,
     pub detection_to_update: Family<VipLabels, Histogram, fn() -> Histogram>,
+    /// The control API's connections: open, the cap, refused, closed by a limit.
+    pub api: ConnMetrics,
 }
 
 impl Metrics {
@@ -96,6 +100,29 @@ impl Metrics {
             "From the health verdict that moved a VIP to its UPDATE written to the route servers",
             detection_to_update.clone(),
         );
+        let api = ConnMetrics::default();
+        registry.register(
+            "api_connections",
+            "Connections open to the control API",
+            api.open.clone(),
+        );
+        registry.register(
+            "api_connections_limit",
+            "Most connections the control API keeps open; more are refused",
+            api.limit.clone(),
+        );
+        registry.register(
+            "api_connections_refused",
+            "Control API connections refused: reason=limit (the cap was reached) or \
+             descriptors (accept failed: the process is out of file descriptors)",
+            api.refused.clone(),
+        );
+        registry.register(
+            "api_connections_closed_by_limit",
+            "Control API connections closed by a limit: reason=header (no complete \
+             request head within the header timeout) or age",
+            api.closed.clone(),
+        );
         Metrics {
             registry,
             backend_up,
@@ -104,6 +131,7 @@ impl Metrics {
             moves,
             session_established,
             detection_to_update,
+            api,
         }
     }
 

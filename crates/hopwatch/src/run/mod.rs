@@ -21,6 +21,7 @@
 
 mod api;
 mod metrics;
+mod received;
 pub mod syslog;
 mod vip;
 
@@ -83,10 +84,14 @@ struct Watcher {
     engines_changed: bool,
     /// When a discounted (stalled) probe was last logged: at most one line a second.
     last_stall_log: Option<std::time::Instant>,
+    /// What the route servers send, printed for our VIPs, summed up for the rest.
+    received: received::Received,
 }
 
 /// Runs the watcher until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Before any probe or session opens a socket: see `nofile`.
+    let nofile = crate::nofile::raise();
     let loaded = config::load(&args.config).map_err(|errors| {
         anyhow!(
             errors
@@ -119,6 +124,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         syslog: None,
         engines_changed: true,
         last_stall_log: None,
+        received: received::Received::default(),
         config,
     };
     if let Some(target) = w.config.log.syslog {
@@ -129,6 +135,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     w.build_vips()
         .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
+    w.received.set_ours(w.vips.iter().map(|v| v.prefix));
     for rs in &w.config.route_servers {
         w.add_peer(rs);
     }
@@ -138,11 +145,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("control API on {}", w.config.api.listen))?;
     let router = api::router(api_tx, w.config.api.token.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!("control API stopped: {e}");
-        }
-    });
+    // A cap on connections and timeouts, so API clients cannot starve the probes.
+    crate::api_serve::spawn(
+        "control API",
+        listener,
+        router,
+        crate::api_serve::Limits::for_descriptors(nofile),
+        w.metrics.api.clone(),
+    );
     json::print(
         &json!({"ts_us": now_us(), "event": "started", "config": w.path.display().to_string(),
         "api": w.config.api.listen.to_string()}),
@@ -154,6 +164,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    // Polled only while some route server's counts wait to be printed.
+    let mut received_tick = tokio::time::interval(received::WINDOW / 4);
+    received_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The engines' next timeout, recomputed only when an engine may have changed:
     // this loop turns once per probe report (10,000 a second with 1,000 backends at
     // 100 ms), and a scan of every VIP per report was the watcher's largest cost
@@ -191,6 +204,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
             _ = term.recv() => break,
+            _ = received_tick.tick(), if w.received.pending() => {
+                w.received.flush_due(Instant::now());
+            }
             _ = int.recv() => break,
         }
         w.release_when_decided();
@@ -201,6 +217,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     while let Ok(e) = bgp_rx.try_recv() {
         w.on_bgp(&e);
     }
+    w.received.flush_all();
     Ok(())
 }
 
@@ -406,9 +423,8 @@ impl Watcher {
     }
 
     fn on_bgp(&mut self, e: &DriverEvent) {
-        for line in json::event_lines(e) {
-            json::print(&line);
-        }
+        // Routes that are not our VIPs are counted, not printed one by one.
+        self.received.event(e, Instant::now());
         match &e.kind {
             EventKind::State { to, .. } => {
                 self.sessions.insert(e.peer, (*to, e.ts_us));
@@ -593,6 +609,7 @@ impl Watcher {
                 self.speaker.withdraw(gone.prefix);
             }
         }
+        self.received.set_ours(self.vips.iter().map(|v| v.prefix));
         json::print(
             &json!({"ts_us": now_us(), "event": "reloaded", "vips_kept": kept,
             "vips": self.vips.len(), "route_servers": self.config.route_servers.len()}),

@@ -19,13 +19,25 @@
 //! cloud accepts about one change of a route per 30 s, so a withdraw followed by an
 //! announce costs half a minute.
 //!
+//! **Routes too long to pass on.** A peer may send a route whose UPDATE is close
+//! to 4,096 octets; with the server's AS prepended (4 more octets, 2 more again for
+//! a new segment, or AS4_PATH toward a 2-octet peer) it may no longer fit one
+//! message, and sent anyway it would make the receiver reset the session, with
+//! every route on it. Such a route is **withheld**: that peer is not sent it (a
+//! withdrawal if it had an earlier version, so it never keeps a stale next hop),
+//! the prefix is counted in [`PeerInfo::withheld`] and reported once by
+//! [`Rib::drain_withheld`] for the log. The source's session and the Loc-RIB (and
+//! so the data plane) are untouched: the route is valid, only not re-advertisable.
+//! Both AS widths are checked, so the answer does not depend on a peer's codec.
+//!
 //! [`RibConfig::prepend_local_as`]: super::RibConfig::prepend_local_as
+//! [`PeerInfo::withheld`]: super::PeerInfo::withheld
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use hopwatch_bgp::message::{AsPath, Origin};
-use hopwatch_bgp::{PathAttributes, Prefix, Update};
+use hopwatch_bgp::message::{AsPath, MAX_MESSAGE_LEN, Origin};
+use hopwatch_bgp::{Codec, PathAttributes, Prefix, Update};
 
 use super::Rib;
 use super::peer::Export;
@@ -66,8 +78,20 @@ impl Rib {
         }
         self.export_table(peer)
             .into_iter()
-            .map(|(prefix, (next_hop, attrs))| (prefix, next_hop, attrs))
+            .filter_map(|(prefix, e)| match e {
+                Exported::Route((next_hop, attrs)) => Some((prefix, next_hop, attrs)),
+                Exported::TooLong => None,
+            })
             .collect()
+    }
+
+    /// The prefixes withheld from `peer` since the last call (see the module
+    /// documentation): for a log line, each reported once per time it is withheld.
+    pub fn drain_withheld(&mut self, peer: IpAddr) -> Vec<Prefix> {
+        self.peers
+            .get_mut(&peer)
+            .map(|p| std::mem::take(&mut p.newly_withheld).into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// The UPDATEs that bring an established `peer` up to date with every change
@@ -80,7 +104,7 @@ impl Rib {
             Some(p) if p.up => std::mem::take(&mut p.dirty),
             _ => return Vec::new(),
         };
-        let wanted: Vec<(Prefix, Option<Export>)> = dirty
+        let wanted: Vec<(Prefix, Option<Exported>)> = dirty
             .into_iter()
             .map(|prefix| (prefix, self.export(peer, prefix)))
             .collect();
@@ -89,6 +113,7 @@ impl Rib {
         };
         let mut updates = Vec::new();
         for (prefix, want) in wanted {
+            let want = p.note_withheld(prefix, want);
             if p.adj_out.get(&prefix) == want.as_ref() {
                 continue;
             }
@@ -119,8 +144,8 @@ impl Rib {
             .unwrap_or_default()
     }
 
-    /// The full table `peer` should have.
-    pub(super) fn export_table(&self, peer: IpAddr) -> BTreeMap<Prefix, Export> {
+    /// The full table `peer` should have, withheld routes included as such.
+    pub(super) fn export_table(&self, peer: IpAddr) -> BTreeMap<Prefix, Exported> {
         let prefixes: BTreeSet<Prefix> = self
             .loc_rib
             .keys()
@@ -133,8 +158,18 @@ impl Rib {
             .collect()
     }
 
-    /// The route `peer` should have for `prefix`, if any.
-    fn export(&self, peer: IpAddr, prefix: Prefix) -> Option<Export> {
+    /// The route `peer` should have for `prefix`, if any, or that it is too long.
+    fn export(&self, peer: IpAddr, prefix: Prefix) -> Option<Exported> {
+        let (next_hop, attrs) = self.export_route(peer, prefix)?;
+        if fits(prefix, next_hop, &attrs) {
+            Some(Exported::Route((next_hop, attrs)))
+        } else {
+            Some(Exported::TooLong)
+        }
+    }
+
+    /// The route `peer` should have for `prefix`, if any, whatever its size.
+    fn export_route(&self, peer: IpAddr, prefix: Prefix) -> Option<Export> {
         let local_as = self.config.local_as;
         if let (true, Some(next_hop)) = (self.local_prefixes.contains(&prefix), self.local_next_hop)
         {
@@ -158,4 +193,45 @@ impl Rib {
         }
         Some((path.next_hop, attrs))
     }
+}
+
+/// A route for one peer, or the fact that it cannot be sent in one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Made and consumed per prefix; boxing the route would allocate for each one.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Exported {
+    /// Send this.
+    Route(Export),
+    /// Its UPDATE would exceed the maximum message size: withheld.
+    TooLong,
+}
+
+/// Whether the UPDATE announcing `prefix` with these attributes fits one message
+/// with 4-octet and with 2-octet AS numbers. The usual route is far from the limit:
+/// a cheap upper bound answers without encoding it.
+fn fits(prefix: Prefix, next_hop: IpAddr, attrs: &PathAttributes) -> bool {
+    // AS_PATH and AS4_PATH together: 6 octets an AS, 4 of headers per 255 ASes.
+    let path: usize = attrs.as_path.as_ref().map_or(0, |p| {
+        p.segments
+            .iter()
+            .map(|s| 4 + 4 * (s.asns.len() / 255) + 6 * s.asns.len())
+            .sum()
+    });
+    // 192: the message header, the fixed-size attributes, an IPv6 MP_REACH and prefix.
+    let bound = 192
+        + path
+        + 4 * attrs.communities.len()
+        + 12 * attrs.large_communities.len()
+        + attrs
+            .unknown
+            .iter()
+            .map(|u| 4 + u.value.len())
+            .sum::<usize>();
+    if bound <= MAX_MESSAGE_LEN {
+        return true;
+    }
+    let update = Update::announce(vec![prefix], next_hop, attrs.clone());
+    [true, false]
+        .into_iter()
+        .all(|four_octet_as| update.wire_len(&Codec { four_octet_as }) <= MAX_MESSAGE_LEN)
 }

@@ -32,7 +32,9 @@
 //! - **Passing routes on** (route-server behaviour, `rib/export.rs`): each peer gets,
 //!   per prefix, the first path of the best set that it did not announce itself,
 //!   next hop untouched, attributes kept (communities, MED, unknown transitive
-//!   ones) except LOCAL_PREF, which is never sent to an external peer.
+//!   ones) except LOCAL_PREF, which is never sent to an external peer. A route
+//!   whose UPDATE would exceed 4,096 octets once prepended is withheld from the
+//!   other peers rather than sent to reset their sessions.
 //!   Azure Route Server prepends its own AS (65515) to what it passes on, which is
 //!   exactly why it rejects paths that contain 65515: they are its own routes
 //!   coming back. hopwatch does the same by default

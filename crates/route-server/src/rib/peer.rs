@@ -12,6 +12,8 @@ use std::time::Instant;
 use hopwatch_bgp::{Asn, PathAttributes, Prefix};
 use serde::Serialize;
 
+use super::export::Exported;
+
 /// A route in an Adj-RIB-In.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdjRoute {
@@ -48,6 +50,8 @@ pub struct PeerInfo {
     pub rejected_total: u64,
     /// Routes kept stale after a graceful restart.
     pub stale: usize,
+    /// Routes not passed on to it because their UPDATE would exceed 4,096 octets.
+    pub withheld: usize,
     /// Its route limit.
     pub route_limit: usize,
     /// The graceful restart time negotiated with it, in seconds.
@@ -73,6 +77,10 @@ pub(super) struct Peer {
     /// Prefixes whose route toward this peer may have changed since the last
     /// `poll_updates`.
     pub(super) dirty: BTreeSet<Prefix>,
+    /// Prefixes whose route is too long to send it (see `rib/export.rs`).
+    pub(super) withheld: BTreeSet<Prefix>,
+    /// Withheld since the last `drain_withheld`, for the log.
+    pub(super) newly_withheld: BTreeSet<Prefix>,
 }
 
 impl Peer {
@@ -88,6 +96,31 @@ impl Peer {
             stale_until: None,
             adj_out: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            withheld: BTreeSet::new(),
+            newly_withheld: BTreeSet::new(),
+        }
+    }
+
+    /// Records whether the route for `prefix` is withheld, and returns what the
+    /// peer should have: nothing for a withheld route.
+    pub(super) fn note_withheld(&mut self, prefix: Prefix, e: Option<Exported>) -> Option<Export> {
+        match e {
+            Some(Exported::TooLong) => {
+                if self.withheld.insert(prefix) {
+                    self.newly_withheld.insert(prefix);
+                }
+                None
+            }
+            Some(Exported::Route(r)) => {
+                self.withheld.remove(&prefix);
+                self.newly_withheld.remove(&prefix);
+                Some(r)
+            }
+            None => {
+                self.withheld.remove(&prefix);
+                self.newly_withheld.remove(&prefix);
+                None
+            }
         }
     }
 
@@ -111,6 +144,7 @@ impl Peer {
             rejected: self.rejected.len(),
             rejected_total: self.rejected_total,
             stale: self.stale_count(),
+            withheld: self.withheld.len(),
             route_limit: self.route_limit,
             graceful_restart_time: self.graceful_restart_time,
         }

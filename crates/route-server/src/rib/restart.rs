@@ -34,7 +34,11 @@ impl Rib {
         let p = self.peer_mut(peer)?;
         p.up = true;
         p.dirty.clear();
-        p.adj_out = table;
+        p.withheld.clear();
+        p.adj_out = table
+            .into_iter()
+            .filter_map(|(prefix, e)| p.note_withheld(prefix, Some(e)).map(|r| (prefix, r)))
+            .collect();
         Ok(())
     }
 
@@ -49,6 +53,7 @@ impl Rib {
         p.up = false;
         p.adj_out.clear();
         p.dirty.clear();
+        p.withheld.clear();
         p.rejected.clear();
         match p.graceful_restart_time.filter(|t| graceful && *t > 0) {
             Some(secs) => {

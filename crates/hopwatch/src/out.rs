@@ -1,0 +1,67 @@
+//! The CLI's edge with whoever runs it: what the one-shot commands (`check`, `ctl`,
+//! `load`, `azure render`, `demo`, `lab`) print on stdout, and an exit status other
+//! than 1 when a command has a verdict to give.
+//!
+//! `println!` panics when stdout is a pipe whose reader has gone (`hopwatch check
+//! ... | head -1`: Rust ignores SIGPIPE, so the write fails with EPIPE). Every
+//! stdout write of these commands goes through [`print`] instead. A reader that
+//! has gone is not an error: the rest of the output is dropped quietly and the
+//! command ends as it would have, with its own exit status. Ending at once instead
+//! would hide a verdict (`load` with every request failed must still exit 3) and
+//! would leave `lab`'s children running. Any other failure (a full disk behind a
+//! redirection) is an error that names stdout.
+//!
+//! The long-running roles print JSON lines through `json.rs`'s writer thread,
+//! which follows the same rule.
+
+use std::fmt;
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+
+/// Set once stdout's reader has gone: later output is dropped without a write.
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to stdout and flushes it; quietly nothing once the reader has gone.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    if READER_GONE.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if is_reader_gone(&e) => {
+            READER_GONE.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        r => r.context("writing to stdout"),
+    }
+}
+
+/// [`print`] of `line` and a newline.
+pub fn line(line: impl fmt::Display) -> anyhow::Result<()> {
+    print(&format!("{line}\n"))
+}
+
+/// The reader of a pipe or socket has gone.
+pub fn is_reader_gone(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::BrokenPipe
+}
+
+/// A command's verdict as an exit status: `main` prints the message on stderr and
+/// exits with `code` (1 is every other error, 2 clap's usage error).
+#[derive(Debug)]
+pub struct Verdict {
+    /// The exit status.
+    pub code: u8,
+    /// What it means, for stderr.
+    pub message: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Verdict {}
