@@ -135,6 +135,9 @@ pub struct Backend {
     /// Overrides `[health] body`.
     #[serde(default)]
     pub body: Option<String>,
+    /// Overrides `[health] watch_connection`.
+    #[serde(default)]
+    pub watch_connection: Option<bool>,
 }
 
 /// `[health]`: defaults for every backend.
@@ -157,6 +160,12 @@ pub struct Health {
     pub expect_status: u16,
     /// Text a healthy backend's answer must contain.
     pub body: Option<String>,
+    /// Hold a connection to each backend between probes and watch it, so that a
+    /// crashed backend is seen within a few round trips whether or not it keeps
+    /// connections open (a closed connection is only a reason to re-probe at once).
+    /// One socket per backend; turn off for a backend that serves one connection at
+    /// a time.
+    pub watch_connection: bool,
 }
 
 impl Default for Health {
@@ -169,6 +178,7 @@ impl Default for Health {
             jitter: 0.1,
             expect_status: 200,
             body: None,
+            watch_connection: true,
         }
     }
 }

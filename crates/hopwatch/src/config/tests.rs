@@ -41,6 +41,21 @@ fn the_issues_example_is_accepted_as_written() {
 }
 
 #[test]
+fn the_watched_connection_is_on_by_default_and_can_be_turned_off_per_backend() {
+    let c = parse(Path::new("w.toml"), EXAMPLE).unwrap().config;
+    assert!(c.health.watch_connection);
+    assert_eq!(c.vips[0].backends[0].watch_connection, None);
+    let text = replace(
+        "check = \"http://10.10.0.5/\"",
+        "check = \"http://10.10.0.5/\", watch_connection = false",
+    )
+    .replace("# watch_connection = true", "watch_connection = true");
+    let c = parse(Path::new("w.toml"), &text).unwrap().config;
+    assert!(c.health.watch_connection);
+    assert_eq!(c.vips[0].backends[1].watch_connection, Some(false));
+}
+
+#[test]
 fn a_type_error_names_file_line_and_key() {
     let e = one_error(&replace("local_as = 65001", "local_as = \"sixty-five\""));
     assert!(e.starts_with("w.toml:6: bgp.local_as: "), "{e}");
@@ -60,7 +75,7 @@ fn an_unknown_key_is_refused_with_its_place() {
         "preempt = true\npre_empt = false",
     ));
     assert!(
-        e.starts_with("w.toml:34: failover.pre_empt: unknown field"),
+        e.starts_with("w.toml:35: failover.pre_empt: unknown field"),
         "{e}"
     );
     assert!(e.contains("pre_empt"), "{e}");
@@ -242,7 +257,7 @@ fn port_zero_is_refused() {
 #[test]
 fn every_duration_has_a_maximum_named_by_file_line_and_key() {
     let e = one_error(&replace("\"30s\"", "\"18446744073709551615s\""));
-    assert!(e.starts_with("w.toml:34: failover.failback_hold: "), "{e}");
+    assert!(e.starts_with("w.toml:35: failover.failback_hold: "), "{e}");
     assert!(e.contains("at most 1 day"), "{e}");
     let e = one_error(&replace("interval = \"10ms\"", "interval = \"2h\""));
     assert!(e.starts_with("w.toml:27: health.interval: "), "{e}");

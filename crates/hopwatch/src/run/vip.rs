@@ -86,6 +86,7 @@ pub fn check_spec(c: &Config, be: &config::Backend) -> Result<CheckSpec, String>
     spec.rise = be.rise.unwrap_or(h.rise);
     spec.fall = be.fall.unwrap_or(h.fall);
     spec.jitter = h.jitter;
+    spec.watch_connection = be.watch_connection.unwrap_or(h.watch_connection);
     spec.max_in_flight = CheckSpec::default_max_in_flight(interval, timeout);
     Ok(spec)
 }
