@@ -56,6 +56,20 @@ pub struct PeerConfig {
     pub dynamic: bool,
 }
 
+/// How a session is stopped for good.
+#[derive(Debug, Clone)]
+pub enum StopHow {
+    /// Send this NOTIFICATION (a Cease).
+    Notify(Notification),
+    /// Close the connection without a NOTIFICATION: a planned restart every
+    /// graceful restart helper rides out (`Session::stop_for_restart`).
+    ForRestart,
+    /// Decommissioning: Cease / Hard Reset to a peer that negotiated the N bit,
+    /// Administrative Shutdown otherwise, with this message
+    /// (`Session::stop_for_good`).
+    ForGood(String),
+}
+
 /// What a peer's task is asked to do.
 #[derive(Debug)]
 pub enum PeerCmd {
@@ -68,8 +82,8 @@ pub enum PeerCmd {
         /// Its place among the connections waiting for an OPEN.
         slot: PendingSlot,
     },
-    /// Send this NOTIFICATION (a Cease) and end.
-    Stop(Notification),
+    /// Stop the session as asked, and end.
+    Stop(StopHow),
     /// The routes are ready: send the table and End-of-RIB if we held them.
     Ready,
     /// Send these UPDATEs to this peer only (a route server's per-peer
@@ -268,8 +282,12 @@ impl PeerTask {
                     self.send_table(true);
                 }
             }
-            PeerCmd::Stop(n) => {
-                self.session.stop(now(), n);
+            PeerCmd::Stop(how) => {
+                match how {
+                    StopHow::Notify(n) => self.session.stop(now(), n),
+                    StopHow::ForRestart => self.session.stop_for_restart(now()),
+                    StopHow::ForGood(message) => self.session.stop_for_good(now(), &message),
+                }
                 self.finished = true;
             }
             PeerCmd::Incoming { stream, slot } => match self.session.state() {
@@ -525,7 +543,7 @@ impl PeerTask {
                     DownReason::Received(n) => {
                         self.emit(EventKind::NotificationReceived(n.clone()))
                     }
-                    DownReason::ConnectionLost => {}
+                    DownReason::ConnectionLost | DownReason::ClosedForRestart => {}
                 }
                 self.emit(EventKind::Down(reason.to_string()));
                 self.pending.clear();

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::event::{DriverEvent, EventKind, now_us};
 use crate::listen::{self, ListenLimits, Pending};
-use crate::peer::{PeerCmd, PeerConfig, PeerTask};
+use crate::peer::{PeerCmd, PeerConfig, PeerTask, StopHow};
 use crate::rib_out::{Change, RibOut, Route};
 
 struct PeerHandle {
@@ -122,7 +122,7 @@ impl Speaker {
             let n = Notification::bare(hopwatch_bgp::ErrorCode::Cease(
                 hopwatch_bgp::notification::Cease::PeerDeconfigured,
             ));
-            let _ = h.tx.send(PeerCmd::Stop(n));
+            let _ = h.tx.send(PeerCmd::Stop(StopHow::Notify(n)));
         }
     }
 
@@ -239,9 +239,28 @@ impl Speaker {
     /// Sends `notification` to every peer, waits (at most `wait`) for the tasks to
     /// write it and end.
     pub async fn shutdown(&self, notification: Notification, wait: Duration) {
+        self.stop_all(StopHow::Notify(notification), wait).await;
+    }
+
+    /// Closes every session *without* a NOTIFICATION and waits (at most `wait`) for
+    /// the tasks to end: a planned restart that every RFC 4724 graceful restart
+    /// helper rides out, keeping our routes (see `Session::stop_for_restart`).
+    pub async fn close_for_restart(&self, wait: Duration) {
+        self.stop_all(StopHow::ForRestart, wait).await;
+    }
+
+    /// Stops every session so that every peer drops our routes at once (Cease /
+    /// Hard Reset where the N bit was negotiated, Administrative Shutdown
+    /// elsewhere), and waits (at most `wait`) for the tasks to end.
+    pub async fn stop_for_good(&self, message: &str, wait: Duration) {
+        self.stop_all(StopHow::ForGood(message.to_string()), wait)
+            .await;
+    }
+
+    async fn stop_all(&self, how: StopHow, wait: Duration) {
         let handles: Vec<PeerHandle> = lock(&self.inner.peers).drain().map(|(_, h)| h).collect();
         for h in &handles {
-            let _ = h.tx.send(PeerCmd::Stop(notification.clone()));
+            let _ = h.tx.send(PeerCmd::Stop(how.clone()));
         }
         let all = async {
             for h in handles {

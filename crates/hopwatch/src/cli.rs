@@ -60,9 +60,13 @@ connections open (more get a 503 at once), each must send its request head withi
 and lasts at most 60 s; at start the soft limit of open files is raised to the hard
 limit, so that the probes and sessions always have descriptors.
 
-Signals: SIGTERM or Ctrl-C sends Cease to the route servers and exits (with graceful
-restart configured, they keep the VIP while the watcher restarts); SIGHUP reloads the
-config without dropping sessions.";
+Signals: SIGTERM or Ctrl-C is a planned restart: with graceful_restart configured the
+sessions are closed without a NOTIFICATION, which every RFC 4724 helper answers by
+keeping the VIP (stale) for the restart time, whether or not it implements RFC 8538;
+without graceful restart they get a Cease. To take the watcher out of service for
+good, `hopwatch ctl shutdown --withdraw` withdraws the VIPs and ends the sessions with
+a Cease (Hard Reset to RFC 8538 peers), so route servers drop the VIPs at once.
+SIGHUP reloads the config without dropping sessions.";
 
 const SPEAK_HELP: &str = "\
 Commands (stdin, and --command-pipe), one a line, ExaBGP's syntax:

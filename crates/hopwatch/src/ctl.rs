@@ -52,6 +52,15 @@ pub enum CtlOp {
         #[arg(long)]
         vip: Option<String>,
     },
+    /// Stop the watcher. Without --withdraw, as SIGTERM: the sessions close without
+    /// a NOTIFICATION, so every graceful restart helper keeps the VIP while the
+    /// watcher restarts. With --withdraw (decommissioning): every VIP is withdrawn
+    /// and the sessions end with Cease / Hard Reset, so route servers drop it at once.
+    Shutdown {
+        /// Withdraw the VIPs: the route servers drop them now.
+        #[arg(long)]
+        withdraw: bool,
+    },
     /// Route server: its peers and sessions (use --api with its address, 127.0.0.1:9180 by default).
     Peers,
     /// Route server: the best paths of each instance.
@@ -154,6 +163,11 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             "/force",
             Some(json!({"backend": null, "vip": vip})),
         ),
+        CtlOp::Shutdown { withdraw } => (
+            Method::POST,
+            "/shutdown",
+            Some(json!({"withdraw": withdraw})),
+        ),
         CtlOp::Peers => (Method::GET, "/peers", None),
         CtlOp::Rib => (Method::GET, "/rib", None),
         CtlOp::Dataplane => (Method::GET, "/dataplane", None),
@@ -176,6 +190,11 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs | CtlOp::RestartInstance { .. } => {
             crate::out::line(serde_json::to_string_pretty(&v)?)?
         }
+        CtlOp::Shutdown { withdraw } => crate::out::line(if withdraw {
+            "the watcher is withdrawing its VIPs and stopping (decommission)"
+        } else {
+            "the watcher is stopping; route servers keep its VIPs for the graceful restart time"
+        })?,
         _ => {
             let vip = &v["vip"];
             crate::out::line(format_args!(

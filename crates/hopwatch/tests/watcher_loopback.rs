@@ -1,7 +1,9 @@
 //! The watcher end to end on loopback: two `hopwatch web` backends, `hopwatch
 //! observe` standing in for the route server, and `hopwatch run` between them.
 //! Killing the primary moves the VIP with one UPDATE; it fails back only after the
-//! hold; `hopwatch ctl` drains and shows status; SIGTERM sends Cease.
+//! hold; `hopwatch ctl` drains and shows status; SIGTERM closes the session without a
+//! NOTIFICATION (so any graceful restart helper keeps the VIP); `ctl shutdown
+//! --withdraw` withdraws the VIP before ending the session with a Cease.
 
 // In a test a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -157,13 +159,46 @@ listen = "{api}"
         "{bad:?}"
     );
 
-    // SIGTERM: Cease to the route server, and a clean exit.
+    // SIGTERM: a planned restart. The session ends without a NOTIFICATION (RFC 4724
+    // helpers keep the VIP only then), and the VIP is not withdrawn.
+    let before = rs.seen.len();
     watcher.signal("TERM");
+    let down = rs.wait_for("the session down", |v| v["event"] == "down");
+    assert_eq!(down["reason"], "connection lost", "{down}");
+    assert!(watcher.exit_success(), "the watcher did not exit cleanly");
+    assert!(
+        !rs.seen[before..].iter().any(|v| {
+            v["event"] == "notification_received"
+                || (v["event"] == "update" && v["action"] == "withdraw")
+        }),
+        "a NOTIFICATION or a withdraw on a planned restart: {:?}",
+        &rs.seen[before..]
+    );
+    let stopping = watcher.wait_for("stopping", |v| v["event"] == "stopping");
+    assert_eq!(stopping["mode"], "restart", "{stopping}");
+
+    // Decommission: the VIP is withdrawn, then the session ends with a Cease
+    // (Hard Reset where RFC 8538 was negotiated), and the watcher exits.
+    let mut watcher = spawn(&["run", "-c", &cfg_s]);
+    let from = rs.seen.len();
+    rs.wait_for("the VIP again", |v| moved_to(v, WS1));
+    let out = ctl(&api, &["shutdown", "--withdraw"]);
+    assert!(out.contains("withdrawing"), "{out}");
     let n = rs.wait_for("the Cease", |v| v["event"] == "notification_received");
-    assert_eq!(
-        (n["code"].as_u64(), n["subcode"].as_u64()),
-        (Some(6), Some(2)),
-        "{n}"
+    assert!(
+        n["code"] == 6 && (n["subcode"] == 2 || n["subcode"] == 9),
+        "Administrative Shutdown or Hard Reset: {n}"
+    );
+    let withdraw = rs.seen[from..]
+        .iter()
+        .position(|v| v["event"] == "update" && v["action"] == "withdraw" && v["prefix"] == VIP);
+    let cease = rs.seen[from..]
+        .iter()
+        .position(|v| v["event"] == "notification_received");
+    assert!(
+        matches!((withdraw, cease), (Some(w), Some(c)) if w < c),
+        "the withdraw comes before the Cease: {:?}",
+        &rs.seen[from..]
     );
     assert!(watcher.exit_success(), "the watcher did not exit cleanly");
     let _ = std::fs::remove_dir_all(&dir);

@@ -60,6 +60,10 @@ pub enum DownReason {
     Received(Notification),
     /// The TCP connection closed or failed without a NOTIFICATION.
     ConnectionLost,
+    /// We closed the connection without a NOTIFICATION, on purpose: a planned
+    /// restart that every graceful restart helper rides out (see
+    /// [`Session::stop_for_restart`]).
+    ClosedForRestart,
 }
 
 impl std::fmt::Display for DownReason {
@@ -68,6 +72,9 @@ impl std::fmt::Display for DownReason {
             DownReason::Sent(n) => write!(f, "sent NOTIFICATION: {n}"),
             DownReason::Received(n) => write!(f, "received NOTIFICATION: {n}"),
             DownReason::ConnectionLost => f.write_str("connection lost"),
+            DownReason::ClosedForRestart => {
+                f.write_str("closed without a NOTIFICATION for a restart (graceful restart)")
+            }
         }
     }
 }
@@ -210,6 +217,63 @@ impl Session {
             State::Idle => {}
         }
         self.retry_at = None;
+    }
+
+    /// ManualStop for a restart: close the connection *without* a NOTIFICATION, and
+    /// stay down.
+    ///
+    /// RFC 4724 section 4.2: a helper that sees the TCP session end without a
+    /// NOTIFICATION keeps the peer's routes (marked stale) for the restart time. A
+    /// NOTIFICATION, even a Cease, makes a helper that does not implement RFC 8538
+    /// drop them at once (RFC 8538 section 3 only changes that for helpers that
+    /// negotiated its N bit). So a planned restart that must keep the routes
+    /// everywhere ends the connection this way; decommissioning sends a Cease
+    /// ([`Session::stop`], Hard Reset to be sure).
+    pub fn stop_for_restart(&mut self, now: Instant) {
+        self.stopped = true;
+        match self.state {
+            State::OpenSent | State::OpenConfirm | State::Established => {
+                // Anything queued but unwritten (a keepalive) is dropped with the
+                // connection: a partial message would be a framing error, not a
+                // clean end.
+                self.tx.clear();
+                self.events
+                    .push_back(Event::Down(DownReason::ClosedForRestart));
+                self.events.push_back(Event::Disconnect);
+                self.go_idle(now);
+            }
+            State::Connect | State::Active => {
+                self.events.push_back(Event::Disconnect);
+                self.go_idle(now);
+            }
+            State::Idle => {}
+        }
+        self.retry_at = None;
+    }
+
+    /// ManualStop for good (decommissioning): a Cease that makes every helper drop
+    /// our routes at once, and stay down. To a peer that negotiated RFC 8538's N bit
+    /// an Administrative Shutdown would keep them stale, so it gets Cease / Hard
+    /// Reset (RFC 8538 section 3), whose data is the Administrative Shutdown it
+    /// stands for (code, subcode, then its RFC 9003 communication); any other peer
+    /// drops routes on any NOTIFICATION and gets the Administrative Shutdown itself.
+    pub fn stop_for_good(&mut self, now: Instant, message: &str) {
+        let shutdown = shutdown_notification(message);
+        let n_bit = self.negotiated.as_ref().is_some_and(|n| {
+            self.config
+                .graceful_restart
+                .as_ref()
+                .is_some_and(|gr| gr.notification)
+                && n.peer_open.graceful_notification()
+        });
+        let notification = if n_bit {
+            let mut data = vec![shutdown.code.code(), shutdown.code.subcode()];
+            data.extend_from_slice(&shutdown.data);
+            Notification::new(ErrorCode::Cease(Cease::HardReset), data)
+        } else {
+            shutdown
+        };
+        self.stop(now, notification);
     }
 
     /// Sends `notification`, closes the connection and goes to Idle, from where the

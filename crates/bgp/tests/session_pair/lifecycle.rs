@@ -186,3 +186,84 @@ fn a_connect_that_never_completes_times_out_after_connect_retry() {
         [Idle, Connect, Active, Connect, Active, Connect]
     );
 }
+
+// ---------------------------------------------------------------------------
+// Stopping for a restart, and for good
+// ---------------------------------------------------------------------------
+
+fn graceful(n_bit: bool) -> Option<hopwatch_bgp::session::GracefulRestart> {
+    Some(hopwatch_bgp::session::GracefulRestart {
+        restart_time: 10,
+        restarting: false,
+        forwarding_preserved: true,
+        notification: n_bit,
+    })
+}
+
+/// The eBGP pair with graceful restart on both sides, with or without the N bit.
+fn graceful_pair(a_n_bit: bool, b_n_bit: bool) -> Pair {
+    Pair::new(
+        SessionConfig {
+            graceful_restart: graceful(a_n_bit),
+            ..active(65001, "10.0.0.1", 65002)
+        },
+        SessionConfig {
+            graceful_restart: graceful(b_n_bit),
+            ..passive(65002, "10.0.0.2", 65001)
+        },
+    )
+}
+
+#[test]
+fn a_stop_for_restart_closes_without_a_notification_so_any_helper_keeps_the_routes() {
+    let mut pair = graceful_pair(true, true);
+    pair.establish();
+    pair.with(A, |s, now| s.stop_for_restart(now));
+    pair.drive();
+
+    // RFC 4724 4.2: the helper sees the TCP session end without a NOTIFICATION,
+    // which is what makes it keep the routes whether or not it knows RFC 8538.
+    assert!(pair.notifications_sent(A).is_empty());
+    assert_eq!(pair.downs(A), [DownReason::ClosedForRestart]);
+    assert_eq!(pair.downs(B), [DownReason::ConnectionLost]);
+    // Stopped: no attempt by itself.
+    pair.advance(secs(600));
+    assert_eq!(pair.session(A).state(), State::Idle);
+    assert_eq!(pair.session(A).poll_timeout(), None);
+}
+
+#[test]
+fn a_stop_for_good_sends_hard_reset_to_a_peer_with_the_n_bit() {
+    let mut pair = graceful_pair(true, true);
+    pair.establish();
+    pair.with(A, |s, now| s.stop_for_good(now, "decommissioned"));
+    pair.drive();
+
+    let sent = pair.notifications_sent(A);
+    assert_eq!(sent.len(), 1);
+    // RFC 8538 3: Cease / Hard Reset, its data the Administrative Shutdown it
+    // stands for (code 6, subcode 2, then the RFC 9003 communication).
+    assert_eq!(code(&sent[0]), (6, 9));
+    let inner = shutdown_notification("decommissioned");
+    assert_eq!(sent[0].data[..2], [6, 2]);
+    assert_eq!(sent[0].data[2..], inner.data[..]);
+    assert_eq!(pair.downs(B), [DownReason::Received(sent[0].clone())]);
+}
+
+#[test]
+fn a_stop_for_good_sends_administrative_shutdown_to_a_peer_without_the_n_bit() {
+    // Without RFC 8538 any NOTIFICATION ends graceful restart; Hard Reset, a subcode
+    // such a peer may not know, would add nothing.
+    for (a, b) in [(true, false), (false, true), (false, false)] {
+        let mut pair = graceful_pair(a, b);
+        pair.establish();
+        pair.with(A, |s, now| s.stop_for_good(now, "decommissioned"));
+        pair.drive();
+        let sent = pair.notifications_sent(A);
+        assert_eq!(
+            sent,
+            [shutdown_notification("decommissioned")],
+            "N bits {a}/{b}"
+        );
+    }
+}

@@ -6,6 +6,8 @@
 //! | `POST /drain` `{"backend": "ws1", "vip": "100.64.0.1/32"}` | take a backend out (moves the VIP now if active) |
 //! | `POST /undrain` `{"backend": "ws1"}` | put it back |
 //! | `POST /force` `{"backend": "ws2"}` / `{"backend": null}` | pin the VIP to a backend / unpin |
+//! | `POST /shutdown` `{"withdraw": false}` | stop as SIGTERM does: the route servers keep the VIP while the watcher restarts |
+//! | `POST /shutdown` `{"withdraw": true}` | decommission: withdraw every VIP, end the sessions with Cease / Hard Reset, stop |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! `vip` may be left out when there is one VIP. With `[api] token` set, every call
@@ -44,6 +46,10 @@ pub enum Op {
         vip: Option<String>,
         backend: Option<String>,
     },
+    /// Stop the watcher: for a restart (the route servers keep the VIP), or, with
+    /// `withdraw`, for good (the VIPs are withdrawn and the sessions end with a
+    /// Cease that makes every route server drop them at once).
+    Shutdown { withdraw: bool },
 }
 
 /// A backend of a VIP, by name.
@@ -53,6 +59,13 @@ pub struct Target {
     pub backend: String,
     #[serde(default)]
     pub vip: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShutdownBody {
+    #[serde(default)]
+    withdraw: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +108,7 @@ pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
         .route("/force", post(force))
+        .route("/shutdown", post(shutdown))
         .with_state(ApiState { tx, token });
     crate::api_serve::with_json_errors(router)
 }
@@ -193,6 +207,31 @@ async fn force(State(s): State<ApiState>, h: HeaderMap, body: Bytes) -> Response
                 Op::Force {
                     vip: f.vip,
                     backend: f.backend,
+                },
+            )
+            .await
+        }
+        Err(msg) => error(StatusCode::BAD_REQUEST, msg),
+    }
+}
+
+async fn shutdown(State(s): State<ApiState>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&s, &h) {
+        return unauthorized();
+    }
+    // An empty body is a plain stop, as SIGTERM.
+    let parsed = if body.is_empty() {
+        Ok(ShutdownBody { withdraw: false })
+    } else {
+        parse::<ShutdownBody>(&body)
+    };
+    match parsed {
+        Ok(b) => {
+            ask(
+                &s,
+                &h,
+                Op::Shutdown {
+                    withdraw: b.withdraw,
                 },
             )
             .await

@@ -172,7 +172,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // 100 ms), and a scan of every VIP per report was the watcher's largest cost
     // after the probes themselves.
     let mut deadline = None;
-    loop {
+    let stop = loop {
         if std::mem::take(&mut w.engines_changed) {
             deadline = w.vips.iter().filter_map(|v| v.engine.poll_timeout()).min();
         }
@@ -188,6 +188,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
             Some(e) = bgp_rx.recv() => w.on_bgp(&e),
             Some(req) = api_rx.recv() => {
+                if let api::Op::Shutdown { withdraw } = req.op {
+                    let how = if withdraw { Stop::Decommission } else { Stop::Restart("API") };
+                    let _ = req.reply.send(Ok(Answer::Json(json!({"stopping": how.name()}))));
+                    break how;
+                }
                 w.engines_changed = true;
                 let reply = w.on_api(req.op);
                 let _ = req.reply.send(reply);
@@ -203,23 +208,76 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
-            _ = term.recv() => break,
+            _ = term.recv() => break Stop::Restart("SIGTERM"),
             _ = received_tick.tick(), if w.received.pending() => {
                 w.received.flush_due(Instant::now());
             }
-            _ = int.recv() => break,
+            _ = int.recv() => break Stop::Restart("SIGINT"),
         }
         w.release_when_decided();
-    }
+    };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    json::print(&json!({"ts_us": now_us(), "event": "stopping"}));
-    shutdown(&w.speaker, "hopwatch watcher stopping").await;
+    let graceful = w.config.bgp.graceful_restart.is_some();
+    json::print(
+        &json!({"ts_us": now_us(), "event": "stopping", "mode": stop.name(),
+        "why": stop.why(), "graceful_restart": graceful}),
+    );
+    match stop {
+        Stop::Restart(_) if graceful => {
+            // No NOTIFICATION: see `Stop`.
+            w.speaker.close_for_restart(Duration::from_secs(2)).await;
+        }
+        Stop::Restart(_) => shutdown(&w.speaker, "hopwatch watcher stopping").await,
+        Stop::Decommission => w.decommission(&mut bgp_rx).await,
+    }
     while let Ok(e) = bgp_rx.try_recv() {
         w.on_bgp(&e);
     }
     w.received.flush_all();
     Ok(())
 }
+
+/// How the watcher stops.
+///
+/// A restart (SIGTERM, as `systemctl restart` and package upgrades send, SIGINT, or
+/// `ctl shutdown`) must keep the VIP on every route server until the watcher is
+/// back. With graceful restart configured, the sessions are closed *without* a
+/// NOTIFICATION: RFC 4724 section 4.2 has every helper keep our routes (stale) for
+/// the restart time when the TCP session ends that way, whereas any NOTIFICATION,
+/// even a Cease carrying RFC 8538's N bit, makes a helper that does not implement
+/// RFC 8538 drop them at once (one widely used daemon did, in a test; whether Azure
+/// Route Server implements RFC 8538 is not documented). Without graceful restart
+/// nothing keeps the routes anyway, and a Cease tells the route server why.
+///
+/// Decommissioning (`ctl shutdown --withdraw`) is the explicit opposite: every VIP is
+/// withdrawn, then the sessions end with Cease / Hard Reset (Administrative Shutdown
+/// to peers without the N bit), so route servers drop the VIPs at once.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// Keep the VIPs on the route servers: the watcher comes back. Why.
+    Restart(&'static str),
+    /// Withdraw the VIPs and end for good.
+    Decommission,
+}
+
+impl Stop {
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Restart(_) => "restart",
+            Stop::Decommission => "decommission",
+        }
+    }
+
+    fn why(self) -> &'static str {
+        match self {
+            Stop::Restart(why) => why,
+            Stop::Decommission => "API",
+        }
+    }
+}
+
+/// How long decommissioning waits for the withdrawals to be written.
+const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
@@ -422,6 +480,48 @@ impl Watcher {
         }
     }
 
+    /// Withdraws every VIP, waits (at most [`WITHDRAW_WAIT`]) until each
+    /// established session has written the withdrawal, then ends the sessions so that
+    /// every route server drops the VIPs at once.
+    async fn decommission(&mut self, bgp_rx: &mut mpsc::UnboundedReceiver<DriverEvent>) {
+        let prefixes: Vec<_> = self.vips.iter().map(|v| v.prefix).collect();
+        let mut waiting: std::collections::BTreeSet<IpAddr> = self
+            .sessions
+            .iter()
+            .filter(|(_, (state, _))| *state == SessionState::Established)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for &p in &prefixes {
+            self.speaker.withdraw(p);
+        }
+        let deadline = tokio::time::Instant::now() + WITHDRAW_WAIT;
+        while !waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, bgp_rx.recv()).await {
+                Ok(Some(e)) => {
+                    if let EventKind::UpdateSent { withdraw, .. } = &e.kind
+                        && prefixes.iter().any(|p| withdraw.contains(p))
+                    {
+                        waiting.remove(&e.peer);
+                    }
+                    if matches!(e.kind, EventKind::Down(_)) {
+                        waiting.remove(&e.peer);
+                    }
+                    self.on_bgp(&e);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !waiting.is_empty() {
+            tracing::warn!(
+                "decommission: no withdrawal written to {waiting:?} within {WITHDRAW_WAIT:?}; \
+                 ending the sessions anyway (the Cease drops the routes)"
+            );
+        }
+        self.speaker
+            .stop_for_good("hopwatch watcher decommissioned", Duration::from_secs(2))
+            .await;
+    }
+
     fn on_bgp(&mut self, e: &DriverEvent) {
         // Routes that are not our VIPs are counted, not printed one by one.
         self.received.event(e, Instant::now());
@@ -503,6 +603,10 @@ impl Watcher {
         let (v, m) = match op {
             Op::Status => return Ok(Answer::Json(self.status(now))),
             Op::Metrics => return Ok(Answer::Text(self.metrics.render())),
+            // The run loop stops the watcher before asking here.
+            Op::Shutdown { .. } => {
+                return Err((StatusCode::CONFLICT, "the watcher is stopping".into()));
+            }
             Op::Drain(t) => {
                 let (v, b) = self.find(t.vip.as_deref(), Some(&t.backend))?;
                 (v, self.vips[v].engine.drain(now, b.unwrap_or(0)))
