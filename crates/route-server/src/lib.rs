@@ -32,4 +32,6 @@ pub mod program;
 pub mod rib;
 
 pub use program::{Profile, Program, Programmer};
-pub use rib::{BestPath, Path, Received, Rib, RibChange, RibConfig, RibError};
+pub use rib::{
+    AZURE_ROUTE_SERVER_AS, BestPath, Path, Received, Rib, RibChange, RibConfig, RibError,
+};

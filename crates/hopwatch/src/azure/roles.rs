@@ -61,7 +61,11 @@ pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
         w.asn, w.ip, w.graceful_restart
     );
     for rs in c.route_server_instances() {
-        let _ = writeln!(s, "[[route_server]]\naddress = \"{rs}\"\npeer_as = 65515\n");
+        let _ = writeln!(
+            s,
+            "[[route_server]]\naddress = \"{rs}\"\npeer_as = {}\n",
+            hopwatch_route_server::AZURE_ROUTE_SERVER_AS
+        );
     }
     let _ = writeln!(s, "[[vip]]\nprefix = \"{}\"\nbackends = [", c.vip.prefix);
     for web in &c.web {
@@ -167,8 +171,10 @@ pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
         Role::Observer => {
             let o = &c.observer;
             let mut args = format!(
-                "--local-as {} --router-id {} --active --peer-as 65515",
-                o.asn, o.ip
+                "--local-as {} --router-id {} --active --peer-as {}",
+                o.asn,
+                o.ip,
+                hopwatch_route_server::AZURE_ROUTE_SERVER_AS
             );
             for rs in c.route_server_instances() {
                 let _ = write!(args, " --peer {rs}");

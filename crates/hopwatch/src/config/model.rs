@@ -183,15 +183,10 @@ impl Default for Health {
     }
 }
 
-/// What to do when every backend is down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AllDown {
-    /// Leave the last next hop announced (the seed's behaviour).
-    Keep,
-    /// Withdraw the VIP.
-    Withdraw,
-}
+/// What to do when every backend is down: the decision engine's own type, so the
+/// config and the engine cannot disagree (`keep`, the seed's behaviour, or
+/// `withdraw`).
+pub use hopwatch_watcher::AllDown;
 
 /// `[failover]`.
 #[derive(Debug, Clone, Deserialize)]

@@ -25,7 +25,7 @@ pub struct Report {
 const AZURE_RESERVED: [u32; 5] = [65515, 65517, 65518, 65519, 65520];
 
 /// Azure Route Server's AS.
-const AZURE_AS: Asn = Asn(65515);
+const AZURE_AS: Asn = hopwatch_route_server::AZURE_ROUTE_SERVER_AS;
 
 /// Azure Route Server's limit of routes from one peer: one more and it resets the
 /// session.
@@ -326,7 +326,7 @@ fn azure(c: &Config, r: &mut Report) {
         )));
     }
     for (i, rs) in c.route_servers.iter().enumerate() {
-        if rs.peer_as != Asn(65515) {
+        if rs.peer_as != AZURE_AS {
             r.warnings.push((
                 format!("route_server[{i}].peer_as"),
                 format!("{}: Azure Route Server's AS is 65515", rs.peer_as),

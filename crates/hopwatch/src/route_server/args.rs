@@ -11,7 +11,7 @@ use hopwatch_dataplane::Kind;
 #[derive(Debug, Clone, Args)]
 pub struct RouteServerArgs {
     /// The route server's AS (Azure Route Server's is 65515).
-    #[arg(long, default_value = "65515")]
+    #[arg(long, default_value_t = hopwatch_route_server::AZURE_ROUTE_SERVER_AS)]
     pub asn: Asn,
     /// An instance's address: its BGP identifier and listen address. Repeat for each
     /// instance (Azure runs two); they share one data plane.

@@ -57,10 +57,7 @@ pub fn policy(c: &Config) -> Policy {
     Policy {
         preempt: c.failover.preempt,
         failback_hold: c.failover.failback_hold,
-        all_down: match c.failover.all_down {
-            config::AllDown::Keep => hopwatch_watcher::AllDown::Keep,
-            config::AllDown::Withdraw => hopwatch_watcher::AllDown::Withdraw,
-        },
+        all_down: c.failover.all_down,
         startup_wait: c.failover.startup_wait,
     }
 }
