@@ -21,22 +21,23 @@
 //! Every child is stopped by PID (SIGTERM, SIGKILL after 2 s) and every namespace
 //! deleted on success, on failure and on Ctrl-C or SIGTERM; every wait is bounded.
 
-mod bird;
-mod frr;
+pub mod bird;
+pub mod frr;
 mod monitor;
-mod netns;
+pub mod netns;
 mod procs;
 mod report;
 mod scenarios;
-mod topology;
+pub mod seed;
+pub mod topology;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::bgp_setup::terminated;
 use scenarios::{Lab, Scenario};
 use topology::{Layout, Profile, RouteServer};
 
@@ -119,8 +120,15 @@ when the lab ran to the end (PASS/FAIL against each expectation is in the table 
 results.json), non-zero when it could not start or run, or was interrupted. Refuses
 to start when a lab port (or, with --netns, a lab namespace) is taken.";
 
-/// Runs the lab.
-pub async fn run(args: LabArgs) -> anyhow::Result<()> {
+/// Runs the lab: `bin` is the `hopwatch` binary every role runs as (the binary
+/// passes its own path, a test `env!("CARGO_BIN_EXE_hopwatch")`), and `shutdown`
+/// resolves, with its reason, when the lab must stop early (the binary's SIGTERM or
+/// Ctrl-C): every child is stopped and every namespace deleted, then `run` fails.
+pub async fn run(
+    args: LabArgs,
+    bin: &Path,
+    shutdown: impl Future<Output = &'static str>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let order: Vec<Scenario> = if args.scenario.is_empty() {
         Scenario::ALL
@@ -167,7 +175,6 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let config = dir.join("watcher.toml");
     std::fs::write(&config, layout.watcher_toml(args.hold))
         .with_context(|| format!("writing {}", config.display()))?;
-    let bin = std::env::current_exe().context("finding this binary")?;
     let net = match &layout.netns {
         Some(names) => Some(netns::Net::create(names.clone())?),
         None => None,
@@ -177,7 +184,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         net,
         frr: None,
         bird: None,
-        procs: procs::Procs::new(bin, dir.clone()),
+        procs: procs::Procs::new(bin.to_path_buf(), dir.clone()),
         config,
         rate: args.rate,
         hold: args.hold,
@@ -214,10 +221,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     };
     let outcome = tokio::select! {
         r = body => r,
-        sig = terminated() => Err(anyhow::anyhow!(
-            "interrupted ({}); stopped every child",
-            sig.unwrap_or("signal")
-        )),
+        why = shutdown => Err(anyhow::anyhow!("interrupted ({why}); stopped every child")),
     };
     lab.procs.teardown().await;
     if let Some(frr) = &lab.frr {

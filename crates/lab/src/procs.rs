@@ -44,6 +44,11 @@ impl Procs {
         }
     }
 
+    /// The binary every role runs as.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// The folder of the logs.
     pub fn dir(&self) -> &Path {
         &self.dir

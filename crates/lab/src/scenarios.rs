@@ -385,7 +385,13 @@ impl Lab {
 
     /// `hopwatch ctl --api API ARGS` in the namespace of the API's owner.
     async fn ctl(&self, owner: &str, api: &str, args: &[&str]) -> anyhow::Result<String> {
-        ctl(self.layout.ns_of(owner).as_deref(), api, args).await
+        ctl(
+            self.procs.bin(),
+            self.layout.ns_of(owner).as_deref(),
+            api,
+            args,
+        )
+        .await
     }
 
     /// Back to the steady state after any trial, even a failed one: every role
@@ -965,9 +971,13 @@ fn is_programmed_only(v: &Value, vip: &str, nh: &str) -> bool {
             .is_some_and(|a| a.len() == 1 && a[0] == nh)
 }
 
-/// `hopwatch ctl --api API ARGS` (inside `ns` when given), bounded to 5 s.
-async fn ctl(ns: Option<&str>, api: &str, args: &[&str]) -> anyhow::Result<String> {
-    let bin = std::env::current_exe().context("current_exe")?;
+/// `hopwatch ctl --api API ARGS` (`bin`, inside `ns` when given), bounded to 5 s.
+async fn ctl(
+    bin: &std::path::Path,
+    ns: Option<&str>,
+    api: &str,
+    args: &[&str],
+) -> anyhow::Result<String> {
     let mut cmd = match ns {
         Some(ns) => {
             let mut c = tokio::process::Command::new("ip");
