@@ -35,6 +35,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hopwatch_load::now_us;
 use serde_json::Value;
 use support::Hopwatch;
 use support::lab::{NetLab, RS1, RS2, VIP, WS1, WS2};
@@ -78,12 +79,6 @@ struct Results {
     trials: Vec<Trial>,
     misses: Vec<String>,
     anomalies: Vec<String>,
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn env_num(key: &str, default: u64) -> u64 {
@@ -251,7 +246,7 @@ fn main() {
     // The hard bound on every process of the run (each trial takes about 2 s).
     let lifetime = (trials as u64 * 3 * 10 + idle.as_secs() + soak.as_secs() + 180).to_string();
 
-    let lab = NetLab::new("bench-failover", false);
+    let lab = NetLab::new("bench-failover");
     let cfg_text = support::lab::example_config(&[("failback_hold", HOLD_LINE)]);
     let cfg = lab.write("watcher.toml", &cfg_text);
     let check = proc::run_in_ok(

@@ -92,7 +92,7 @@ impl Procs {
         let err = open(self.dir.join(format!("{name}.stderr")))?;
         let mut cmd = match ns {
             Some(ns) => {
-                let mut c = Command::new("ip");
+                let mut c = Command::new(crate::netns::ip_program());
                 c.args(["netns", "exec", ns]).arg(program);
                 c
             }

@@ -299,7 +299,7 @@ impl Lab {
             self.procs.spawn_program(
                 "route-monitor",
                 ns.as_deref(),
-                std::path::Path::new("ip"),
+                crate::netns::ip_program(),
                 &monitor::args(),
                 "log",
             )?;
@@ -980,7 +980,7 @@ async fn ctl(
 ) -> anyhow::Result<String> {
     let mut cmd = match ns {
         Some(ns) => {
-            let mut c = tokio::process::Command::new("ip");
+            let mut c = tokio::process::Command::new(crate::netns::ip_program());
             c.args(["netns", "exec", ns]).arg(bin);
             c
         }
