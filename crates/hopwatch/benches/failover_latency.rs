@@ -1,5 +1,6 @@
 //! Benchmark of issue 3, section 6: from a backend failure to the UPDATE that moves
-//! the VIP, on the wire, in the seed's namespace lab (`tests/support/lab.rs`):
+//! the VIP, on the wire, in the seed's namespace lab (`tests/support/lab.rs`, over
+//! the lab crate's network):
 //! `hopwatch observe` as both route server instances in the router namespace (the
 //! measured one on 10.10.1.4:179), `hopwatch web` in ws1 and ws2 on port 80, and
 //! `hopwatch run` in watch1 with the example config (`examples/watcher.toml`), whose

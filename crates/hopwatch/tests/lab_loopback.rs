@@ -92,8 +92,8 @@ const WINDOW: (usize, usize) = (1400, 2000);
 /// How long one Chromium run may take before its process group is killed.
 const BROWSER_BOUND: Duration = Duration::from_secs(30);
 
-/// The report's colours (`src/lab/report.rs`): the dots of ws1, of ws2, of failures,
-/// and the panels' background.
+/// The report's colours (`crates/lab/src/report/timeline.rs`): the dots of ws1, of
+/// ws2, of failures, and the panels' background.
 const WS1: [u8; 3] = [0x1f, 0x77, 0xb4];
 const WS2: [u8; 3] = [0x2c, 0xa0, 0x2c];
 const FAILED: [u8; 3] = [0xd6, 0x27, 0x28];

@@ -50,7 +50,7 @@ pub fn role(i: usize) -> String {
     format!("bird{}", i + 1)
 }
 
-/// A running BIRD route server (two processes).
+/// BIRD as the route server (two processes).
 #[derive(Debug)]
 pub struct Bird {
     ns: String,
@@ -58,26 +58,31 @@ pub struct Bird {
 }
 
 impl Bird {
-    /// Writes the configs and starts both BIRDs in the router namespace; waits
-    /// (bounded) for their control sockets.
-    pub async fn start(procs: &mut Procs, layout: &Layout) -> anyhow::Result<Bird> {
+    /// BIRD as the route server of `layout` (the namespace lab's), its files in
+    /// `out`. Nothing is written or started yet.
+    pub fn new(layout: &Layout, out: &Path) -> anyhow::Result<Bird> {
         let ns = layout
             .ns_of("route-server")
             .context("BIRD needs the namespace lab")?;
+        Ok(Bird {
+            ns,
+            dir: out.to_path_buf(),
+        })
+    }
+
+    /// Writes the configs and starts both BIRDs in the router namespace; waits
+    /// (bounded) for their control sockets.
+    pub async fn start(&self, procs: &mut Procs, layout: &Layout) -> anyhow::Result<()> {
         if !Path::new(PROGRAM).exists() {
             bail!("--route-server bird needs BIRD 2 (Debian: apt-get install bird2)");
         }
-        let bird = Bird {
-            ns,
-            dir: procs.dir().to_path_buf(),
-        };
         for i in 0..2 {
-            let conf = bird.path(i, "conf");
-            std::fs::write(&conf, config(layout, i, &bird.path(i, "log")))
+            let conf = self.path(i, "conf");
+            std::fs::write(&conf, config(layout, i, &self.path(i, "log")))
                 .with_context(|| format!("writing {}", conf.display()))?;
-            bird.start_instance(procs, i).await?;
+            self.start_instance(procs, i).await?;
         }
-        Ok(bird)
+        Ok(())
     }
 
     fn path(&self, i: usize, ext: &str) -> PathBuf {

@@ -53,26 +53,32 @@ pub fn bgpd_role(i: usize) -> String {
 }
 
 impl Frr {
-    /// Writes the configs and starts zebra, then both bgpd instances, in the router
-    /// namespace; waits (bounded) until each has opened its vty socket.
-    pub async fn start(procs: &mut Procs, layout: &Layout) -> anyhow::Result<Frr> {
+    /// FRR as the route server of `layout` (the namespace lab's): its folder and
+    /// namespace. Nothing is written or started yet.
+    pub fn new(layout: &Layout) -> anyhow::Result<Frr> {
         let ns = layout
             .ns_of("route-server")
             .context("FRR needs the namespace lab")?;
-        if !daemon_path("bgpd").exists() {
-            bail!("--route-server frr needs FRR (Debian: apt-get install frr)");
-        }
         let dir = std::env::temp_dir().join(format!("{}frr-{}", ns, std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let frr = Frr {
+        Ok(Frr {
             dir,
             ns,
             addrs: layout.rs,
-        };
-        std::fs::write(frr.dir.join("zebra.conf"), "hostname lab-zebra\n")
+        })
+    }
+
+    /// Writes the configs and starts zebra, then both bgpd instances, in the router
+    /// namespace; waits (bounded) until each has opened its vty socket.
+    pub async fn start(&self, procs: &mut Procs, layout: &Layout) -> anyhow::Result<()> {
+        if !daemon_path("bgpd").exists() {
+            bail!("--route-server frr needs FRR (Debian: apt-get install frr)");
+        }
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::write(self.dir.join("zebra.conf"), "hostname lab-zebra\n")
             .context("writing zebra.conf")?;
-        for (i, addr) in frr.addrs.iter().enumerate() {
-            let d = frr.instance_dir(i);
+        for (i, addr) in self.addrs.iter().enumerate() {
+            let d = self.instance_dir(i);
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
             // The watcher on both instances; the observer, another peer seeing what
             // the route server learned, on the first.
@@ -83,28 +89,27 @@ impl Frr {
             let config = route_server_config(&RouteServerConfig {
                 addr,
                 neighbors: &neighbors,
-                // The lab's watcher-restart must lose nothing: FRR keeps the
-                // watcher's route (stale) while it restarts, as Azure's does.
+                // See the field: the lab's FRR announces graceful restart.
                 graceful_restart: true,
                 log_dir: &d,
             });
             std::fs::write(d.join("bgpd.conf"), config).context("writing bgpd.conf")?;
         }
-        chown_frr(&frr.dir)?;
+        chown_frr(&self.dir)?;
         procs.spawn_program(
             "frr-zebra",
-            Some(&frr.ns),
+            Some(&self.ns),
             &daemon_path("zebra"),
-            &daemon_args("zebra", &frr.dir, &frr.zserv()),
+            &daemon_args("zebra", &self.dir, &self.zserv()),
             "log",
         )?;
         procs
-            .wait_created("frr-zebra", &frr.dir.join("zserv.api"), "its zserv socket")
+            .wait_created("frr-zebra", &self.dir.join("zserv.api"), "its zserv socket")
             .await?;
         for i in 0..2 {
-            frr.start_bgpd(procs, i).await?;
+            self.start_bgpd(procs, i).await?;
         }
-        Ok(frr)
+        Ok(())
     }
 
     fn instance_dir(&self, i: usize) -> PathBuf {

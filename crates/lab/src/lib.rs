@@ -1,28 +1,49 @@
-//! `hopwatch lab`: the whole seed scenario in one command, measured: on loopback and
+//! The lab: the whole seed scenario in one command, measured. On loopback and
 //! without privileges by default, or in network namespaces with the seed's
-//! addressing (`--netns`, root), with hopwatch's route server or FRR's.
+//! addressing (`--netns`, root), with hopwatch's route server, FRR's or BIRD's.
+//! `hopwatch lab` is this crate's [`run`]; the tests call it through the binary, and
+//! use its pieces (the namespaces, the seed's addresses, FRR's and BIRD's command
+//! lines and route server config) for their own namespace labs.
 //!
 //! It starts the route server (two instances), ws1, ws2, the watcher and the
-//! observer as separate child processes, waits until traffic flows through the VIP,
-//! then runs each scenario for a few trials with the load injector in-process (on a
-//! thread inside lt1's namespace in the namespace lab), and writes the report.
+//! observer as separate child processes of the `hopwatch` binary it is given, waits
+//! until traffic flows through the VIP, then runs each scenario for a few trials
+//! with the load injector in-process (on a thread inside lt1's namespace in the
+//! namespace lab), and writes the report.
+//!
+//! Errors are `anyhow`'s, unlike the other libraries' typed errors: every one ends
+//! the run with a message for the person who started it (what failed, with what
+//! context, and where the logs are), none is matched on by a caller.
 //!
 //! # Layout
-//! - [`topology`]: addresses, ports, namespaces, command lines, the watcher's
-//!   config; refuses to start when a lab port is taken.
-//! - [`netns`]: the namespace lab's network, its failure injection, and running the
-//!   lab's own traffic inside a namespace.
-//! - [`frr`], [`bird`]: FRR or BIRD as the route server; [`monitor`]: the router's routing table as
-//!   the namespace lab's record of when a route was programmed.
-//! - [`procs`]: the children by PID, their logs, bounded waits, teardown.
-//! - [`scenarios`]: the scenarios, one trial each, and the join of requests and logs.
-//! - [`report`]: the table, `results.json`, `requests.csv`, `report.html`.
+//! - [`args`]: the command line, and `--help` derived from the scenarios and the seed.
+//! - [`seed`]: the seed's addresses, ports and AS numbers, once for both labs and the
+//!   tests.
+//! - [`topology`]: where each role lives in either lab, the command lines that start
+//!   them, the watcher's config; refuses to start when a lab port is taken.
+//! - [`netns`]: the namespace plumbing every namespace lab of the workspace uses
+//!   (`ip`, the sweep of a namespace, a thread inside one) and the seed's network
+//!   with its failure injection.
+//! - [`frr`], [`bird`]: FRR or BIRD as the route server, and their command lines;
+//!   `monitor`: the router's routing table as the namespace lab's record of when a
+//!   route was programmed.
+//! - `procs`: the children by PID, their logs, bounded waits, teardown.
+//! - `lab`: the running lab (its route server is one [`topology::RouteServer`]
+//!   kind), the steady state, the waits every scenario uses.
+//! - `scenarios`: each scenario one value (name, place, injection, expectation,
+//!   help), one file per family: `backend`, `network`, `restart`.
+//! - `trial`: one trial under load; `analysis`: the join of its requests and logs.
+//! - `report`: the table, `results.json`, `requests.csv`, `report.html` (`html`,
+//!   `timeline`).
 //!
 //! Every child is stopped by PID (SIGTERM, SIGKILL after 2 s) and every namespace
 //! deleted on success, on failure and on Ctrl-C or SIGTERM; every wait is bounded.
 
+mod analysis;
+pub mod args;
 pub mod bird;
 pub mod frr;
+mod lab;
 mod monitor;
 pub mod netns;
 mod procs;
@@ -30,95 +51,18 @@ mod report;
 mod scenarios;
 pub mod seed;
 pub mod topology;
+mod trial;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::Args;
 
-use scenarios::{Lab, Scenario};
+pub use args::LabArgs;
+use lab::{Lab, RouteServerProcs};
+use scenarios::Scenario;
 use topology::{Layout, Profile, RouteServer};
-
-/// `hopwatch lab`.
-#[derive(Debug, Args)]
-#[command(after_long_help = LAB_HELP)]
-pub struct LabArgs {
-    /// The scenarios to run, comma-separated: kill, hang, drain, flap,
-    /// watcher-restart, route-server-restart, and with --netns blackhole and drop
-    /// (default: all that apply).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub scenario: Vec<Scenario>,
-    /// Trials of each scenario.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
-    pub trials: u32,
-    /// Where the logs and the report go (default: ./hopwatch-lab-<timestamp>).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Requests per second through the VIP during each trial (a new connection each).
-    #[arg(long, default_value_t = 1000.0, value_name = "PER_SECOND")]
-    pub rate: f64,
-    /// The watcher's failback hold (longer than a flap, short enough for the lab).
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
-    pub hold: Duration,
-    /// The namespace lab (root): the seed's addressing in network namespaces of its
-    /// own, kernel routes, and the blackhole and drop scenarios.
-    #[arg(long)]
-    pub netns: bool,
-    /// The prefix of the namespace lab's namespace names (two runs with different
-    /// prefixes can coexist).
-    #[arg(
-        long,
-        default_value = "hwlab-",
-        value_name = "PREFIX",
-        requires = "netns"
-    )]
-    pub netns_prefix: String,
-    /// The route server: hopwatch's own, FRR's bgpd and zebra, or BIRD 2 (the
-    /// last two with --netns only).
-    #[arg(long, value_enum, default_value_t = RouteServer::Hopwatch)]
-    pub route_server: RouteServer,
-    /// The route server's timing: program at once, or Azure's measured delays and
-    /// one change per route per 30 s (hopwatch's route server only).
-    #[arg(long, value_enum, default_value_t = Profile::Instant)]
-    pub profile: Profile,
-}
-
-const LAB_HELP: &str = "\
-Loopback lab (docs/lab-topology.md): route server 127.10.1.4 and 127.10.1.5
-(BGP port 1179, proxy data plane on the VIP 127.10.15.15:8080, API 127.10.1.4:9180),
-ws1 127.10.0.4:8080, ws2 127.10.0.5:8080, watcher 127.10.0.7 (API :9179), observer
-127.10.0.8. Each is a child process of this binary; their JSON lines go to
-OUT/<role>.jsonl, their PIDs to OUT/pids.txt.
-
-Scenarios (each trial starts with the VIP on ws1 and ends when it is back):
-  kill                  SIGKILL ws1; restart it; wait for the failback
-  hang                  SIGSTOP ws1; SIGCONT it; wait for the failback
-  drain                 ctl drain ws1, then SIGTERM it: expected 0 failed requests
-  flap                  ws1 down and up every ~1 s, 3 times: no failback before the hold
-  watcher-restart       SIGKILL the watcher and start it again: 0 failed requests
-  route-server-restart  restart instance 127.10.1.4 after 2 s: 0 failed requests
-
-With --netns (root): the namespace lab of docs/lab-topology.md, named
-PREFIX{vnet,ws1,ws2,lt1,watch1,watch2}: router and route server in vnet (10.10.1.4,
-10.10.1.5, bridge 10.10.0.1/24, kernel routes), ws1 10.10.0.4, ws2 10.10.0.5 (the VIP
-100.64.0.1 on their lo), load from lt1 10.10.0.6, watcher 10.10.0.7, observer 10.10.0.8.
-Nothing of it links to the host's namespace. Two more scenarios:
-  blackhole             ws1's link down; up again; wait for the failback
-  drop                  nft rule dropping ws1's TCP port 8080; removed; failback
---route-server frr runs FRR's bgpd (one per instance) and zebra in vnet instead; its
-route-server-restart restarts the second instance (the first owns zebra's routes).
---route-server bird runs one BIRD 2 per instance, the first with a kernel protocol;
-its route-server-restart restarts the second, as with FRR.
-'program' is then the time the router's kernel table changed (ip monitor route), and
-'rs' is the route server's own part: from the watcher's UPDATE to that change.
-
-Output: a table (failover and failback median/p90/max, failed requests, where the time
-went), OUT/results.json, OUT/requests.csv, OUT/report.html (SVG timelines). Exits 0
-when the lab ran to the end (PASS/FAIL against each expectation is in the table and in
-results.json), non-zero when it could not start or run, or was interrupted. Refuses
-to start when a lab port (or, with --netns, a lab namespace) is taken.";
 
 /// Runs the lab: `bin` is the `hopwatch` binary every role runs as (the binary
 /// passes its own path, a test `env!("CARGO_BIN_EXE_hopwatch")`), and `shutdown`
@@ -130,14 +74,15 @@ pub async fn run(
     shutdown: impl Future<Output = &'static str>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let order: Vec<Scenario> = if args.scenario.is_empty() {
-        Scenario::ALL
-            .into_iter()
+    let order: Vec<&Scenario> = if args.scenario.is_empty() {
+        scenarios::ALL
+            .iter()
+            .copied()
             .filter(|sc| args.netns || !sc.needs_netns())
             .collect()
     } else {
         let mut v = args.scenario.clone();
-        v.dedup();
+        v.dedup_by_key(|sc| sc.name);
         v
     };
     if !(args.rate.is_finite() && args.rate > 0.0) {
@@ -179,11 +124,11 @@ pub async fn run(
         Some(names) => Some(netns::Net::create(names.clone())?),
         None => None,
     };
+    let route_server = RouteServerProcs::new(&layout, &dir)?;
     let mut lab = Lab {
         layout: layout.clone(),
         net,
-        frr: None,
-        bird: None,
+        route_server,
         procs: procs::Procs::new(bin.to_path_buf(), dir.clone()),
         config,
         rate: args.rate,
@@ -202,10 +147,10 @@ pub async fn run(
         let mut trials = Vec::new();
         for sc in &order {
             for n in 1..=args.trials as usize {
-                let t = lab.trial(*sc, n).await;
+                let t = lab.trial(sc, n).await;
                 println!(
                     "{:<21} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}",
-                    sc.name(),
+                    sc.name,
                     t.failover_ms.map_or("-".into(), |v| format!("{v:.1}")),
                     t.failback_ms.map_or("-".into(), |v| format!("{v:.1}")),
                     t.failed_requests,
@@ -224,9 +169,7 @@ pub async fn run(
         why = shutdown => Err(anyhow::anyhow!("interrupted ({why}); stopped every child")),
     };
     lab.procs.teardown().await;
-    if let Some(frr) = &lab.frr {
-        frr.finish(&dir);
-    }
+    lab.route_server.finish(&dir);
     if let Some(mut net) = lab.net.take() {
         net.teardown();
     }
