@@ -1,5 +1,5 @@
 //! `hopwatch lab`'s command line, and its `--help`: the scenarios' names and help
-//! lines come from their values ([`scenarios::ALL`]), the addresses from [`seed`],
+//! lines come from their values (`scenarios::ALL`), the addresses from [`seed`],
 //! so the help cannot fall behind either.
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use crate::topology::{Profile, RouteServer};
 #[command(after_long_help = long_help())]
 pub struct LabArgs {
     /// The scenarios to run, comma-separated (default: all that apply); `--help`
-    /// names them, from [`scenarios::ALL`].
+    /// names them, from `scenarios::ALL`.
     #[arg(
         long,
         value_delimiter = ',',

@@ -1,9 +1,9 @@
-//! The lab's children: each role is this same binary as a separate OS process, known
-//! by its PID, its stdout (JSON lines) appended to `<out>/<name>.jsonl` and its
-//! stderr to `<out>/<name>.stderr`. Every PID ever started is appended to
-//! `<out>/pids.txt`. Stopping is always by PID: SIGTERM (after SIGCONT, so that a
-//! stopped child can act on it), then SIGKILL after 2 s; on drop (a panic, an early
-//! return) every child left gets SIGKILL.
+//! The lab's children: each role is the `hopwatch` binary the lab was given (or FRR,
+//! BIRD, `ip monitor`) as a separate OS process, known by its PID, its stdout (JSON
+//! lines) appended to `<out>/<name>.jsonl` and its stderr to `<out>/<name>.stderr`.
+//! Every PID ever started is appended to `<out>/pids.txt`. Stopping is always by
+//! PID: SIGTERM (after SIGCONT, so that a stopped child can act on it), then SIGKILL
+//! after 2 s; on drop (a panic, an early return) every child left gets SIGKILL.
 
 use std::fs::OpenOptions;
 use std::io::Write;

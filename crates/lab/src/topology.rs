@@ -4,7 +4,8 @@
 //! namespaces (`--netns`) are taken.
 //!
 //! One [`Layout`] describes either lab, so that the scenarios, the join of logs and
-//! the report are the same code for both: only addresses and namespaces differ.
+//! the report are the same code for both: only addresses and namespaces differ. The
+//! addresses themselves are [`crate::seed`]'s.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
