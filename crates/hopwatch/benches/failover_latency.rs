@@ -1,5 +1,6 @@
 //! Benchmark of issue 3, section 6: from a backend failure to the UPDATE that moves
-//! the VIP, on the wire, in the seed's namespace lab (`tests/support/lab.rs`):
+//! the VIP, on the wire, in the seed's namespace lab (`tests/support/lab.rs`, over
+//! the lab crate's network):
 //! `hopwatch observe` as both route server instances in the router namespace (the
 //! measured one on 10.10.1.4:179), `hopwatch web` in ws1 and ws2 on port 80, and
 //! `hopwatch run` in watch1 with the example config (`examples/watcher.toml`), whose
@@ -35,6 +36,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hopwatch_load::now_us;
 use serde_json::Value;
 use support::Hopwatch;
 use support::lab::{NetLab, RS1, RS2, VIP, WS1, WS2};
@@ -78,12 +80,6 @@ struct Results {
     trials: Vec<Trial>,
     misses: Vec<String>,
     anomalies: Vec<String>,
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn env_num(key: &str, default: u64) -> u64 {
@@ -251,7 +247,7 @@ fn main() {
     // The hard bound on every process of the run (each trial takes about 2 s).
     let lifetime = (trials as u64 * 3 * 10 + idle.as_secs() + soak.as_secs() + 180).to_string();
 
-    let lab = NetLab::new("bench-failover", false);
+    let lab = NetLab::new("bench-failover");
     let cfg_text = support::lab::example_config(&[("failback_hold", HOLD_LINE)]);
     let cfg = lab.write("watcher.toml", &cfg_text);
     let check = proc::run_in_ok(

@@ -45,7 +45,7 @@ pub enum Cmd {
     /// The whole lab: route server, ws1, ws2, watcher and observer as child processes,
     /// failure scenarios under load, a table and a report (loopback without privileges,
     /// or the seed's network in namespaces with --netns).
-    Lab(crate::lab::LabArgs),
+    Lab(hopwatch_lab::LabArgs),
     /// The seed's Azure environment from one config: `az` scripts (bash and PowerShell)
     /// and the cloud-init of each role.
     Azure(crate::azure::AzureArgs),

@@ -15,7 +15,8 @@
 //! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
 //! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
 //! - `web`: the JSON backend (the seed's ws1 and ws2).
-//! - `lab`: the whole scenario on loopback or in namespaces, measured and reported.
+//! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
+//!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
 //! - `azure`: renders the seed's cloud environment (az scripts, cloud-init) from one config.
 

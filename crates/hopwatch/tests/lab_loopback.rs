@@ -21,21 +21,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hopwatch_lab::topology::{Layout, Profile};
 use serde_json::Value;
 use support::lab_run;
-
-/// Every address the loopback lab listens on.
-const LAB_PORTS: [&str; 9] = [
-    "127.10.1.4:1179",
-    "127.10.1.5:1179",
-    "127.10.15.15:8080",
-    "127.10.0.4:8080",
-    "127.10.0.5:8080",
-    "127.10.0.7:1179",
-    "127.10.0.7:9179",
-    "127.10.1.4:9180",
-    "127.10.0.8:1179",
-];
 
 #[test]
 fn the_lab_runs_kill_and_drain_then_leaves_nothing_behind() {
@@ -49,11 +37,14 @@ fn the_lab_runs_kill_and_drain_then_leaves_nothing_behind() {
         Duration::from_secs(90),
     );
     let context = &run.context;
-    // And the lab's ports are free.
-    for addr in LAB_PORTS {
+    // And the lab's ports are free: every address the loopback lab listens on, from
+    // the lab's own layout (the seed's addresses are written once, in the lab crate).
+    let ports = Layout::loopback(Profile::Instant).ports();
+    assert_eq!(ports.len(), 9, "{ports:?}");
+    for (addr, what) in ports {
         assert!(
             TcpListener::bind(addr).is_ok(),
-            "{addr} is still taken after the lab\n{context}"
+            "{addr} ({what}) is still taken after the lab\n{context}"
         );
     }
 
@@ -101,8 +92,8 @@ const WINDOW: (usize, usize) = (1400, 2000);
 /// How long one Chromium run may take before its process group is killed.
 const BROWSER_BOUND: Duration = Duration::from_secs(30);
 
-/// The report's colours (`src/lab/report.rs`): the dots of ws1, of ws2, of failures,
-/// and the panels' background.
+/// The report's colours (`crates/lab/src/report/timeline.rs`): the dots of ws1, of
+/// ws2, of failures, and the panels' background.
 const WS1: [u8; 3] = [0x1f, 0x77, 0xb4];
 const WS2: [u8; 3] = [0x2c, 0xa0, 0x2c];
 const FAILED: [u8; 3] = [0xd6, 0x27, 0x28];

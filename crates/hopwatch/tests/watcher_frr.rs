@@ -100,7 +100,7 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
     if !preflight(name, Peer::Frr) {
         return;
     }
-    let lab = NetLab::new("watcher-frr", false);
+    let lab = NetLab::new("watcher-frr");
     let rs = FrrRouteServer::start(&lab, &[RS1, RS2], WATCH1, WATCHER_AS as u32);
     let caps = [capture(&lab, RS1), capture(&lab, RS2)];
     let ws1 = web(&lab, "ws1", "ws1", WS1, &lab.ws1.ns.clone());

@@ -18,12 +18,18 @@
 //!
 //! Without root the tests fail, saying why, unless `HOPWATCH_INTEROP=skip` is set: then
 //! they say on stderr that they were skipped.
+//!
+//! `ip`, and the deletion of a namespace (after stopping, by PID, anything left in
+//! it), are the lab crate's ([`hopwatch_lab::netns`]): one copy for every namespace
+//! lab of the workspace.
 
 use std::future::Future;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use hopwatch_lab::netns::ip_program;
 
 /// Set in the re-executed child that runs inside the router namespace.
 pub const CHILD_ENV: &str = "HOPWATCH_DATAPLANE_NETNS_CHILD";
@@ -60,7 +66,7 @@ where
     );
     let lab = Lab::create();
     let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new("ip")
+    let mut child = Command::new(ip_program())
         .args(["netns", "exec", &lab.router])
         .arg(exe)
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
@@ -193,25 +199,14 @@ impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting a namespace deletes the veth end in it, and with it the pair.
         for ns in [&self.router, &self.peer] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = hopwatch_lab::netns::delete(ns);
         }
     }
 }
 
-/// Runs `ip ARGS`, panicking with its stderr when it fails.
+/// Runs `ip ARGS` (the lab crate's), panicking with its stderr when it fails.
 pub fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    hopwatch_lab::netns::ip(args).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// `ip -j route show exact PREFIX` in the current namespace, parsed.
@@ -244,7 +239,7 @@ pub fn gateways(prefix: &str) -> Vec<String> {
 
 /// The gateway `ip route get ADDR` resolves to, or `None` when there is no route.
 pub fn route_get(addr: &str) -> Option<String> {
-    let out = Command::new("ip")
+    let out = Command::new(ip_program())
         .args(["-j", "route", "get", addr])
         .stdin(Stdio::null())
         .output()

@@ -2,7 +2,7 @@
 //! originate, read back with `birdc show route all` (text: BIRD has no JSON output).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
@@ -94,7 +94,13 @@ impl Bird {
             format!("{d}/bird.ctl"),
             format!("{d}/bird.pid"),
         );
-        let argv = ["/usr/sbin/bird", "-f", "-c", &c, "-s", &s, "-P", &p];
+        let mut argv = vec![hopwatch_lab::bird::PROGRAM.to_string()];
+        argv.extend(hopwatch_lab::bird::daemon_args(
+            Path::new(&c),
+            Path::new(&s),
+            Path::new(&p),
+        ));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let daemon = Daemon::spawn(ns, "bird", &dir, &argv, &[("TZ", "UTC")]);
         let bird = Bird {
             daemon,

@@ -3,10 +3,11 @@
 //! `docs/real-peers.md`), read back through `vtysh … json`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use hopwatch_lab::frr;
 use serde_json::Value;
 
 use super::netns::{Lab, SPEAKER_ADDR};
@@ -213,26 +214,11 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// The command line of one FRR daemon (`zebra`, `bgpd`) run as user frr in the
-/// foreground, with its own vty socket folder `d`, zebra socket, pid file and config.
+/// The command line of one FRR daemon (`zebra`, `bgpd`), the lab's
+/// ([`hopwatch_lab::frr::daemon_args`]), with `extra` arguments after it.
 pub fn daemon_argv(daemon: &str, d: &str, zserv: &str, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        format!("/usr/lib/frr/{daemon}"),
-        "-u".into(),
-        "frr".into(),
-        "-g".into(),
-        "frr".into(),
-        "--vty_socket".into(),
-        d.into(),
-        "-z".into(),
-        zserv.into(),
-        "-i".into(),
-        format!("{d}/{daemon}.pid"),
-        "-P".into(),
-        "0".into(),
-        "-f".into(),
-        format!("{d}/{daemon}.conf"),
-    ];
+    let mut v = vec![frr::daemon_path(daemon).display().to_string()];
+    v.extend(frr::daemon_args(daemon, Path::new(d), Path::new(zserv)));
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }

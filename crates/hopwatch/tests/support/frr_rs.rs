@@ -1,12 +1,9 @@
 //! FRR as the route server of the namespace lab ([`super::lab::NetLab`]), standing
-//! in for Azure Route Server: AS 65515, one bgpd per route server address, each
-//! listening only on its own address and waiting (passive) for the watcher.
-//!
-//! The first instance (10.10.1.4) runs with zebra, which installs the learned /32
-//! into the router namespace's table as a real route server's data plane would. The
-//! second (10.10.1.5) runs without zebra (`-Z`): two zebras in one namespace would
-//! fight over the same table. Each bgpd has its own vty socket folder, so `vtysh`
-//! reaches each on its own. Daemons run as user `frr` under `timeout`, stopped by PID.
+//! in for Azure Route Server, for the tests: the config and the command lines are the
+//! lab's ([`hopwatch_lab::frr`]: one bgpd per route server address, only the first
+//! with zebra); this is the glue that runs them as test daemons (under `timeout`,
+//! stopped by PID) and reads them back through `vtysh`, each bgpd through its own vty
+//! socket folder.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,13 +12,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use hopwatch_lab::frr::{RouteServerConfig, chown_frr, instance_args, route_server_config};
+
 use super::frr::daemon_argv;
 use super::lab::NetLab;
 use super::proc::{self, Daemon};
 use super::wait;
-
-/// The route server's AS (Azure Route Server's).
-pub const RS_AS: u32 = 65515;
 
 /// One bgpd instance.
 struct Instance {
@@ -38,35 +34,10 @@ pub struct FrrRouteServer {
     neighbor: String,
 }
 
-fn bgpd_config(addr: &str, neighbor: &str, neighbor_as: u32, dir: &str) -> String {
-    let mut c = String::new();
-    let _ = writeln!(
-        c,
-        "frr defaults traditional\nhostname rs-{addr}\nlog file {dir}/bgpd.log informational\n!"
-    );
-    let _ = writeln!(c, "router bgp {RS_AS}\n bgp router-id {addr}");
-    let _ = writeln!(
-        c,
-        " no bgp ebgp-requires-policy\n no bgp default ipv4-unicast"
-    );
-    let _ = writeln!(c, " neighbor {neighbor} remote-as {neighbor_as}");
-    let _ = writeln!(c, " neighbor {neighbor} passive");
-    let _ = writeln!(c, " neighbor {neighbor} ebgp-multihop 2");
-    let _ = writeln!(c, " neighbor {neighbor} update-source {addr}");
-    let _ = writeln!(c, " neighbor {neighbor} advertisement-interval 0\n !");
-    let _ = writeln!(
-        c,
-        " address-family ipv4 unicast\n  neighbor {neighbor} activate\n exit-address-family\n!"
-    );
-    c
-}
-
-fn chown_frr(d: &str) {
-    let st = Command::new("chown")
-        .args(["-R", "frr:frr", d])
-        .status()
-        .expect("chown runs");
-    assert!(st.success(), "chown frr {d} failed");
+fn chown(d: &str) {
+    if let Err(e) = chown_frr(std::path::Path::new(d)) {
+        panic!("{e:#}");
+    }
 }
 
 impl FrrRouteServer {
@@ -78,7 +49,7 @@ impl FrrRouteServer {
         let zserv = format!("{zd}/zserv.api");
         std::fs::write(zdir.join("zebra.conf"), "hostname rs-zebra\n")
             .expect("lab folder writable");
-        chown_frr(&zd);
+        chown(&zd);
         let zargv = daemon_argv("zebra", &zd, &zserv, &[]);
         let zebra = Daemon::spawn(&lab.vnet, "zebra", &zdir, &refs(&zargv), &[]);
         let up = wait::poll(Duration::from_secs(15), Duration::from_millis(50), || {
@@ -93,15 +64,18 @@ impl FrrRouteServer {
         for (i, addr) in addrs.iter().enumerate() {
             let dir = lab.subdir(&format!("frr-{addr}"));
             let d = dir.to_string_lossy().into_owned();
-            let conf = bgpd_config(addr, neighbor, neighbor_as, &d);
+            let conf = route_server_config(&RouteServerConfig {
+                addr,
+                neighbors: &[(neighbor, neighbor_as)],
+                // FRR's default (helper only): see the field's docs for why this
+                // test differs from the lab.
+                graceful_restart: false,
+                log_dir: &dir,
+            });
             std::fs::write(dir.join("bgpd.conf"), &conf).expect("lab folder writable");
-            chown_frr(&d);
-            // `-l` restricts the listener to this address; only the first instance
-            // talks to zebra.
-            let mut extra = vec!["-l", addr];
-            if i > 0 {
-                extra.push("-Z");
-            }
+            chown(&d);
+            let extra = instance_args(i, addr);
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             let argv = daemon_argv("bgpd", &d, &zserv, &extra);
             let bgpd = Daemon::spawn(&lab.vnet, &format!("bgpd-{addr}"), &dir, &refs(&argv), &[]);
             eprintln!("[frr] bgpd for {addr} in {} with\n{conf}", lab.vnet);

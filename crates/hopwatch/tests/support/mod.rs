@@ -4,9 +4,11 @@
 //! It is split by concern: `netns` owns the namespaces and the temp folder, `proc` the
 //! child processes, `hopwatch` the binary under test and its JSON event lines, `tshark`
 //! the wire capture, and one module per peer knows that daemon's configuration and
-//! CLI. `lab` builds the seed's multi-namespace lab (router, backends, watcher) and
-//! `frr_rs` runs FRR as its route server. `route_server` runs hopwatch's own route
-//! server with the kernel data plane, and `rs_peers` the real daemons as its peers.
+//! CLI. `lab` is the seed's multi-namespace lab and `frr_rs` FRR as its route server,
+//! both thin glue over the lab crate (`hopwatch-lab`: the network, the addresses,
+//! FRR's and BIRD's command lines and route server config are there, once).
+//! `route_server` runs hopwatch's own route server with the kernel data plane, and
+//! `rs_peers` the real daemons as its peers.
 //! Every test binary uses a different subset, hence the `dead_code` allowance.
 //!
 //! The network rule holds by construction: nothing here runs in the host namespace
@@ -36,12 +38,13 @@ pub use hopwatch::Hopwatch;
 pub use netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
 pub use preflight::{Peer, preflight};
 
-/// The VIP the tests announce through `speak`.
-pub const VIP: &str = "100.64.0.1/32";
-/// The VIP's first and second next hop (both on the connected /24, unassigned).
-pub const NH1: &str = "10.10.0.4";
+/// The VIP the tests announce through `speak`: the seed's.
+pub const VIP: &str = hopwatch_lab::seed::netns::VIP;
+/// The VIP's first and second next hop (both on the connected /24, unassigned in
+/// the two-namespace lab): the seed's ws1 and ws2.
+pub const NH1: &str = hopwatch_lab::seed::netns::WS1;
 /// See [`NH1`].
-pub const NH2: &str = "10.10.0.5";
+pub const NH2: &str = hopwatch_lab::seed::netns::WS2;
 /// A route the peer itself announces, for `observe` to decode.
 pub const PEER_ROUTE: &str = "100.64.0.9/32";
 /// The peer's AS in every lab.

@@ -3,21 +3,22 @@
 //! link or route leads to the host namespace.
 //!
 //! Names carry a per-test prefix `hw<pid>x<n>-` so tests run in parallel, within one
-//! test binary and across binaries. Dropping the lab (also on panic) stops whatever
+//! test binary and across binaries. `ip` and the sweep of a namespace are the lab
+//! crate's ([`hopwatch_lab::netns`]): one copy for the lab, the tests and benches. Dropping the lab (also on panic) stops whatever
 //! still runs in its namespaces, by PID, then deletes them; its temp folder is removed,
 //! or kept and printed when the test failed (or `HOPWATCH_INTEROP_KEEP` is set).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use super::proc;
+pub use hopwatch_lab::netns::{delete, ip, sweep};
+use hopwatch_lab::seed::netns as seed;
 
-/// hopwatch's address, in the speaker namespace.
-pub const SPEAKER_ADDR: &str = "10.10.0.7";
-/// The peer's address, in the router namespace.
-pub const PEER_ADDR: &str = "10.10.0.1";
+/// hopwatch's address, in the speaker namespace: the seed's watcher (watch1).
+pub const SPEAKER_ADDR: &str = seed::WATCH1;
+/// The peer's address, in the router namespace: the seed's router.
+pub const PEER_ADDR: &str = seed::ROUTER;
 
 static NEXT_LAB: AtomicUsize = AtomicUsize::new(0);
 
@@ -38,23 +39,6 @@ pub struct Lab {
     /// A number unique to this lab within the test process.
     pub n: usize,
     created: Vec<String>,
-}
-
-/// Runs `ip ARGS…`; the error names the command and carries its stderr.
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("/usr/sbin/ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run ip {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 fn must(args: &[&str]) {
@@ -82,8 +66,7 @@ impl Lab {
         for ns in [lab.speaker.clone(), lab.router.clone()] {
             if ip(&["netns", "add", &ns]).is_err() {
                 // A leftover of an earlier run whose PID we reuse: ours to replace.
-                sweep(&ns);
-                let _ = ip(&["netns", "del", &ns]);
+                let _ = delete(&ns);
                 must(&["netns", "add", &ns]);
             }
             lab.created.push(ns.clone());
@@ -153,41 +136,10 @@ pub fn make_temp_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// Stops every process left in namespace `ns`, by PID: SIGTERM, then SIGKILL.
-pub fn sweep(ns: &str) {
-    let pids = || -> Vec<u32> {
-        Command::new("/usr/sbin/ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let first = pids();
-    if first.is_empty() {
-        return;
-    }
-    for pid in &first {
-        proc::signal(*pid, "TERM");
-    }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && first.iter().any(|p| proc::alive(*p)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for pid in pids() {
-        proc::signal(pid, "KILL");
-    }
-}
-
 impl Drop for Lab {
     fn drop(&mut self) {
         for ns in &self.created {
-            sweep(ns);
-            if let Err(e) = ip(&["netns", "del", ns]) {
+            if let Err(e) = delete(ns) {
                 eprintln!("lab teardown: {e}");
             }
         }

@@ -33,9 +33,11 @@ impl Peer {
     }
 }
 
-/// Tools every interop test needs besides the peer.
+/// Tools every interop test needs besides the peer (`nft`: the seed's namespace lab
+/// keeps flows on their next hop with an nft table, see `hopwatch_lab::netns::Net`).
 const COMMON: &[&str] = &[
     "/usr/sbin/ip",
+    "/usr/sbin/nft",
     "/usr/bin/timeout",
     "/usr/bin/tshark",
     "/usr/bin/kill",
@@ -65,7 +67,7 @@ pub fn preflight(test: &str, peer: Peer) -> bool {
     assert!(
         missing.is_empty(),
         "interop test {test} needs {missing:?}: install the Debian packages \
-         `frr bird2 gobgpd exabgp tshark iproute2` (`./test` installs them when missing), or set \
+         `frr bird2 gobgpd exabgp tshark iproute2 nftables` (`./test` installs them when missing), or set \
          HOPWATCH_INTEROP=skip to skip it explicitly"
     );
     print_versions();

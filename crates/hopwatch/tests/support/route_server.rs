@@ -28,16 +28,17 @@ use super::proc;
 use super::wait::{self, ROUTE_TIMEOUT, SESSION_TIMEOUT};
 use super::{NH1, NH2, VIP};
 
-/// The route server instance's address (on the router namespace's `lo`).
-pub const RS_ADDR: &str = "10.10.1.4";
+/// The route server instance's address (on the router namespace's `lo`): the
+/// seed's first instance.
+pub const RS_ADDR: &str = hopwatch_lab::seed::netns::RS1;
 /// The route server's AS (Azure Route Server's).
-pub const RS_AS: u32 = 65515;
-/// The peer's AS.
-pub const RS_PEER_AS: u32 = 65001;
+pub const RS_AS: u32 = hopwatch_lab::seed::ROUTE_SERVER_AS;
+/// The peer's AS: the seed's watcher's.
+pub const RS_PEER_AS: u32 = hopwatch_lab::seed::WATCHER_AS;
 /// The route server's API, inside the router namespace.
 pub const RS_API: &str = "127.0.0.1:9180";
 /// The VIP's address (for `ip route get`).
-pub const VIP_ADDR: &str = "100.64.0.1";
+pub const VIP_ADDR: &str = hopwatch_lab::seed::netns::VIP_ADDR;
 
 /// A [`Lab`] set up for the route server: 10.10.1.4/32 on the router's `lo`, and a
 /// route to it from the peer's namespace.
@@ -62,7 +63,7 @@ pub fn rs_lab(test: &str) -> Lab {
         &lab.speaker,
         "route",
         "add",
-        "10.10.1.0/24",
+        hopwatch_lab::seed::netns::RS_NETWORK,
         "via",
         PEER_ADDR,
     ]);

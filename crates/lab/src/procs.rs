@@ -1,9 +1,9 @@
-//! The lab's children: each role is this same binary as a separate OS process, known
-//! by its PID, its stdout (JSON lines) appended to `<out>/<name>.jsonl` and its
-//! stderr to `<out>/<name>.stderr`. Every PID ever started is appended to
-//! `<out>/pids.txt`. Stopping is always by PID: SIGTERM (after SIGCONT, so that a
-//! stopped child can act on it), then SIGKILL after 2 s; on drop (a panic, an early
-//! return) every child left gets SIGKILL.
+//! The lab's children: each role is the `hopwatch` binary the lab was given (or FRR,
+//! BIRD, `ip monitor`) as a separate OS process, known by its PID, its stdout (JSON
+//! lines) appended to `<out>/<name>.jsonl` and its stderr to `<out>/<name>.stderr`.
+//! Every PID ever started is appended to `<out>/pids.txt`. Stopping is always by
+//! PID: SIGTERM (after SIGCONT, so that a stopped child can act on it), then SIGKILL
+//! after 2 s; on drop (a panic, an early return) every child left gets SIGKILL.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -42,6 +42,11 @@ impl Procs {
             dir,
             live: Vec::new(),
         }
+    }
+
+    /// The binary every role runs as.
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// The folder of the logs.
@@ -87,7 +92,7 @@ impl Procs {
         let err = open(self.dir.join(format!("{name}.stderr")))?;
         let mut cmd = match ns {
             Some(ns) => {
-                let mut c = Command::new("ip");
+                let mut c = Command::new(crate::netns::ip_program());
                 c.args(["netns", "exec", ns]).arg(program);
                 c
             }

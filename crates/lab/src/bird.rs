@@ -14,21 +14,43 @@
 //! direct` puts the bridge's network into its table for that, or the VIP would be
 //! installed as unreachable. BIRD runs as root in the foreground (`-f`), with its
 //! config, control socket and log in the lab's output folder.
+//!
+//! [`daemon_args`] is also the tests' BIRD command line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::procs::Procs;
-use super::topology::Layout;
+use crate::procs::Procs;
+use crate::seed::{OBSERVER_AS, ROUTE_SERVER_AS, WATCHER_AS};
+use crate::topology::Layout;
+
+/// Where Debian's `bird2` package puts BIRD.
+pub const PROGRAM: &str = "/usr/sbin/bird";
+
+/// BIRD's command line (after the program): in the foreground (`-f`: its PID is
+/// the one we started, and it stops with its parent's SIGTERM), config `conf`, its
+/// own control socket `socket` (so `birdc -s SOCKET` reaches this BIRD and no
+/// other), PID file `pid`.
+pub fn daemon_args(conf: &Path, socket: &Path, pid: &Path) -> Vec<String> {
+    vec![
+        "-f".into(),
+        "-c".into(),
+        conf.display().to_string(),
+        "-s".into(),
+        socket.display().to_string(),
+        "-P".into(),
+        pid.display().to_string(),
+    ]
+}
 
 /// The role name of BIRD instance `i` (0 or 1).
 pub fn role(i: usize) -> String {
     format!("bird{}", i + 1)
 }
 
-/// A running BIRD route server (two processes).
+/// BIRD as the route server (two processes).
 #[derive(Debug)]
 pub struct Bird {
     ns: String,
@@ -36,26 +58,31 @@ pub struct Bird {
 }
 
 impl Bird {
-    /// Writes the configs and starts both BIRDs in the router namespace; waits
-    /// (bounded) for their control sockets.
-    pub async fn start(procs: &mut Procs, layout: &Layout) -> anyhow::Result<Bird> {
+    /// BIRD as the route server of `layout` (the namespace lab's), its files in
+    /// `out`. Nothing is written or started yet.
+    pub fn new(layout: &Layout, out: &Path) -> anyhow::Result<Bird> {
         let ns = layout
             .ns_of("route-server")
             .context("BIRD needs the namespace lab")?;
-        if !Path::new("/usr/sbin/bird").exists() {
+        Ok(Bird {
+            ns,
+            dir: out.to_path_buf(),
+        })
+    }
+
+    /// Writes the configs and starts both BIRDs in the router namespace; waits
+    /// (bounded) for their control sockets.
+    pub async fn start(&self, procs: &mut Procs, layout: &Layout) -> anyhow::Result<()> {
+        if !Path::new(PROGRAM).exists() {
             bail!("--route-server bird needs BIRD 2 (Debian: apt-get install bird2)");
         }
-        let bird = Bird {
-            ns,
-            dir: procs.dir().to_path_buf(),
-        };
         for i in 0..2 {
-            let conf = bird.path(i, "conf");
-            std::fs::write(&conf, config(layout, i, &bird.path(i, "log")))
+            let conf = self.path(i, "conf");
+            std::fs::write(&conf, config(layout, i, &self.path(i, "log")))
                 .with_context(|| format!("writing {}", conf.display()))?;
-            bird.start_instance(procs, i).await?;
+            self.start_instance(procs, i).await?;
         }
-        Ok(bird)
+        Ok(())
     }
 
     fn path(&self, i: usize, ext: &str) -> PathBuf {
@@ -66,23 +93,9 @@ impl Bird {
     pub async fn start_instance(&self, procs: &mut Procs, i: usize) -> anyhow::Result<()> {
         let socket = self.path(i, "ctl");
         let _ = std::fs::remove_file(&socket);
-        let args: Vec<String> = vec![
-            "-f".into(),
-            "-c".into(),
-            self.path(i, "conf").display().to_string(),
-            "-s".into(),
-            socket.display().to_string(),
-            "-P".into(),
-            self.path(i, "pid").display().to_string(),
-        ];
+        let args = daemon_args(&self.path(i, "conf"), &socket, &self.path(i, "pid"));
         let name = role(i);
-        procs.spawn_program(
-            &name,
-            Some(&self.ns),
-            Path::new("/usr/sbin/bird"),
-            &args,
-            "out",
-        )?;
+        procs.spawn_program(&name, Some(&self.ns), Path::new(PROGRAM), &args, "out")?;
         procs
             .wait_created(&name, &socket, "its control socket")
             .await
@@ -97,20 +110,20 @@ fn config(layout: &Layout, i: usize, log: &Path) -> String {
     let _ = writeln!(
         c,
         "protocol direct {{\n  ipv4;\n  interface \"{}\";\n}}",
-        super::netns::BRIDGE
+        crate::netns::BRIDGE
     );
-    let mut sessions = vec![("watcher", layout.watcher, 65001)];
+    let mut sessions = vec![("watcher", layout.watcher, WATCHER_AS)];
     if i == 0 {
         // The route server's data plane: the best route into the router's table.
         let _ = writeln!(c, "protocol kernel {{\n  ipv4 {{ export all; }};\n}}");
-        sessions.push(("observer", layout.observer, 65002));
+        sessions.push(("observer", layout.observer, OBSERVER_AS));
     }
     for (name, nb, asn) in sessions {
         let _ = writeln!(c, "protocol bgp {name} {{");
         let _ = writeln!(
             c,
-            "  local {} as 65515;\n  neighbor {nb} as {asn};\n  multihop 2;\n  passive on;\n  \
-             strict bind on;",
+            "  local {} as {ROUTE_SERVER_AS};\n  neighbor {nb} as {asn};\n  multihop 2;\n  \
+             passive on;\n  strict bind on;",
             layout.rs[i]
         );
         // BIRD refuses incoming connections for `connect delay time` (5 s by default)

@@ -1,4 +1,5 @@
-//! The namespace lab's network (`--netns`, root): the seed's addressing, built from
+//! The namespace lab's network (`--netns`, root, and the tests' and benchmarks'
+//! namespace labs): the seed's addressing ([`crate::seed::netns`]), built from
 //! network namespaces that this run creates and deletes, with no link and no route
 //! to the host's namespace (`docs/lab-topology.md`).
 //!
@@ -14,7 +15,7 @@
 //! Each host is joined to the bridge by a veth pair created directly inside the two
 //! namespaces: no end ever exists in the host namespace. The lab's own traffic (the
 //! load, its probes of the VIP) comes from threads that have entered lt1 with
-//! `setns(2)` ([`in_ns`]), and its control calls run inside the target namespace
+//! `setns(2)` ([`super::in_ns`]), and its control calls run inside the target namespace
 //! (`ip netns exec`), so nothing is ever sent from the host namespace.
 //!
 //! Established flows to the VIP keep their next hop when its route moves (conntrack
@@ -25,26 +26,22 @@
 //! (every packet to and from ws1 vanishes), `drop` adds an nft rule in ws1's
 //! namespace that drops every TCP segment to its HTTP port.
 
-use std::fs::File;
-use std::future::Future;
-use std::process::{Command, Stdio};
+use anyhow::bail;
 
-use anyhow::{Context, bail};
+use super::{delete, exec_in, exists, ip, sysctl};
+use crate::seed::netns::{
+    HOST_PREFIX_LEN, LOAD_SOURCES, LT1, ROUTER, RS1, RS2, VIP_ADDR as VIP, WATCH1, WATCH2, WS1, WS2,
+};
 
-/// The router's address on the bridge.
-pub const ROUTER: &str = "10.10.0.1";
-/// The router's bridge to every host.
+/// The router's bridge to every host (in the router namespace: each namespace has
+/// its own interface names, so two labs never clash).
 pub const BRIDGE: &str = "br0";
 /// The interface of each host, inside its own namespace.
-const HOST_IF: &str = "lab0";
+pub const HOST_IF: &str = "lab0";
 /// The nft table the `drop` scenario adds in ws1's namespace.
 const DROP_TABLE: &str = "hopwatch_lab";
 /// The nft table of the router's flow affinity.
 const AFFINITY_TABLE: &str = "hopwatch_lab_affinity";
-/// The VIP.
-const VIP: &str = "100.64.0.1";
-/// The load injector's source addresses, one per trial (local to lt1).
-pub const LOAD_SOURCES: &str = "10.10.6.0/24";
 
 /// The lab's namespace names (a prefix per run lets two runs coexist).
 #[derive(Debug, Clone)]
@@ -95,59 +92,13 @@ impl Names {
     /// Each host namespace with its address and the name of its bridge port.
     fn hosts(&self) -> [(&str, &'static str, &'static str); 5] {
         [
-            (&self.ws1, "10.10.0.4", "p-ws1"),
-            (&self.ws2, "10.10.0.5", "p-ws2"),
-            (&self.lt1, "10.10.0.6", "p-lt1"),
-            (&self.watch1, "10.10.0.7", "p-watch1"),
-            (&self.watch2, "10.10.0.8", "p-watch2"),
+            (&self.ws1, WS1, "p-ws1"),
+            (&self.ws2, WS2, "p-ws2"),
+            (&self.lt1, LT1, "p-lt1"),
+            (&self.watch1, WATCH1, "p-watch1"),
+            (&self.watch2, WATCH2, "p-watch2"),
         ]
     }
-}
-
-/// `ip ARGS`, its stderr in the error.
-fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running ip (iproute2)")?;
-    if !out.status.success() {
-        bail!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// `ip netns exec NS ARGV`, its stdin fed with `input`.
-fn exec_in(ns: &str, argv: &[&str], input: Option<&str>) -> anyhow::Result<String> {
-    use std::io::Write as _;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {} in {ns}", argv.join(" ")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.unwrap_or("").as_bytes())
-            .with_context(|| format!("feeding {}", argv.join(" ")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .with_context(|| format!("waiting for {}", argv.join(" ")))?;
-    if !out.status.success() {
-        bail!(
-            "{} in {ns}: {}",
-            argv.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The lab's namespaces, deleted on drop (after every process left in them has
@@ -173,11 +124,7 @@ pub fn preflight(names: &Names) -> anyhow::Result<()> {
             bail!("the namespace lab needs `{bin}` (Debian: iproute2, nftables, procps)");
         }
     }
-    let taken: Vec<&str> = names
-        .all()
-        .into_iter()
-        .filter(|ns| std::path::Path::new("/run/netns").join(ns).exists())
-        .collect();
+    let taken: Vec<&str> = names.all().into_iter().filter(|ns| exists(ns)).collect();
     if !taken.is_empty() {
         bail!(
             "the namespace lab cannot start: namespace(s) {} already exist. Is another `hopwatch \
@@ -234,12 +181,12 @@ impl Net {
             vnet,
             "addr",
             "add",
-            &format!("{ROUTER}/24"),
+            &format!("{ROUTER}/{HOST_PREFIX_LEN}"),
             "dev",
             br,
         ])?;
         ip(&["-n", vnet, "link", "set", br, "up"])?;
-        for a in ["10.10.1.4", "10.10.1.5"] {
+        for a in [RS1, RS2] {
             ip(&["-n", vnet, "addr", "add", &format!("{a}/32"), "dev", "lo"])?;
         }
         for (ns, addr, port) in names.hosts() {
@@ -254,7 +201,7 @@ impl Net {
                 ns,
                 "addr",
                 "add",
-                &format!("{addr}/24"),
+                &format!("{addr}/{HOST_PREFIX_LEN}"),
                 "dev",
                 HOST_IF,
             ])?;
@@ -262,12 +209,20 @@ impl Net {
             ip(&["-n", ns, "route", "add", "default", "via", ROUTER])?;
         }
         for ns in [&names.ws1, &names.ws2] {
-            ip(&["-n", ns, "addr", "add", "100.64.0.1/32", "dev", "lo"])?;
+            ip(&["-n", ns, "addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
             // Answers to lt1 go back through the router, as every packet does in a
             // cloud VNET, not straight across the bridge: the router sees both
             // directions of each flow, which flow affinity needs. (Answers to the
             // load's own sources take the default route, to the router as well.)
-            ip(&["-n", ns, "route", "add", "10.10.0.6/32", "via", ROUTER])?;
+            ip(&[
+                "-n",
+                ns,
+                "route",
+                "add",
+                &format!("{LT1}/32"),
+                "via",
+                ROUTER,
+            ])?;
         }
         self.flow_affinity()?;
         // A new connection per request for minutes: each trial sends from an address
@@ -286,7 +241,7 @@ impl Net {
             "dev",
             "lo",
         ])?;
-        ip(&["-n", vnet, "route", "add", LOAD_SOURCES, "via", "10.10.0.6"])?;
+        ip(&["-n", vnet, "route", "add", LOAD_SOURCES, "via", LT1])?;
         sysctl(&names.lt1, &["net.ipv4.ip_local_port_range=1024 65000"])?;
         Ok(())
     }
@@ -303,7 +258,7 @@ impl Net {
     /// died fails as it would anyway.
     fn flow_affinity(&self) -> anyhow::Result<()> {
         let vnet = self.names.vnet.as_str();
-        let backends = [("10.10.0.4", "1"), ("10.10.0.5", "2")];
+        let backends = [(WS1, "1"), (WS2, "2")];
         let map: Vec<String> = backends.iter().map(|(a, m)| format!("{a} : {m}")).collect();
         let ruleset = format!(
             "table ip {AFFINITY_TABLE} {{\n  chain forward {{\n    type filter hook forward \
@@ -336,6 +291,11 @@ impl Net {
         Ok(())
     }
 
+    /// The namespaces.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
     /// `blackhole`: ws1's bridge port down (`up = false`) or up again.
     pub fn ws1_link(&self, up: bool) -> anyhow::Result<()> {
         ip(&[
@@ -346,6 +306,7 @@ impl Net {
             "p-ws1",
             if up { "up" } else { "down" },
         ])
+        .map(|_| ())
     }
 
     /// `drop`: an nft rule in ws1's namespace that drops every TCP segment to
@@ -371,8 +332,7 @@ impl Net {
     /// Deletes every namespace, after killing (by PID) whatever still runs in it.
     pub fn teardown(&mut self) {
         for ns in self.created.iter().rev() {
-            sweep(ns);
-            if let Err(e) = ip(&["netns", "del", ns]) {
+            if let Err(e) = delete(ns) {
                 eprintln!("hopwatch lab: {e:#}");
             }
         }
@@ -384,64 +344,4 @@ impl Drop for Net {
     fn drop(&mut self) {
         self.teardown();
     }
-}
-
-/// SIGKILL, by PID, to every process still in namespace `ns`.
-fn sweep(ns: &str) {
-    let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() else {
-        return;
-    };
-    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        if let Ok(pid) = pid.parse::<i32>() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-}
-
-fn sysctl(ns: &str, settings: &[&str]) -> anyhow::Result<()> {
-    let mut argv = vec!["sysctl", "-q", "-w"];
-    argv.extend_from_slice(settings);
-    exec_in(ns, &argv, None).map(|_| ())
-}
-
-/// Moves the calling thread into namespace `ns` (`/run/netns/NS`). Only this thread
-/// moves: sockets it opens afterwards live in `ns`.
-pub fn enter(ns: &str) -> anyhow::Result<()> {
-    let path = format!("/run/netns/{ns}");
-    let f = File::open(&path).with_context(|| format!("opening {path}"))?;
-    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("entering network namespace {ns}"))
-}
-
-/// Runs the future `make()` builds on a thread of its own with a single-threaded
-/// runtime, inside namespace `ns` when one is given, and returns its output. The
-/// thread ends with the future, so no thread of the host namespace's runtime is
-/// ever moved.
-pub async fn in_ns<F, Fut, T>(ns: Option<String>, name: &str, make: F) -> anyhow::Result<T>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = T>,
-    T: Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let run = || -> anyhow::Result<T> {
-                if let Some(ns) = &ns {
-                    enter(ns)?;
-                }
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("building a runtime")?;
-                Ok(rt.block_on(make()))
-            };
-            let _ = tx.send(run());
-        })
-        .with_context(|| format!("starting thread {name}"))?;
-    rx.await.context("the thread ended without an answer")?
 }

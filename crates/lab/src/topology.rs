@@ -4,7 +4,8 @@
 //! namespaces (`--netns`) are taken.
 //!
 //! One [`Layout`] describes either lab, so that the scenarios, the join of logs and
-//! the report are the same code for both: only addresses and namespaces differ.
+//! the report are the same code for both: only addresses and namespaces differ. The
+//! addresses themselves are [`crate::seed`]'s.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
@@ -12,7 +13,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use super::netns::Names;
+use crate::netns::Names;
+use crate::seed::{self, HTTP_PORT, OBSERVER_AS, ROUTE_SERVER_AS, WATCHER_API_PORT, WATCHER_AS};
 
 /// The route server the lab runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,18 +88,18 @@ impl Layout {
             netns: None,
             route_server: RouteServer::Hopwatch,
             profile,
-            rs: ["127.10.1.4", "127.10.1.5"],
+            rs: [seed::loopback::RS1, seed::loopback::RS2],
             // 179 needs privileges.
-            bgp_port: 1179,
-            rs_api: Some("127.10.1.4:9180"),
-            vip: "127.10.15.15",
-            vip_prefix: "127.10.15.15/32",
-            http_port: 8080,
-            ws1: "127.10.0.4",
-            ws2: "127.10.0.5",
-            watcher: "127.10.0.7",
-            watcher_api: "127.10.0.7:9179",
-            observer: "127.10.0.8",
+            bgp_port: seed::loopback::BGP_PORT,
+            rs_api: Some(seed::loopback::RS_API),
+            vip: seed::loopback::VIP_ADDR,
+            vip_prefix: seed::loopback::VIP,
+            http_port: HTTP_PORT,
+            ws1: seed::loopback::WS1,
+            ws2: seed::loopback::WS2,
+            watcher: seed::loopback::WATCHER,
+            watcher_api: seed::loopback::WATCHER_API,
+            observer: seed::loopback::OBSERVER,
         }
     }
 
@@ -108,19 +110,19 @@ impl Layout {
             netns: Some(names),
             route_server,
             profile,
-            rs: ["10.10.1.4", "10.10.1.5"],
-            bgp_port: 179,
+            rs: [seed::netns::RS1, seed::netns::RS2],
+            bgp_port: seed::netns::BGP_PORT,
             // On the router namespace's own loopback: reached with `ip netns exec`.
             rs_api: (route_server == RouteServer::Hopwatch).then_some("127.0.0.1:9180"),
-            vip: "100.64.0.1",
-            vip_prefix: "100.64.0.1/32",
-            http_port: 8080,
-            ws1: "10.10.0.4",
-            ws2: "10.10.0.5",
-            watcher: "10.10.0.7",
+            vip: seed::netns::VIP_ADDR,
+            vip_prefix: seed::netns::VIP,
+            http_port: HTTP_PORT,
+            ws1: seed::netns::WS1,
+            ws2: seed::netns::WS2,
+            watcher: seed::netns::WATCH1,
             // On watch1's own loopback: no token needed, nothing else reaches it.
             watcher_api: "127.0.0.1:9179",
-            observer: "10.10.0.8",
+            observer: seed::netns::WATCH2,
         }
     }
 
@@ -151,9 +153,11 @@ impl Layout {
     pub fn load_source(&self, n: usize) -> Option<IpAddr> {
         let host = (n % 250 + 1) as u8;
         Some(if self.netns.is_some() {
-            IpAddr::from([10, 10, 6, host])
+            let [a, b, c] = seed::netns::LOAD_SOURCES_NET;
+            IpAddr::from([a, b, c, host])
         } else {
-            IpAddr::from([127, 10, 6, host])
+            let [a, b, c] = seed::loopback::LOAD_SOURCES_NET;
+            IpAddr::from([a, b, c, host])
         })
     }
 
@@ -168,7 +172,7 @@ impl Layout {
             (Some(n), rs) => format!(
                 "Namespace lab ({}*): {} route server at {} and {} in the router namespace \
                  (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, watcher {}, load from lt1 \
-                 10.10.0.6.",
+                 {}.",
                 n.prefix,
                 match rs {
                     RouteServer::Hopwatch => "hopwatch's",
@@ -181,7 +185,8 @@ impl Layout {
                 self.http_port,
                 self.ws1,
                 self.ws2,
-                self.watcher
+                self.watcher,
+                seed::netns::LT1,
             ),
         }
     }
@@ -210,7 +215,10 @@ impl Layout {
             (p(self.ws1, self.http_port), "ws1"),
             (p(self.ws2, self.http_port), "ws2"),
             (p(self.watcher, self.bgp_port), "the watcher (BGP)"),
-            (p(self.watcher, 9179), "the watcher's control API"),
+            (
+                p(self.watcher, WATCHER_API_PORT),
+                "the watcher's control API",
+            ),
             (p(self.observer, self.bgp_port), "the observer (BGP)"),
         ];
         if let Some(api) = self.rs_api.and_then(|a| a.parse().ok()) {
@@ -251,9 +259,9 @@ impl Layout {
             "--instance",
             self.rs[1],
             "--peer",
-            &format!("{}:65001", self.watcher),
+            &format!("{}:{WATCHER_AS}", self.watcher),
             "--peer",
-            &format!("{}:65002", self.observer),
+            &format!("{}:{OBSERVER_AS}", self.observer),
             "--port",
             &self.bgp_port.to_string(),
             "--profile",
@@ -293,14 +301,14 @@ impl Layout {
         strings(&[
             "observe",
             "--local-as",
-            "65002",
+            &OBSERVER_AS.to_string(),
             "--router-id",
             self.observer,
             "--active",
             "--peer",
             self.rs[0],
             "--peer-as",
-            "65515",
+            &ROUTE_SERVER_AS.to_string(),
             "--listen",
             self.observer,
             "--port",
@@ -316,7 +324,7 @@ impl Layout {
         format!(
             r#"# written by `hopwatch lab`
 [bgp]
-local_as = 65001
+local_as = {watcher_as}
 router_id = "{w}"
 local_address = "{w}"
 port = {bgp}
@@ -325,11 +333,11 @@ graceful_restart = 10
 
 [[route_server]]
 address = "{rs1}"
-peer_as = 65515
+peer_as = {rs_as}
 
 [[route_server]]
 address = "{rs2}"
-peer_as = 65515
+peer_as = {rs_as}
 
 [[vip]]
 prefix = "{vip}"
@@ -357,6 +365,8 @@ listen = "{api}"
             vip = self.vip_prefix,
             hold = hold.as_millis(),
             api = self.watcher_api,
+            watcher_as = WATCHER_AS,
+            rs_as = ROUTE_SERVER_AS,
         )
     }
 }

@@ -1,0 +1,142 @@
+//! `hopwatch lab`'s command line, and its `--help`: the scenarios' names and help
+//! lines come from their values (`scenarios::ALL`), the addresses from [`seed`],
+//! so the help cannot fall behind either.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::scenarios::{self, Place, Scenario};
+use crate::seed;
+use crate::topology::{Profile, RouteServer};
+
+/// `hopwatch lab`.
+#[derive(Debug, Args)]
+#[command(after_long_help = long_help())]
+pub struct LabArgs {
+    /// The scenarios to run, comma-separated (default: all that apply); `--help`
+    /// names them, from `scenarios::ALL`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        value_parser = scenarios::parse,
+        help = scenario_help()
+    )]
+    pub scenario: Vec<&'static Scenario>,
+    /// Trials of each scenario.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub trials: u32,
+    /// Where the logs and the report go (default: ./hopwatch-lab-<timestamp>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Requests per second through the VIP during each trial (a new connection each).
+    #[arg(long, default_value_t = 1000.0, value_name = "PER_SECOND")]
+    pub rate: f64,
+    /// The watcher's failback hold (longer than a flap, short enough for the lab).
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub hold: Duration,
+    /// The namespace lab (root): the seed's addressing in network namespaces of its
+    /// own, kernel routes, and the blackhole and drop scenarios.
+    #[arg(long)]
+    pub netns: bool,
+    /// The prefix of the namespace lab's namespace names (two runs with different
+    /// prefixes can coexist).
+    #[arg(
+        long,
+        default_value = "hwlab-",
+        value_name = "PREFIX",
+        requires = "netns"
+    )]
+    pub netns_prefix: String,
+    /// The route server: hopwatch's own, FRR's bgpd and zebra, or BIRD 2 (the
+    /// last two with --netns only).
+    #[arg(long, value_enum, default_value_t = RouteServer::Hopwatch)]
+    pub route_server: RouteServer,
+    /// The route server's timing: program at once, or Azure's measured delays and
+    /// one change per route per 30 s (hopwatch's route server only).
+    #[arg(long, value_enum, default_value_t = Profile::Instant)]
+    pub profile: Profile,
+}
+
+/// `--scenario`'s help: the names of the scenarios, those of the namespace lab apart.
+fn scenario_help() -> String {
+    format!(
+        "The scenarios to run, comma-separated: {}, and with --netns {} (default: all \
+         that apply)",
+        scenarios::names(Place::Anywhere).join(", "),
+        scenarios::names(Place::Netns).join(" and "),
+    )
+}
+
+/// "Two more scenarios", for the help.
+fn more(n: usize) -> String {
+    let words = [
+        "No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight",
+    ];
+    let count = words
+        .get(n)
+        .map_or_else(|| n.to_string(), |w| (*w).to_string());
+    format!("{count} more scenario{}", if n == 1 { "" } else { "s" })
+}
+
+/// The text after `hopwatch lab --help`'s options: both labs' addresses (from
+/// [`seed`]) and the scenarios' help lines (from their values).
+fn long_help() -> String {
+    use seed::loopback as lo;
+    use seed::netns as ns;
+    let netns_only = scenarios::names(Place::Netns).len();
+    format!(
+        "\
+Loopback lab (docs/lab-topology.md): route server {rs1} and {rs2}
+(BGP port {bgp}, proxy data plane on the VIP {vip}:{http}, API {rs_api}),
+ws1 {ws1}:{http}, ws2 {ws2}:{http}, watcher {watcher} (API :{watcher_api}), observer
+{observer}. Each is a child process of this binary; their JSON lines go to
+OUT/<role>.jsonl, their PIDs to OUT/pids.txt.
+
+Scenarios (each trial starts with the VIP on ws1 and ends when it is back):
+{anywhere}
+With --netns (root): the namespace lab of docs/lab-topology.md, named
+PREFIX{{vnet,ws1,ws2,lt1,watch1,watch2}}: router and route server in vnet ({n_rs1},
+{n_rs2}, bridge {router}/{len}, kernel routes), ws1 {n_ws1}, ws2 {n_ws2} (the VIP
+{n_vip} on their lo), load from lt1 {lt1}, watcher {watch1}, observer {watch2}.
+Nothing of it links to the host's namespace. {more}:
+{netns}--route-server frr runs FRR's bgpd (one per instance) and zebra in vnet instead; its
+route-server-restart restarts the second instance (the first owns zebra's routes).
+--route-server bird runs one BIRD 2 per instance, the first with a kernel protocol;
+its route-server-restart restarts the second, as with FRR.
+'program' is then the time the router's kernel table changed (ip monitor route), and
+'rs' is the route server's own part: from the watcher's UPDATE to that change.
+
+Output: a table (failover and failback median/p90/max, failed requests, where the time
+went), OUT/results.json, OUT/requests.csv, OUT/report.html (SVG timelines). Exits 0
+when the lab ran to the end (PASS/FAIL against each expectation is in the table and in
+results.json), non-zero when it could not start or run, or was interrupted. Refuses
+to start when a lab port (or, with --netns, a lab namespace) is taken.",
+        rs1 = lo::RS1,
+        rs2 = lo::RS2,
+        bgp = lo::BGP_PORT,
+        vip = lo::VIP_ADDR,
+        http = seed::HTTP_PORT,
+        rs_api = lo::RS_API,
+        ws1 = lo::WS1,
+        ws2 = lo::WS2,
+        watcher = lo::WATCHER,
+        watcher_api = seed::WATCHER_API_PORT,
+        observer = lo::OBSERVER,
+        anywhere = scenarios::help_lines(Place::Anywhere),
+        n_rs1 = ns::RS1,
+        n_rs2 = ns::RS2,
+        router = ns::ROUTER,
+        len = ns::HOST_PREFIX_LEN,
+        n_ws1 = ns::WS1,
+        n_ws2 = ns::WS2,
+        n_vip = ns::VIP_ADDR,
+        lt1 = ns::LT1,
+        watch1 = ns::WATCH1,
+        watch2 = ns::WATCH2,
+        more = more(netns_only),
+        netns = scenarios::help_lines(Place::Netns),
+    )
+}

@@ -1,0 +1,396 @@
+//! The running lab: its children and namespaces, its route server, and what the
+//! scenarios do with them: start every role, return to the steady state (the VIP
+//! on ws1) after any trial, wait (bounded) for the watcher's moves and the route's
+//! programming, ask a role's API, probe the VIP from the load's place.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hopwatch_load::now_us;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::analysis::{is_move, is_programmed_only};
+use crate::bird::{self, Bird};
+use crate::frr::{Frr, bgpd_role};
+use crate::monitor;
+use crate::netns::{Net, in_ns};
+use crate::procs::{Procs, events, ts, wait_for};
+use crate::topology::{Layout, Profile, RouteServer, watcher_args};
+
+/// The route server a lab runs, with what it needs to start and restart it.
+#[derive(Debug)]
+pub enum RouteServerProcs {
+    /// `hopwatch route-server`: one child carrying both instances, restarted
+    /// through its API.
+    Hopwatch,
+    /// FRR's zebra and one bgpd per instance (`--route-server frr`).
+    Frr(Frr),
+    /// One BIRD per instance (`--route-server bird`).
+    Bird(Bird),
+}
+
+impl RouteServerProcs {
+    /// The route server of `layout`, its files under `out`; nothing started yet.
+    pub fn new(layout: &Layout, out: &Path) -> anyhow::Result<Self> {
+        Ok(match layout.route_server {
+            RouteServer::Hopwatch => RouteServerProcs::Hopwatch,
+            RouteServer::Frr => RouteServerProcs::Frr(Frr::new(layout)?),
+            RouteServer::Bird => RouteServerProcs::Bird(Bird::new(layout, out)?),
+        })
+    }
+
+    /// Copies what the route server left outside `out` into it (FRR's logs), and
+    /// removes it.
+    pub fn finish(&self, out: &Path) {
+        if let RouteServerProcs::Frr(frr) = self {
+            frr.finish(out);
+        }
+    }
+}
+
+/// The running lab.
+#[derive(Debug)]
+pub struct Lab {
+    /// Where everything lives.
+    pub layout: Layout,
+    /// The namespaces (`--netns`).
+    pub net: Option<Net>,
+    /// The route server.
+    pub route_server: RouteServerProcs,
+    /// The children.
+    pub procs: Procs,
+    /// The watcher's config file.
+    pub config: PathBuf,
+    /// Requests per second during each trial.
+    pub rate: f64,
+    /// The watcher's failback hold.
+    pub hold: Duration,
+    /// Trials run so far.
+    pub trials_run: usize,
+}
+
+impl Lab {
+    /// The pause between steps, for the effect of one to settle before the next.
+    const SETTLE: Duration = Duration::from_millis(300);
+
+    /// The watcher's JSON lines.
+    pub fn watcher_log(&self) -> PathBuf {
+        self.procs.log("watcher")
+    }
+
+    /// The route server's JSON lines (hopwatch's).
+    pub fn rs_log(&self) -> PathBuf {
+        self.procs.log("route-server")
+    }
+
+    /// The route changes of the VIP: the kernel's, seen by the route monitor, in the
+    /// namespace lab; the route server's own `programmed` lines on loopback.
+    pub fn programmed_events(&self) -> Vec<Value> {
+        if self.net.is_some() {
+            monitor::programmed(
+                &self.procs.dir().join("route-monitor.log"),
+                self.layout.vip_prefix,
+            )
+        } else {
+            events(&self.rs_log())
+        }
+    }
+
+    /// Extra time every wait allows under the cloud profile: its programming delay
+    /// (up to 5.6 s) and one change per route per 30 s.
+    pub fn slack(&self) -> Duration {
+        match self.layout.profile {
+            Profile::Instant => Duration::ZERO,
+            Profile::Azure => Duration::from_secs(40),
+        }
+    }
+
+    /// Starts the role `name` (`route-server`, `ws1`, `ws2`, `watcher`, `observer`)
+    /// in its namespace.
+    pub async fn spawn_role(&mut self, name: &str) -> anyhow::Result<()> {
+        let ns = self.layout.ns_of(name);
+        let args = match (name, &self.route_server) {
+            ("route-server", RouteServerProcs::Frr(frr)) => {
+                return frr.start(&mut self.procs, &self.layout).await;
+            }
+            ("route-server", RouteServerProcs::Bird(b)) => {
+                return b.start(&mut self.procs, &self.layout).await;
+            }
+            ("route-server", RouteServerProcs::Hopwatch) => self.layout.route_server_args(),
+            ("ws1" | "ws2", _) => self.layout.web_args(name),
+            ("watcher", _) => watcher_args(&self.config),
+            ("observer", _) => self.layout.observer_args(),
+            (other, _) => bail!("lab: no role {other}"),
+        };
+        self.procs.spawn(name, ns.as_deref(), &args)?;
+        Ok(())
+    }
+
+    /// The namespace lab's network, for the scenarios that need it.
+    pub fn net(&self) -> anyhow::Result<&Net> {
+        self.net
+            .as_ref()
+            .context("blackhole and drop need the namespace lab (--netns)")
+    }
+
+    /// Lets the effect of a step settle before the next.
+    pub async fn settle(&self) {
+        tokio::time::sleep(Self::SETTLE).await;
+    }
+
+    /// Waits (5 s at most) for the watcher to move the VIP to `to`, at or after
+    /// `since_us`.
+    pub async fn wait_move(&self, since_us: u64, to: &str) -> anyhow::Result<()> {
+        let vip = self.layout.vip_prefix;
+        wait_for(
+            &self.watcher_log(),
+            since_us,
+            Duration::from_secs(5),
+            &format!("move to {to}"),
+            |v| is_move(v, vip, to),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Waits for the failback to ws1 after ws1 was back at `back_us`: at most the
+    /// hold, plus 6 s, plus the cloud profile's slack.
+    pub async fn wait_failback(&self, back_us: u64) -> anyhow::Result<()> {
+        let vip = self.layout.vip_prefix;
+        let within = self.hold + Duration::from_secs(6) + self.slack();
+        wait_for(
+            &self.watcher_log(),
+            back_us,
+            within,
+            "failback to ws1",
+            |v| is_move(v, vip, "ws1"),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Starts every role and waits (bounded) until the VIP answers from ws1.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        let t0 = now_us();
+        if self.net.is_some() {
+            let ns = self.layout.ns_of("route-server");
+            self.procs.spawn_program(
+                "route-monitor",
+                ns.as_deref(),
+                crate::netns::ip_program(),
+                &monitor::args(),
+                "log",
+            )?;
+        }
+        self.spawn_role("route-server").await?;
+        self.spawn_role("ws1").await?;
+        self.spawn_role("ws2").await?;
+        let mut ready = vec![
+            ("ws1", self.procs.log("ws1"), "listening"),
+            ("ws2", self.procs.log("ws2"), "listening"),
+        ];
+        if matches!(self.route_server, RouteServerProcs::Hopwatch) {
+            ready.insert(0, ("route-server", self.rs_log(), "started"));
+        }
+        for (name, log, ev) in ready {
+            wait_for(&log, t0, Duration::from_secs(10), ev, |v| v["event"] == ev)
+                .await
+                .with_context(|| format!("{name} did not start (see its .stderr)"))?;
+        }
+        self.spawn_role("watcher").await?;
+        self.spawn_role("observer").await?;
+        self.wait_vip_on("ws1", Duration::from_secs(15) + self.slack())
+            .await
+            .context("traffic never flowed through the VIP")?;
+        Ok(())
+    }
+
+    /// Waits (polling every 10 ms, at most `within`) until the VIP's route is
+    /// programmed to `next_hop` alone, at or after `since_us`.
+    pub async fn wait_programmed(
+        &self,
+        since_us: u64,
+        next_hop: &str,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let vip = self.layout.vip_prefix;
+        loop {
+            if self
+                .programmed_events()
+                .iter()
+                .any(|v| ts(v) >= since_us && is_programmed_only(v, vip, next_hop))
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("lab: the VIP's route was not programmed to {next_hop} within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Polls the VIP until it answers from `backend`.
+    async fn wait_vip_on(&self, backend: &str, within: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut last: String;
+        loop {
+            match self.get_backend().await {
+                Ok(b) if b == backend => return Ok(()),
+                Ok(b) => last = format!("answered by {b}"),
+                Err(e) => last = format!("{e:#}"),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "http://{}:{}/ not served by {backend} within {within:?} (last: {last})",
+                    self.layout.vip,
+                    self.layout.http_port
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One GET through the VIP from the load injector's place (lt1's namespace in
+    /// the namespace lab): who answered.
+    async fn get_backend(&self) -> anyhow::Result<String> {
+        let (vip, port) = (self.layout.vip, self.layout.http_port);
+        in_ns(self.layout.ns_of("load"), "lab-probe", move || {
+            get_backend(vip, port)
+        })
+        .await?
+    }
+
+    /// `hopwatch ctl --api API ARGS` in the namespace of the API's owner.
+    pub async fn ctl(&self, owner: &str, api: &str, args: &[&str]) -> anyhow::Result<String> {
+        ctl(
+            self.procs.bin(),
+            self.layout.ns_of(owner).as_deref(),
+            api,
+            args,
+        )
+        .await
+    }
+
+    /// Back to the steady state after any trial, even a failed one: every role
+    /// running, ws1 resumed, reachable and undrained, the VIP on ws1.
+    pub async fn steady(&mut self) -> anyhow::Result<()> {
+        if let Some(net) = &self.net {
+            net.ws1_link(true)?;
+            if net.ws1_drop_present() {
+                net.ws1_drop(self.layout.http_port, false)?;
+            }
+        }
+        if self.procs.exited("ws1") {
+            self.procs.kill("ws1").await.ok();
+            self.spawn_role("ws1").await?;
+        } else {
+            self.procs.signal("ws1", "CONT").await.ok();
+        }
+        if self.procs.exited("watcher") {
+            self.procs.kill("watcher").await.ok();
+            self.spawn_role("watcher").await?;
+        }
+        if matches!(self.route_server, RouteServerProcs::Hopwatch) {
+            if self.procs.exited("route-server") {
+                bail!("the route server has exited (see route-server.stderr)");
+            }
+        } else {
+            for i in 0..2 {
+                let role = self.instance_role(i);
+                if self.procs.exited(&role) {
+                    self.procs.kill(&role).await.ok();
+                    self.start_instance(i).await?;
+                }
+            }
+            if matches!(self.route_server, RouteServerProcs::Frr(_))
+                && self.procs.exited("frr-zebra")
+            {
+                bail!("FRR's zebra has exited (see frr-zebra.stderr)");
+            }
+        }
+        if self.get_backend().await.ok().as_deref() != Some("ws1") {
+            let _ = self
+                .ctl("watcher", self.layout.watcher_api, &["undrain", "ws1"])
+                .await;
+        }
+        self.wait_vip_on("ws1", self.hold + Duration::from_secs(8) + self.slack())
+            .await
+    }
+
+    /// The process of instance `i` (0 or 1) of FRR or BIRD.
+    pub fn instance_role(&self, i: usize) -> String {
+        match self.route_server {
+            RouteServerProcs::Bird(_) => bird::role(i),
+            _ => bgpd_role(i),
+        }
+    }
+
+    /// Starts instance `i` (0 or 1) of FRR or BIRD again.
+    pub async fn start_instance(&mut self, i: usize) -> anyhow::Result<()> {
+        match &self.route_server {
+            RouteServerProcs::Frr(frr) => frr.start_bgpd(&mut self.procs, i).await,
+            RouteServerProcs::Bird(b) => b.start_instance(&mut self.procs, i).await,
+            RouteServerProcs::Hopwatch => {
+                bail!("lab: hopwatch's route server restarts its instances through its API")
+            }
+        }
+    }
+}
+
+/// `hopwatch ctl --api API ARGS` (`bin`, inside `ns` when given), bounded to 5 s.
+async fn ctl(
+    bin: &std::path::Path,
+    ns: Option<&str>,
+    api: &str,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = tokio::process::Command::new(crate::netns::ip_program());
+            c.args(["netns", "exec", ns]).arg(bin);
+            c
+        }
+        None => tokio::process::Command::new(bin),
+    };
+    let out = tokio::time::timeout(
+        Duration::from_secs(5),
+        cmd.args(["ctl", "--api", api])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .with_context(|| format!("ctl {args:?} took over 5 s"))?
+    .with_context(|| format!("ctl {args:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One GET to `vip:port` (new connection, 500 ms at most): who answered.
+pub async fn get_backend(vip: &str, port: u16) -> anyhow::Result<String> {
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect((vip, port)).await?;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_millis(500), fut)
+        .await
+        .context("timeout")??;
+    let body = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&buf[..0], |i| &buf[i + 4..]);
+    hopwatch_load::injector::backend_of(body, "hostname").context("no backend in the answer")
+}

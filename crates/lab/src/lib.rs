@@ -1,0 +1,218 @@
+//! The lab: the whole seed scenario in one command, measured. On loopback and
+//! without privileges by default, or in network namespaces with the seed's
+//! addressing (`--netns`, root), with hopwatch's route server, FRR's or BIRD's.
+//! `hopwatch lab` is this crate's [`run`]; the tests call it through the binary, and
+//! use its pieces (the namespaces, the seed's addresses, FRR's and BIRD's command
+//! lines and route server config) for their own namespace labs.
+//!
+//! It starts the route server (two instances), ws1, ws2, the watcher and the
+//! observer as separate child processes of the `hopwatch` binary it is given, waits
+//! until traffic flows through the VIP, then runs each scenario for a few trials
+//! with the load injector in-process (on a thread inside lt1's namespace in the
+//! namespace lab), and writes the report.
+//!
+//! Errors are `anyhow`'s, unlike the other libraries' typed errors: every one ends
+//! the run with a message for the person who started it (what failed, with what
+//! context, and where the logs are), none is matched on by a caller.
+//!
+//! # Layout
+//! - [`args`]: the command line, and `--help` derived from the scenarios and the seed.
+//! - [`seed`]: the seed's addresses, ports and AS numbers, once for both labs and the
+//!   tests.
+//! - [`topology`]: where each role lives in either lab, the command lines that start
+//!   them, the watcher's config; refuses to start when a lab port is taken.
+//! - [`netns`]: the namespace plumbing every namespace lab of the workspace uses
+//!   (`ip`, the sweep of a namespace, a thread inside one) and the seed's network
+//!   with its failure injection.
+//! - [`frr`], [`bird`]: FRR or BIRD as the route server, and their command lines;
+//!   `monitor`: the router's routing table as the namespace lab's record of when a
+//!   route was programmed.
+//! - `procs`: the children by PID, their logs, bounded waits, teardown.
+//! - `lab`: the running lab (its route server is one [`topology::RouteServer`]
+//!   kind), the steady state, the waits every scenario uses.
+//! - `scenarios`: each scenario one value (name, place, injection, expectation,
+//!   help), one file per family: `backend`, `network`, `restart`.
+//! - `trial`: one trial under load; `analysis`: the join of its requests and logs.
+//! - `report`: the table, `results.json`, `requests.csv`, `report.html` (`html`,
+//!   `timeline`).
+//!
+//! Every child is stopped by PID (SIGTERM, SIGKILL after 2 s) and every namespace
+//! deleted on success, on failure and on Ctrl-C or SIGTERM; every wait is bounded.
+
+mod analysis;
+pub mod args;
+pub mod bird;
+pub mod frr;
+mod lab;
+mod monitor;
+pub mod netns;
+mod procs;
+mod report;
+mod scenarios;
+pub mod seed;
+pub mod topology;
+mod trial;
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+pub use args::LabArgs;
+use lab::{Lab, RouteServerProcs};
+use scenarios::Scenario;
+use topology::{Layout, Profile, RouteServer};
+
+/// Runs the lab: `bin` is the `hopwatch` binary every role runs as (the binary
+/// passes its own path, a test `env!("CARGO_BIN_EXE_hopwatch")`), and `shutdown`
+/// resolves, with its reason, when the lab must stop early (the binary's SIGTERM or
+/// Ctrl-C): every child is stopped and every namespace deleted, then `run` fails.
+/// `print` writes the lab's progress and table where the user reads them (the
+/// binary's stdout writer, on which a reader that has gone is not an error, so
+/// that `hopwatch lab | head` still tears everything down).
+pub async fn run(
+    args: LabArgs,
+    bin: &Path,
+    shutdown: impl Future<Output = &'static str>,
+    print: fn(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let line = |text: String| print(&format!("{text}\n"));
+    let started = Instant::now();
+    let order: Vec<&Scenario> = if args.scenario.is_empty() {
+        scenarios::ALL
+            .iter()
+            .copied()
+            .filter(|sc| args.netns || !sc.needs_netns())
+            .collect()
+    } else {
+        let mut v = args.scenario.clone();
+        v.dedup_by_key(|sc| sc.name);
+        v
+    };
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    if let Some(sc) = order.iter().find(|sc| sc.needs_netns() && !args.netns) {
+        bail!("the {sc} scenario injects a network failure: it needs the namespace lab (--netns)");
+    }
+    if args.route_server != RouteServer::Hopwatch && !args.netns {
+        bail!(
+            "--route-server {} runs a real route server in the router namespace: add --netns",
+            args.route_server.name()
+        );
+    }
+    if args.route_server != RouteServer::Hopwatch && args.profile != Profile::Instant {
+        bail!(
+            "--profile azure is hopwatch's route server's: it cannot slow {} down",
+            args.route_server.name()
+        );
+    }
+    let layout = if args.netns {
+        let names = netns::Names::new(&args.netns_prefix);
+        netns::preflight(&names)?;
+        Layout::netns(names, args.route_server, args.profile)
+    } else {
+        Layout::loopback(args.profile)
+    };
+    layout.check_ports_free()?;
+    let dir = args.out.clone().unwrap_or_else(topology::default_out_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize().unwrap_or(dir);
+    // A fresh pids.txt: the PIDs of this run only.
+    let _ = std::fs::remove_file(dir.join("pids.txt"));
+    line(format!("hopwatch lab: output in {}", dir.display()))?;
+    let config = dir.join("watcher.toml");
+    std::fs::write(&config, layout.watcher_toml(args.hold))
+        .with_context(|| format!("writing {}", config.display()))?;
+    let net = match &layout.netns {
+        Some(names) => Some(netns::Net::create(names.clone())?),
+        None => None,
+    };
+    let route_server = RouteServerProcs::new(&layout, &dir)?;
+    let mut lab = Lab {
+        layout: layout.clone(),
+        net,
+        route_server,
+        procs: procs::Procs::new(bin.to_path_buf(), dir.clone()),
+        config,
+        rate: args.rate,
+        hold: args.hold,
+        trials_run: 0,
+    };
+
+    let body = async {
+        lab.start().await?;
+        line(format!(
+            "lab up in {:.1} s: traffic flows through http://{}:{}/ (ws1)",
+            started.elapsed().as_secs_f64(),
+            layout.vip,
+            layout.http_port
+        ))?;
+        let mut trials = Vec::new();
+        for sc in &order {
+            for n in 1..=args.trials as usize {
+                let t = lab.trial(sc, n).await;
+                line(format!(
+                    "{:<21} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}",
+                    sc.name,
+                    t.failover_ms.map_or("-".into(), |v| format!("{v:.1}")),
+                    t.failback_ms.map_or("-".into(), |v| format!("{v:.1}")),
+                    t.failed_requests,
+                    t.requests,
+                    t.error
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" (error: {e})"))
+                ))?;
+                trials.push(t);
+            }
+        }
+        anyhow::Ok(trials)
+    };
+    let outcome = tokio::select! {
+        r = body => r,
+        why = shutdown => Err(anyhow::anyhow!("interrupted ({why}); stopped every child")),
+    };
+    lab.procs.teardown().await;
+    lab.route_server.finish(&dir);
+    if let Some(mut net) = lab.net.take() {
+        net.teardown();
+    }
+    let left = layout.taken_ports();
+    if !left.is_empty() {
+        eprintln!(
+            "hopwatch lab: warning: lab ports still taken after teardown: {:?}",
+            left.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>()
+        );
+    }
+    let trials = outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
+    let run_time = started.elapsed().as_secs_f64();
+    let results = report::results(
+        &order,
+        trials,
+        report::RunInfo {
+            rate: args.rate,
+            hold_ms: u64::try_from(args.hold.as_millis()).unwrap_or(u64::MAX),
+            run_time_s: run_time,
+            setup: layout.describe(),
+            route_server: layout.route_server.name().into(),
+            timed: layout.route_server == RouteServer::Hopwatch
+                && layout.profile == Profile::Instant,
+        },
+    );
+    print("\n")?;
+    print(&report::table(&order, &results))?;
+    let html = report::write_all(&dir, &order, &results)?;
+    line(format!(
+        "results: {}\nrequests: {}\nreport: {}\nrun time: {run_time:.1} s",
+        dir.join("results.json").display(),
+        dir.join("requests.csv").display(),
+        html.display()
+    ))?;
+    // The run itself succeeded: expectations are judged in the table and in
+    // results.json (`pass`), not by the exit status.
+    if !results.pass {
+        line("some scenarios did not meet their expectation (FAIL above)".into())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The backend family: ws1's web server killed, hung, drained and stopped, or
+//! flapping. The VIP leaves ws1 and comes back; failover and failback are timed.
+
+use std::time::Duration;
+
+use hopwatch_load::now_us;
+
+use super::{Expect, Move, Place, Scenario, Steps, StepsFuture};
+use crate::lab::Lab;
+
+/// SIGKILL ws1's web server: the kernel closes its sockets, which the watcher's
+/// persistent connection reveals at once.
+pub const KILL: Scenario = Scenario {
+    name: "kill",
+    help: "SIGKILL ws1; restart it; wait for the failback",
+    place: Place::Anywhere,
+    moves: Move::Detected,
+    expect: Expect::FailsOverAndBack {
+        timed_median_ms: Some(15.0),
+    },
+    run: kill,
+};
+
+/// SIGSTOP it: nothing is closed, every probe times out (timeout × fall).
+pub const HANG: Scenario = Scenario {
+    name: "hang",
+    help: "SIGSTOP ws1; SIGCONT it; wait for the failback",
+    place: Place::Anywhere,
+    moves: Move::Detected,
+    expect: Expect::FailsOverAndBack {
+        timed_median_ms: Some(80.0),
+    },
+    run: hang,
+};
+
+/// Drain it through the watcher's API, then stop it, as an operator would: a
+/// planned move loses nothing.
+pub const DRAIN: Scenario = Scenario {
+    name: "drain",
+    help: "ctl drain ws1, then SIGTERM it: expected 0 failed requests",
+    place: Place::Anywhere,
+    moves: Move::Decided,
+    expect: Expect::NoFailedRequests,
+    run: drain,
+};
+
+/// Down and up every ~1 s, a few times, quicker than the failback hold.
+pub const FLAP: Scenario = Scenario {
+    name: "flap",
+    help: "ws1 down and up every ~1 s, 3 times: no failback before the hold",
+    place: Place::Anywhere,
+    moves: Move::Detected,
+    expect: Expect::NoFailbackBeforeHold,
+    run: flap,
+};
+
+fn kill(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let ev = now_us();
+        lab.procs.kill("ws1").await?;
+        s.event("SIGKILL ws1", ev);
+        lab.wait_move(ev, "ws2").await?;
+        lab.settle().await;
+        let back = now_us();
+        lab.spawn_role("ws1").await?;
+        s.back("ws1 restarted", back);
+        lab.wait_failback(back).await?;
+        Ok(s)
+    })
+}
+
+fn hang(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let ev = now_us();
+        lab.procs.signal("ws1", "STOP").await?;
+        s.event("SIGSTOP ws1", ev);
+        lab.wait_move(ev, "ws2").await?;
+        lab.settle().await;
+        let back = now_us();
+        lab.procs.signal("ws1", "CONT").await?;
+        s.back("SIGCONT ws1", back);
+        lab.wait_failback(back).await?;
+        Ok(s)
+    })
+}
+
+fn drain(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let api = lab.layout.watcher_api;
+        let ev = now_us();
+        lab.ctl("watcher", api, &["drain", "ws1"]).await?;
+        s.event("drain ws1", ev);
+        lab.wait_move(ev, "ws2").await?;
+        // Stop ws1 only once the route points away from it, as an operator would:
+        // under the cloud profile that takes seconds.
+        lab.wait_programmed(ev, lab.layout.ws2, Duration::from_secs(5) + lab.slack())
+            .await?;
+        lab.settle().await;
+        let t = now_us();
+        lab.procs.stop("ws1").await?;
+        s.mark("SIGTERM ws1", t, "event");
+        lab.settle().await;
+        let t = now_us();
+        lab.spawn_role("ws1").await?;
+        s.mark("ws1 restarted", t, "back");
+        let wlog = lab.watcher_log();
+        crate::procs::wait_for(&wlog, t, Duration::from_secs(5), "ws1 up", |v| {
+            v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "up"
+        })
+        .await?;
+        let back = now_us();
+        lab.ctl("watcher", api, &["undrain", "ws1"]).await?;
+        s.back("undrain ws1", back);
+        lab.wait_failback(back).await?;
+        Ok(s)
+    })
+}
+
+fn flap(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let ev = now_us();
+        s.event("flap ws1", ev);
+        let mut last_up = ev;
+        for i in 0..3 {
+            let t = now_us();
+            lab.procs.kill("ws1").await?;
+            if i > 0 {
+                s.mark("SIGKILL ws1", t, "event");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            last_up = now_us();
+            lab.spawn_role("ws1").await?;
+            s.mark("ws1 restarted", last_up, "back");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        s.back_us = Some(last_up);
+        lab.wait_failback(last_up).await?;
+        Ok(s)
+    })
+}

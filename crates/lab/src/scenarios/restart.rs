@@ -1,0 +1,113 @@
+//! The restart family: the watcher, or one of the two route server instances,
+//! restarted under load. The VIP stays on ws1 and no request may fail: graceful
+//! restart keeps the route while the watcher is away, and the other instance (and
+//! the data plane) carries it while one route server instance is.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use hopwatch_load::now_us;
+
+use super::{Expect, Move, Place, Scenario, Steps, StepsFuture};
+use crate::lab::{Lab, RouteServerProcs};
+use crate::procs::{ts, wait_for};
+
+/// SIGKILL the watcher and start it again.
+pub const WATCHER: Scenario = Scenario {
+    name: "watcher-restart",
+    help: "SIGKILL the watcher and start it again: 0 failed requests",
+    place: Place::Anywhere,
+    moves: Move::Stays,
+    expect: Expect::NoFailedRequests,
+    run: watcher,
+};
+
+/// Restart one of the two route server instances.
+pub const ROUTE_SERVER: Scenario = Scenario {
+    name: "route-server-restart",
+    help: "restart instance 127.10.1.4 after 2 s: 0 failed requests",
+    place: Place::Anywhere,
+    moves: Move::Stays,
+    expect: Expect::NoFailedRequests,
+    run: route_server,
+};
+
+fn watcher(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let ev = now_us();
+        lab.procs.kill("watcher").await?;
+        s.event("SIGKILL watcher", ev);
+        lab.settle().await;
+        let t = now_us();
+        lab.spawn_role("watcher").await?;
+        s.mark("watcher restarted", t, "back");
+        let wlog = lab.watcher_log();
+        let up = wait_for(&wlog, t, Duration::from_secs(10), "update_sent", |v| {
+            v["event"] == "update_sent"
+        })
+        .await?;
+        s.mark("watcher's first UPDATE", ts(&up), "update");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(s)
+    })
+}
+
+/// Restarts one instance: hopwatch's first through its API (down for 2 s); FRR's
+/// and BIRD's second by PID (see [`crate::frr`] for why the second).
+fn route_server(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let wlog = lab.watcher_log();
+        let rlog = lab.rs_log();
+        let ev = now_us();
+        if matches!(lab.route_server, RouteServerProcs::Hopwatch) {
+            let (rs1, watcher) = (lab.layout.rs[0], lab.layout.watcher);
+            let api = lab.layout.rs_api.context("the route server has no API")?;
+            lab.ctl(
+                "route-server",
+                api,
+                &["restart-instance", rs1, "--after-ms", "2000"],
+            )
+            .await?;
+            s.event(format!("restart {rs1}"), ev);
+            let st = wait_for(&rlog, ev, Duration::from_secs(6), "instance_started", |v| {
+                v["event"] == "instance_started"
+            })
+            .await?;
+            s.mark(format!("{rs1} started"), ts(&st), "back");
+            let es = wait_for(
+                &rlog,
+                ev,
+                Duration::from_secs(12),
+                "the watcher's session again",
+                |v| v["event"] == "established" && v["instance"] == rs1 && v["peer"] == watcher,
+            )
+            .await?;
+            s.mark("watcher re-established", ts(&es), "update");
+        } else {
+            let addr = lab.layout.rs[1];
+            let role = lab.instance_role(1);
+            lab.procs.kill(&role).await?;
+            s.event(
+                format!("restart {addr} ({})", lab.layout.route_server.name()),
+                ev,
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let t = now_us();
+            lab.start_instance(1).await?;
+            s.mark(format!("{addr} started"), t, "back");
+            let es = wait_for(
+                &wlog,
+                t,
+                Duration::from_secs(15),
+                "the watcher's session again",
+                |v| v["event"] == "established" && v["peer"] == addr,
+            )
+            .await?;
+            s.mark("watcher re-established", ts(&es), "update");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(s)
+    })
+}
