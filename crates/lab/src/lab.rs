@@ -17,6 +17,7 @@ use crate::frr::{Frr, bgpd_role};
 use crate::monitor;
 use crate::netns::{Net, in_ns};
 use crate::procs::{Procs, events, ts, wait_for};
+use crate::scenarios::Backends;
 use crate::topology::{Layout, Profile, RouteServer, watcher_args};
 
 /// The route server a lab runs, with what it needs to start and restart it.
@@ -69,6 +70,8 @@ pub struct Lab {
     pub hold: Duration,
     /// Trials run so far.
     pub trials_run: usize,
+    /// What the web servers now do with their connections.
+    pub backends: Backends,
 }
 
 impl Lab {
@@ -119,12 +122,37 @@ impl Lab {
                 return b.start(&mut self.procs, &self.layout).await;
             }
             ("route-server", RouteServerProcs::Hopwatch) => self.layout.route_server_args(),
-            ("ws1" | "ws2", _) => self.layout.web_args(name),
+            ("ws1" | "ws2", _) => self.layout.web_args(name, self.backends),
             ("watcher", _) => watcher_args(&self.config),
             ("observer", _) => self.layout.observer_args(),
             (other, _) => bail!("lab: no role {other}"),
         };
         self.procs.spawn(name, ns.as_deref(), &args)?;
+        Ok(())
+    }
+
+    /// Restarts the web servers when a scenario wants them to treat connections
+    /// otherwise (between trials, with no load running): ws2 first, then ws1,
+    /// whose VIP the next trial's return to the steady state brings back.
+    pub async fn use_backends(&mut self, backends: Backends) -> anyhow::Result<()> {
+        if self.backends == backends {
+            return Ok(());
+        }
+        self.backends = backends;
+        for ws in ["ws2", "ws1"] {
+            let t = now_us();
+            self.procs.stop(ws).await?;
+            self.spawn_role(ws).await?;
+            wait_for(
+                &self.procs.log(ws),
+                t,
+                Duration::from_secs(10),
+                "listening",
+                |v| v["event"] == "listening",
+            )
+            .await
+            .with_context(|| format!("{ws} did not start again (see its .stderr)"))?;
+        }
         Ok(())
     }
 

@@ -139,6 +139,7 @@ pub async fn run(
         rate: args.rate,
         hold: args.hold,
         trials_run: 0,
+        backends: scenarios::Backends::KeepAlive,
     };
 
     let body = async {
@@ -151,6 +152,11 @@ pub async fn run(
         ))?;
         let mut trials = Vec::new();
         for sc in &order {
+            // A failure here shows as the next trial's failure to reach the
+            // steady state, with its reason.
+            if let Err(e) = lab.use_backends(sc.backends).await {
+                eprintln!("hopwatch lab: {e:#}");
+            }
             for n in 1..=args.trials as usize {
                 let t = lab.trial(sc, n).await;
                 line(format!(

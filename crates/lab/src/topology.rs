@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use crate::netns::Names;
+use crate::scenarios::Backends;
 use crate::seed::{self, HTTP_PORT, OBSERVER_AS, ROUTE_SERVER_AS, WATCHER_API_PORT, WATCHER_AS};
 
 /// The route server the lab runs.
@@ -286,14 +287,23 @@ impl Layout {
         v
     }
 
-    /// A backend (in the namespace lab it answers on its own address and the VIP).
-    pub fn web_args(&self, name: &str) -> Vec<String> {
+    /// A backend (in the namespace lab it answers on its own address and the VIP),
+    /// keeping its connections or closing them after each answer.
+    pub fn web_args(&self, name: &str, backends: Backends) -> Vec<String> {
         let listen = if self.netns.is_some() {
             format!("0.0.0.0:{}", self.http_port)
         } else {
             format!("{}:{}", self.backend(name), self.http_port)
         };
-        strings(&["web", "--listen", &listen, "--name", name])
+        strings(&[
+            "web",
+            "--listen",
+            &listen,
+            "--name",
+            name,
+            "--connection",
+            backends.arg(),
+        ])
     }
 
     /// The observer, connecting to the first instance.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hopwatch_load::now_us;
 
-use super::{Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
 use crate::lab::Lab;
 
 /// SIGKILL ws1's web server: the kernel closes its sockets, which the watcher's
@@ -14,6 +14,22 @@ pub const KILL: Scenario = Scenario {
     name: "kill",
     help: "SIGKILL ws1; restart it; wait for the failback",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
+    moves: Move::Detected,
+    expect: Expect::FailsOverAndBack {
+        timed_median_ms: Some(15.0),
+    },
+    run: kill,
+};
+
+/// The same kill with backends that answer `Connection: close` (as many health
+/// endpoints and HTTP/1.0 servers do): no keep-alive connection to watch, so the
+/// watcher's connection opened ahead for its next probe must reveal the death.
+pub const KILL_CLOSE: Scenario = Scenario {
+    name: "kill-close",
+    help: "as kill, with backends that answer Connection: close",
+    place: Place::Anywhere,
+    backends: Backends::Close,
     moves: Move::Detected,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: Some(15.0),
@@ -26,6 +42,7 @@ pub const HANG: Scenario = Scenario {
     name: "hang",
     help: "SIGSTOP ws1; SIGCONT it; wait for the failback",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
     moves: Move::Detected,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: Some(80.0),
@@ -39,6 +56,7 @@ pub const DRAIN: Scenario = Scenario {
     name: "drain",
     help: "ctl drain ws1, then SIGTERM it: expected 0 failed requests",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
     moves: Move::Decided,
     expect: Expect::NoFailedRequests,
     run: drain,
@@ -49,6 +67,7 @@ pub const FLAP: Scenario = Scenario {
     name: "flap",
     help: "ws1 down and up every ~1 s, 3 times: no failback before the hold",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
     moves: Move::Detected,
     expect: Expect::NoFailbackBeforeHold,
     run: flap,

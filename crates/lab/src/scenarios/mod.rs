@@ -24,6 +24,7 @@ use crate::trial::Marker;
 /// Every scenario, in the order they run.
 pub const ALL: &[&Scenario] = &[
     &backend::KILL,
+    &backend::KILL_CLOSE,
     &backend::HANG,
     &network::BLACKHOLE,
     &network::DROP,
@@ -41,6 +42,8 @@ pub struct Scenario {
     pub help: &'static str,
     /// Where it can run.
     pub place: Place,
+    /// What the web servers do with their connections during its trials.
+    pub backends: Backends,
     /// How the VIP leaves ws1, which says what the analysis times.
     pub moves: Move,
     /// What a trial must show to pass.
@@ -60,6 +63,26 @@ pub enum Place {
     Anywhere,
     /// Only in the namespace lab (`--netns`): it injects its failure in the network.
     Netns,
+}
+
+/// What the backends (`hopwatch web --connection`) do with a connection after an
+/// answer: the watcher's crash detection must work with both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backends {
+    /// HTTP/1.1 keep-alive.
+    KeepAlive,
+    /// `Connection: close` after every answer.
+    Close,
+}
+
+impl Backends {
+    /// `hopwatch web --connection`'s value.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Backends::KeepAlive => "keep-alive",
+            Backends::Close => "close",
+        }
+    }
 }
 
 /// How the VIP leaves ws1 in a scenario.

@@ -5,7 +5,7 @@
 
 use hopwatch_load::now_us;
 
-use super::{Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
 use crate::lab::Lab;
 
 /// ws1's link down.
@@ -13,6 +13,7 @@ pub const BLACKHOLE: Scenario = Scenario {
     name: "blackhole",
     help: "ws1's link down; up again; wait for the failback",
     place: Place::Netns,
+    backends: Backends::KeepAlive,
     moves: Move::Detected,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: None,
@@ -25,6 +26,7 @@ pub const DROP: Scenario = Scenario {
     name: "drop",
     help: "nft rule dropping ws1's TCP port 8080; removed; failback",
     place: Place::Netns,
+    backends: Backends::KeepAlive,
     moves: Move::Detected,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: None,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use hopwatch_load::now_us;
 
-use super::{Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
 use crate::lab::{Lab, RouteServerProcs};
 use crate::procs::{ts, wait_for};
 
@@ -17,6 +17,7 @@ pub const WATCHER: Scenario = Scenario {
     name: "watcher-restart",
     help: "SIGKILL the watcher and start it again: 0 failed requests",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
     moves: Move::Stays,
     expect: Expect::NoFailedRequests,
     run: watcher,
@@ -27,6 +28,7 @@ pub const ROUTE_SERVER: Scenario = Scenario {
     name: "route-server-restart",
     help: "restart instance 127.10.1.4 after 2 s: 0 failed requests",
     place: Place::Anywhere,
+    backends: Backends::KeepAlive,
     moves: Move::Stays,
     expect: Expect::NoFailedRequests,
     run: route_server,
