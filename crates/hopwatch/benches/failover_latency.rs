@@ -7,7 +7,9 @@
 //! only change is a failback hold of 1 s so that trials are quick.
 //!
 //! For each failure mode (kill: SIGKILL ws1's web process; stop: SIGSTOP it; drop: an
-//! nft rule in ws1's namespace dropping TCP to port 80) it runs HOPWATCH_BENCH_TRIALS
+//! nft rule in ws1's namespace dropping TCP to port 80; kill-close: SIGKILL with web
+//! servers that answer `Connection: close`; kill-tcp: SIGKILL with the example's
+//! checks turned into `tcp://IP:80`) it runs HOPWATCH_BENCH_TRIALS
 //! trials (default 20): the wall clock just before injecting the failure, then the
 //! observer's receive timestamp of the UPDATE moving the VIP to 10.10.0.5 (the same
 //! host clock); then it repairs ws1 and waits for the failback. From the watcher's own
@@ -51,9 +53,16 @@ const FAILBACK_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
+    /// SIGKILL ws1, whose web server keeps its connections (HTTP/1.1 keep-alive).
     Kill,
     Stop,
     Drop,
+    /// SIGKILL ws1, whose web server answers `Connection: close`: no keep-alive
+    /// connection to watch; the one the watcher opened ahead must reveal it.
+    KillClose,
+    /// SIGKILL ws1 under `check = "tcp://…"`: the last accepted connection is the
+    /// one watched.
+    KillTcp,
 }
 
 impl Mode {
@@ -62,7 +71,27 @@ impl Mode {
             Mode::Kill => "kill",
             Mode::Stop => "stop",
             Mode::Drop => "drop",
+            Mode::KillClose => "kill-close",
+            Mode::KillTcp => "kill-tcp",
         }
+    }
+
+    fn kills(self) -> bool {
+        matches!(self, Mode::Kill | Mode::KillClose | Mode::KillTcp)
+    }
+
+    /// `hopwatch web --connection` for its trials.
+    fn connection(self) -> &'static str {
+        if self == Mode::KillClose {
+            "close"
+        } else {
+            "keep-alive"
+        }
+    }
+
+    /// Its trials run with the TCP check config.
+    fn tcp_check(self) -> bool {
+        self == Mode::KillTcp
     }
 }
 
@@ -153,6 +182,12 @@ struct Bench {
     obs: Hopwatch,
     obs2: Hopwatch,
     cfg: String,
+    /// The same config with `check = "tcp://IP:80"` for both backends.
+    cfg_tcp: String,
+    /// What the web servers now do with their connections.
+    connection: &'static str,
+    /// Whether the running watcher has the TCP check config.
+    tcp_check: bool,
     lab: NetLab,
 }
 
@@ -169,7 +204,15 @@ impl Bench {
             &h.ns,
             self.lab.dir(),
             &format!("{name}-{}", self.web_n),
-            &args(&["web", "--listen", &listen, "--name", name]),
+            &args(&[
+                "web",
+                "--listen",
+                &listen,
+                "--name",
+                name,
+                "--connection",
+                self.connection,
+            ]),
             &self.lifetime,
         );
         w.wait_for("listening", Duration::from_secs(10), |v| {
@@ -179,14 +222,62 @@ impl Bench {
     }
 
     fn start_watcher(&mut self, name: &str) {
+        let cfg = if self.tcp_check {
+            &self.cfg_tcp
+        } else {
+            &self.cfg
+        };
         let w = Hopwatch::start_in(
             &self.lab.watch1.ns,
             self.lab.dir(),
             name,
-            &args(&["run", "-c", &self.cfg]),
+            &args(&["run", "-c", cfg]),
             &self.lifetime,
         );
         self.watcher = Some(w);
+    }
+
+    /// Restarts the web servers or the watcher when `mode` wants them otherwise,
+    /// then waits (bounded) until the VIP is back on ws1 at the route server.
+    fn prepare(&mut self, mode: Mode) {
+        let mut changed = false;
+        if self.connection != mode.connection() {
+            self.connection = mode.connection();
+            drop(self.ws2.take());
+            self.ws2 = Some(self.web(2));
+            drop(self.ws1.take());
+            self.ws1 = Some(self.web(1));
+            changed = true;
+        }
+        if self.tcp_check != mode.tcp_check() {
+            self.tcp_check = mode.tcp_check();
+            drop(self.watcher.take());
+            self.start_watcher(&format!("watcher-{}", mode.name()));
+            changed = true;
+        }
+        if changed {
+            // ws1's restart may have moved the VIP away (and back after the 1 s
+            // hold); a new watcher announces it again. Wait for ws1 to carry it.
+            let deadline = Instant::now() + FAILBACK_TIMEOUT;
+            while Instant::now() < deadline && !self.vip_on_ws1() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(
+                self.vip_on_ws1(),
+                "the VIP did not return to ws1 after preparing {mode:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    }
+
+    /// The route server's latest UPDATE for the VIP is an announce via ws1.
+    fn vip_on_ws1(&self) -> bool {
+        self.obs
+            .events()
+            .iter()
+            .rev()
+            .find(|v| v["event"] == "update" && v["prefix"] == VIP)
+            .is_some_and(|v| v["action"] == "announce" && v["next_hop"] == WS1)
     }
 
     fn watcher(&self) -> &Hopwatch {
@@ -250,6 +341,20 @@ fn main() {
     let lab = NetLab::new("bench-failover");
     let cfg_text = support::lab::example_config(&[("failback_hold", HOLD_LINE)]);
     let cfg = lab.write("watcher.toml", &cfg_text);
+    let tcp_text = cfg_text
+        .replace(
+            "check = \"http://10.10.0.4/\"",
+            "check = \"tcp://10.10.0.4:80\"",
+        )
+        .replace(
+            "check = \"http://10.10.0.5/\"",
+            "check = \"tcp://10.10.0.5:80\"",
+        );
+    assert!(
+        tcp_text.matches("tcp://").count() == 2,
+        "the example's checks changed: the TCP config needs updating"
+    );
+    let cfg_tcp = lab.write("watcher-tcp.toml", &tcp_text);
     let check = proc::run_in_ok(
         &lab.watch1.ns,
         &[
@@ -310,6 +415,9 @@ fn main() {
         obs,
         obs2,
         cfg: cfg.to_str().unwrap().to_string(),
+        cfg_tcp: cfg_tcp.to_str().unwrap().to_string(),
+        connection: "keep-alive",
+        tcp_check: false,
         lab,
     };
     b.ws1 = Some(b.web(1));
@@ -337,7 +445,14 @@ fn main() {
         b.lab.prefix
     );
     let mut all = Vec::new();
-    for mode in [Mode::Kill, Mode::Stop, Mode::Drop] {
+    for mode in [
+        Mode::Kill,
+        Mode::Stop,
+        Mode::Drop,
+        Mode::KillClose,
+        Mode::KillTcp,
+    ] {
+        b.prepare(mode);
         let mut r = Results::default();
         for i in 0..trials {
             trial(&mut b, mode, i, &mut r);
@@ -427,16 +542,16 @@ fn trial(b: &mut Bench, mode: Mode, i: usize, r: &mut Results) {
     let o_from = b.obs.event_count();
     let t0 = now_us();
     match mode {
-        Mode::Kill => b.signals.send(&format!("kill -s KILL {web_pid}")),
+        m if m.kills() => b.signals.send(&format!("kill -s KILL {web_pid}")),
         Mode::Stop => b.signals.send(&format!("kill -s STOP {web_pid}")),
-        Mode::Drop => b.nft.send("add rule inet filter input tcp dport 80 drop"),
+        _ => b.nft.send("add rule inet filter input tcp dport 80 drop"),
     }
     // How long until the signal took effect, as /proc shows it (no such view of a
     // rule: it is in force within the nft shell's processing of one line).
     let inject = match mode {
-        Mode::Kill => effect_after(t0, || !proc::alive(web_pid)),
+        m if m.kills() => effect_after(t0, || !proc::alive(web_pid)),
         Mode::Stop => effect_after(t0, || proc_state(web_pid) == Some('T')),
-        Mode::Drop => None,
+        _ => None,
     };
     let label = format!("{} #{i}", mode.name());
     let moved = b
@@ -486,14 +601,14 @@ fn trial(b: &mut Bench, mode: Mode, i: usize, r: &mut Results) {
     };
     let o_repair = b.obs.event_count();
     match mode {
-        Mode::Kill | Mode::Stop => {
+        Mode::Drop => b.nft.send("flush chain inet filter input"),
+        _ => {
             if mode == Mode::Stop {
                 proc::signal(web_pid, "KILL");
             }
             drop(b.ws1.take());
             b.ws1 = Some(b.web(1));
         }
-        Mode::Drop => b.nft.send("flush chain inet filter input"),
     }
     let back = b
         .obs
@@ -547,7 +662,7 @@ fn median(mut v: Vec<u64>) -> String {
 fn print_table(all: &[(Mode, Results)]) {
     println!(
         "\nfailure to UPDATE at the route server (ms; p99 is nearest-rank)\n\
-         {:<5} {:>6} {:>8} {:>8} {:>8} {:>8} | {:>10} {:>10} {:>10}   target p99",
+         {:<10} {:>6} {:>8} {:>8} {:>8} {:>8} | {:>10} {:>10} {:>10}   target p99",
         "mode", "trials", "p50", "p99", "max", "min", "detect p50", "dec->wire", "signal p50"
     );
     for (mode, r) in all {
@@ -556,9 +671,9 @@ fn print_table(all: &[(Mode, Results)]) {
         let det: Vec<u64> = r.trials.iter().filter_map(|t| t.detection).collect();
         let dtw: Vec<u64> = r.trials.iter().filter_map(|t| t.decision_to_wire).collect();
         let inj: Vec<u64> = r.trials.iter().filter_map(|t| t.inject).collect();
-        let target = if *mode == Mode::Kill { "<= 5" } else { "<= 50" };
+        let target = if mode.kills() { "<= 5" } else { "<= 50" };
         println!(
-            "{:<5} {:>6} {:>8} {:>8} {:>8} {:>8} | {:>10} {:>10} {:>10}   {target}",
+            "{:<10} {:>6} {:>8} {:>8} {:>8} {:>8} | {:>10} {:>10} {:>10}   {target}",
             mode.name(),
             lat.len(),
             ms(pct(&lat, 50.0)),
