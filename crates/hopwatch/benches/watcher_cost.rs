@@ -5,6 +5,8 @@
 //!   30 ms, fall 2, rise 3, default jitter), two `hopwatch web` backends on
 //!   127.60.0.4 and 127.60.0.5, `hopwatch observe` as the route server on
 //!   127.60.1.4. Target: at most 1 % of one core.
+//! - **example-close** (not run by default): the same with backends that answer
+//!   `Connection: close`, so every probe is a new connection, opened ahead of it.
 //! - **thousand**: 1,000 HTTP backends probed every 100 ms (timeout 30 ms, fall 2,
 //!   rise 3), as 500 VIPs of two backends each. The backends are 1,000 listeners on
 //!   127.61.x.y served by one child process (this bench re-run with `--responders`:
@@ -66,9 +68,10 @@ fn main() {
     for case in cases.split(',') {
         for _ in 0..repeats {
             match case.trim() {
-                "example" => example(&dir, window),
+                "example" => example(&dir, window, "keep-alive"),
+                "example-close" => example(&dir, window, "close"),
                 "thousand" => thousand(&dir, window),
-                other => println!("unknown case {other:?} (example, thousand)"),
+                other => println!("unknown case {other:?} (example, example-close, thousand)"),
             }
         }
     }
@@ -232,17 +235,23 @@ fn observe(lifetime: Duration, ip: &str, port: u16) -> Proc {
     p
 }
 
-fn example(dir: &Path, window: Duration) {
+/// The example config against backends that keep their connections
+/// (`connection = "keep-alive"`) or close them after each answer (`"close"`, where
+/// the watcher opens the next probe's connection ahead and watches it).
+fn example(dir: &Path, window: Duration, connection: &str) {
     let lifetime = window + Duration::from_secs(120);
     let (ws1, ws2, rs, me) = ("127.60.0.4", "127.60.0.5", "127.60.1.4", "127.60.0.7");
     let (p1, p2, bgp) = (free_port(ws1), free_port(ws2), free_port(rs));
     let api = format!("{me}:{}", free_port(me));
     let mut webs = Vec::new();
     for (ip, port, name) in [(ws1, p1, "ws1"), (ws2, p2, "ws2")] {
-        let w = hopwatch(
-            lifetime,
-            &["web", "--listen", &format!("{ip}:{port}"), "--name", name],
-        );
+        let listen = format!("{ip}:{port}");
+        let mut argv = vec!["web", "--listen", &listen, "--name", name];
+        // Only when asked: HOPWATCH_BENCH_BIN may be a build from before the option.
+        if connection != "keep-alive" {
+            argv.extend(["--connection", connection]);
+        }
+        let w = hopwatch(lifetime, &argv);
         w.wait_for("listening", Duration::from_secs(10));
         webs.push(w);
     }
@@ -255,7 +264,9 @@ fn example(dir: &Path, window: Duration) {
     let watcher = hopwatch(lifetime, &["run", "-c", &cfg]);
     watcher.wait_for("routes_released", Duration::from_secs(20));
     let m = measure(&watcher, &api, window);
-    m.print("example config (2 backends, 10 ms, timeout 30 ms), target <= 1 %");
+    m.print(&format!(
+        "example config (2 backends, 10 ms, timeout 30 ms, backends {connection}), target <= 1 %"
+    ));
     let web_cpu: f64 = webs.iter().map(|w| ticks(w.pid)).sum();
     println!(
         "  (the two `hopwatch web` backends used {:.2} s CPU since they started)",
