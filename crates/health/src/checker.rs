@@ -65,8 +65,9 @@
 //! `Down` about three round trips after the kill: loss, refused, refused.
 //!
 //! A backend (or a middlebox) that closes held connections at once could make this a
-//! loop of re-probes: a loss re-probes at once at most once per tick; a second loss
-//! before the next tick waits for the schedule. `CheckSpec::watch_connection = false`
+//! loop of re-probes: losses re-probe at once at most twice per tick (see
+//! `LOSS_REPROBES_PER_TICK` for why two); a further loss before the next tick waits
+//! for the schedule. `CheckSpec::watch_connection = false`
 //! holds nothing: a keep-alive connection is still reused, but a backend that closes
 //! after each answer is seen dead by the next probe's refused connect, and a `tcp://`
 //! probe closes its connection at once. Cost of the default: one socket per backend
@@ -224,9 +225,10 @@ struct Checker {
     /// (at most `fall`; see "Refused and reset").
     definitive_reprobes: u32,
     fall: u32,
-    /// A lost connection already made a re-probe since the last tick: the next loss
-    /// waits for the schedule (see "The watched connection").
-    loss_reprobed: bool,
+    /// Re-probes made for lost connections since the last tick; past
+    /// [`LOSS_REPROBES_PER_TICK`] a loss waits for the schedule (see "The watched
+    /// connection").
+    loss_reprobes: u32,
     /// Lateness beyond which an expired probe is a stall, not a verdict.
     stall_tolerance: Duration,
     /// Stalled timeouts discounted since the last counted result.
@@ -269,7 +271,7 @@ impl Checker {
             reprobe_pending: false,
             definitive_reprobes: 0,
             fall: spec.fall.max(1),
-            loss_reprobed: false,
+            loss_reprobes: 0,
             schedule: Schedule::new(id, interval, jitter),
             buf: None,
         }
@@ -353,7 +355,7 @@ impl Checker {
                     }
                 }
                 () = if a_is_next { tick_a.as_mut() } else { tick_b.as_mut() } => {
-                    self.loss_reprobed = false;
+                    self.loss_reprobes = 0;
                     if !self.expire(tokio::time::Instant::now()) {
                         break;
                     }
@@ -404,7 +406,7 @@ impl Checker {
     }
 
     /// A connection we held ended: reported, not counted, and a reason to re-probe at
-    /// once (at most once per tick); false when the receiver is gone.
+    /// once (at most `LOSS_REPROBES_PER_TICK` per tick); false when the receiver is gone.
     fn connection_lost(&mut self, why: String) -> bool {
         let now = Instant::now();
         let seq = self.take_seq();
@@ -421,8 +423,8 @@ impl Checker {
     }
 
     fn request_loss_reprobe(&mut self) {
-        if !self.loss_reprobed {
-            self.loss_reprobed = true;
+        if self.loss_reprobes < LOSS_REPROBES_PER_TICK {
+            self.loss_reprobes += 1;
             self.reprobe_pending = true;
         }
     }
@@ -652,6 +654,14 @@ impl InFlight {
         .await
     }
 }
+
+/// Re-probes for lost connections between two ticks. Two, not one: a killed
+/// process's listening socket can outlive its connections by a moment, so the
+/// first re-probe may be accepted by the kernel on the process's way out (a
+/// `tcp://` check then succeeds) and its connection lost again at once; the second
+/// finds the port closed. More would only let a backend that closes every held
+/// connection make the checker probe faster than its interval.
+const LOSS_REPROBES_PER_TICK: u32 = 2;
 
 /// The least lateness that marks a stall (a quarter of the timeout above that):
 /// tokio's timers have a millisecond's granularity and a busy runtime adds a few.

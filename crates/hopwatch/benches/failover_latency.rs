@@ -20,6 +20,9 @@
 //! number of moves in a soak of HOPWATCH_BENCH_SOAK_SECS (default 60; the issue asks
 //! for 300).
 //!
+//! HOPWATCH_BENCH_MODES (`kill,stop,drop,kill-close,kill-tcp`, all by default)
+//! picks the modes.
+//!
 //! `cargo bench -p hopwatch --bench failover_latency` (root: it creates network
 //! namespaces). Without `--bench` in its arguments (`cargo test --benches`) it returns
 //! at once; without root it says why and exits 0 without measuring. Every wait is
@@ -445,6 +448,8 @@ fn main() {
         b.lab.prefix
     );
     let mut all = Vec::new();
+    // HOPWATCH_BENCH_MODES (e.g. `kill,kill-close`) picks modes; all by default.
+    let only = std::env::var("HOPWATCH_BENCH_MODES").ok();
     for mode in [
         Mode::Kill,
         Mode::Stop,
@@ -452,6 +457,12 @@ fn main() {
         Mode::KillClose,
         Mode::KillTcp,
     ] {
+        if only
+            .as_deref()
+            .is_some_and(|m| !m.split(',').any(|x| x.trim() == mode.name()))
+        {
+            continue;
+        }
         b.prepare(mode);
         let mut r = Results::default();
         for i in 0..trials {
