@@ -2,7 +2,8 @@
 //! decommissioning removes it at once, against route servers nobody here wrote.
 //!
 //! The seed's namespace lab with `hopwatch web` in ws1 and ws2, `hopwatch run` in
-//! watch1 with the example config as written (`graceful_restart = 10`), and, in the
+//! watch1 with the example config (`graceful_restart = 10`; only its probe timeout
+//! is longer, see [`start_watcher`]), and, in the
 //! router namespace, a real route server at both of the example's addresses (one
 //! daemon per address, as the lab runs them), each a graceful restart helper the way
 //! its package makes it one:
@@ -11,7 +12,9 @@
 //!   keeps a peer's routes through a Cease other than Hard Reset); and again with
 //!   `no bgp graceful-restart notification` (the knob came with FRR 8.3), which
 //!   switches RFC 8538 off: that FRR is a plain RFC 4724 helper, which drops a
-//!   peer's routes on any NOTIFICATION. The running config proves which is which.
+//!   peer's routes on any NOTIFICATION. The running config says which is which, and
+//!   so does the wire: the watcher decommissions with Hard Reset only where FRR set
+//!   the N bit.
 //! - BIRD 2.0.12: its default, `graceful restart aware` (helper; no line needed).
 //!   It marks no route stale in `show route`; its protocol says "Neighbor graceful
 //!   restart active" for as long as the routes are kept stale.
@@ -20,9 +23,9 @@
 //!   holds a session down for 5 s (its idle hold time) before it accepts the
 //!   restarted watcher, so its VIP stays stale longest, well within the 10 s.
 //!
-//! For each: once the route server has the VIP via ws1, a thread per route server
-//! address reads its RIB every 50 ms with its own CLI (vtysh JSON, birdc, gobgp -j)
-//! while the watcher gets SIGTERM, exits, is kept down a moment, and starts again;
+//! For each: once the route server has the VIP via ws1, each route server address's
+//! RIB is read every 50 ms with the daemon's own CLI (vtysh JSON, birdc, gobgp -j)
+//! while the watcher gets SIGTERM, exits, is kept down a second, and starts again;
 //! every poll must show the VIP via ws1, and the route server must mark it stale
 //! while the watcher is away (that is the helper path of RFC 4724 section 4.2, not a
 //! lucky race) and fresh again after the new watcher's End-of-RIB. Then `hopwatch ctl
@@ -30,7 +33,13 @@
 //! the VIP from every route server within [`REMOVAL_BOUND`], and the watcher exit 0.
 //! The figures (polls, the longest gap between polls, how long the VIP was stale, the
 //! time to removal) are printed. The SIGTERM path itself (no NOTIFICATION) is
-//! `Stop` in `src/run/mod.rs`; `watcher_loopback.rs` checks it on the wire.
+//! `Stop` in `src/run/mod.rs`.
+//!
+//! What this catches: with SIGTERM sending a Cease / Administrative Shutdown
+//! instead (the behaviour before issue 13; tried by patching `Stop` for one run),
+//! BIRD, GoBGP and FRR without RFC 8538 dropped the VIP before the first poll after
+//! the SIGTERM, and those three tests failed there; FRR with RFC 8538 kept it stale,
+//! so its test relies on the watcher's own events (no `notification_sent`).
 //!
 //! The tests of this file run one at a time (see [`SERIAL`]): their figures are
 //! timings on a machine with few cores.
@@ -66,6 +75,8 @@ const RS_AS: u32 = hopwatch_lab::seed::ROUTE_SERVER_AS;
 const WATCHER_API: &str = "127.0.0.1:9179";
 /// How often each route server's RIB is read during the restart.
 const POLL: Duration = Duration::from_millis(50);
+/// Pollers per route server address, taking turns (see [`poller`]).
+const POLLERS: u32 = 2;
 /// How long the watcher stays down after it exited (a `systemctl restart` takes
 /// about this long), so that many polls fall in the gap.
 const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -95,6 +106,9 @@ struct Seen {
 trait RouteServer: Sync {
     /// Its name in messages and figures.
     fn name(&self) -> String;
+    /// Whether it sets RFC 8538's N bit in its OPEN (the watcher then ends a
+    /// decommissioned session with Hard Reset instead of Administrative Shutdown).
+    fn n_bit(&self) -> bool;
     /// The VIP in address `i`'s RIB, if it is there.
     fn vip(&self, i: usize) -> Option<Seen>;
     /// Waits (bounded) until address `i`'s session with the watcher is Established.
@@ -157,6 +171,10 @@ impl RouteServer for Frr {
         } else {
             "FRR".into()
         }
+    }
+
+    fn n_bit(&self) -> bool {
+        !self.no_notification
     }
 
     fn vip(&self, i: usize) -> Option<Seen> {
@@ -248,6 +266,11 @@ impl RouteServer for BirdRs {
         "BIRD".into()
     }
 
+    fn n_bit(&self) -> bool {
+        // BIRD 2.0.12 does not implement RFC 8538.
+        false
+    }
+
     fn vip(&self, i: usize) -> Option<Seen> {
         let r = self.birds[i].route(VIP)?;
         // BIRD 2.0.12 marks no route stale in `show route`; the protocol says
@@ -328,7 +351,7 @@ fn gobgp_config(addr: &str) -> String {
         c,
         "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 2"
     );
-    // Helper mode (docs/sources/graceful-restart.md, "Helper speaker").
+    // Helper mode, as GoBGP's own graceful restart page has it ("Helper speaker").
     let _ = writeln!(
         c,
         "  [neighbors.graceful-restart.config]\n    enabled = true"
@@ -374,6 +397,11 @@ impl GobgpRs {
 impl RouteServer for GobgpRs {
     fn name(&self) -> String {
         "GoBGP".into()
+    }
+
+    fn n_bit(&self) -> bool {
+        // Only with `notification-enabled`, which this helper config leaves out.
+        false
     }
 
     fn vip(&self, i: usize) -> Option<Seen> {
@@ -422,26 +450,38 @@ impl RouteServer for GobgpRs {
 struct Polled {
     /// Since the pollers started.
     at: Duration,
+    /// How long the route server's CLI took to answer.
+    took: Duration,
     seen: Option<Seen>,
 }
 
-/// Reads address `i`'s VIP every [`POLL`] into `out` until `stop` (or
-/// [`POLLER_LIFETIME`]).
+/// Poller `k` of [`POLLERS`] for address `i`: reads its VIP every `POLLERS` ×
+/// [`POLL`], starting `k` × [`POLL`] after `t0`, into `out`, until `stop` (or
+/// [`POLLER_LIFETIME`]). Together they poll every [`POLL`] even when one CLI call
+/// takes longer than that (vtysh takes about 50 ms on a loaded machine).
 fn poller(
     rs: &dyn RouteServer,
-    i: usize,
+    (i, k): (usize, u32),
     t0: Instant,
     stop: &AtomicBool,
     out: &Mutex<Vec<Polled>>,
 ) {
+    let period = POLL * POLLERS;
+    let mut next = t0 + POLL * k;
     while !stop.load(Ordering::SeqCst) && t0.elapsed() < POLLER_LIFETIME {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
         let started = Instant::now();
         let seen = rs.vip(i);
         out.lock().unwrap().push(Polled {
             at: started - t0,
+            took: started.elapsed(),
             seen,
         });
-        std::thread::sleep(POLL.saturating_sub(started.elapsed()));
+        // The next slot of this poller's schedule, skipping the ones a slow answer
+        // overran (the other poller covers them).
+        while next <= Instant::now() {
+            next += period;
+        }
     }
 }
 
@@ -460,6 +500,8 @@ struct Figures {
     polls: usize,
     stale_polls: usize,
     max_gap: Duration,
+    /// The median time a poll took (the CLI's answer).
+    median_took: Duration,
     /// From the first poll showing the VIP stale to the first showing it fresh again.
     stale_for: Option<Duration>,
 }
@@ -478,7 +520,10 @@ fn figures(polls: &[Polled]) -> Figures {
             .find(|p| !stale(p))
             .map(|p| p.at - polls[f].at)
     });
+    let mut took: Vec<Duration> = polls.iter().map(|p| p.took).collect();
+    took.sort();
     Figures {
+        median_took: took.get(took.len() / 2).copied().unwrap_or_default(),
         polls: polls.len(),
         stale_polls: polls.iter().filter(|p| stale(p)).count(),
         max_gap,
@@ -569,8 +614,10 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
     let (second, timeline) = std::thread::scope(|s| {
         let _stop = StopOnDrop(&stop);
         for (i, out) in polls.iter().enumerate() {
-            let stop = &stop;
-            s.spawn(move || poller(rs, i, t0, stop, out));
+            for k in 0..POLLERS {
+                let stop = &stop;
+                s.spawn(move || poller(rs, (i, k), t0, stop, out));
+            }
         }
         let mut timeline: Vec<(Duration, &str)> = Vec::new();
         // A few polls of the steady state first.
@@ -589,6 +636,14 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
         });
         assert_eq!(stopping["mode"], "restart", "{stopping}");
         assert_eq!(stopping["graceful_restart"], true, "{stopping}");
+        // The watcher's side of it: no NOTIFICATION at all (a route server without
+        // RFC 8538 would drop the VIP on any, even a Cease with the N bit).
+        let sent: Vec<Value> = first
+            .events()
+            .into_iter()
+            .filter(|v| v["event"] == "notification_sent")
+            .collect();
+        assert!(sent.is_empty(), "a NOTIFICATION on SIGTERM: {sent:?}");
         // Down for a moment, as a service manager's restart is; the pollers go on.
         std::thread::sleep(DOWN_FOR);
         timeline.push((t0.elapsed(), "restart"));
@@ -640,7 +695,8 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
     }
 
     for (i, p) in polls.iter().enumerate() {
-        let p = p.lock().unwrap();
+        let mut p = p.lock().unwrap();
+        p.sort_by_key(|p| p.at);
         let missing: Vec<&Polled> = p
             .iter()
             .filter(|p| p.seen.as_ref().is_none_or(|s| s.next_hop != WS1))
@@ -653,9 +709,9 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
         );
         let f = figures(&p);
         eprintln!(
-            "[{name}] {}: VIP via ws1 at all {} polls ({} of them stale), longest gap \
-             between polls {:?}, stale for {:?}",
-            ADDRS[i], f.polls, f.stale_polls, f.max_gap, f.stale_for
+            "[{name}] {}: VIP via ws1 at all {} polls ({} of them stale), a poll took \
+             {:?} (median), longest gap between polls {:?}, stale for {:?}",
+            ADDRS[i], f.polls, f.stale_polls, f.median_took, f.max_gap, f.stale_for
         );
         // The watcher is away for DOWN_FOR at least: polls every 50 ms (300 ms on a
         // loaded machine) must have seen it stale several times.
@@ -712,6 +768,36 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
         v["event"] == "stopping"
     });
     assert_eq!(stopping["mode"], "decommission", "{stopping}");
+    // Per session: the VIP withdrawn, then a Cease: Hard Reset to a route server
+    // that set the N bit (an Administrative Shutdown would keep the VIP stale
+    // there), Administrative Shutdown to others. For FRR this is also the wire's
+    // proof of what `bgp graceful-restart notification` set.
+    let subcode = if rs.n_bit() { 9 } else { 2 };
+    let events = second.events();
+    for addr in ADDRS {
+        let at = |pred: &dyn Fn(&Value) -> bool| {
+            events.iter().position(|v| v["peer"] == addr && pred(v))
+        };
+        let withdrawn = at(&|v| {
+            v["event"] == "update_sent"
+                && v["withdraw"]
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|p| p == VIP))
+        });
+        let cease = at(&|v| v["event"] == "notification_sent");
+        let n = cease.map(|c| &events[c]).unwrap_or(&Value::Null);
+        assert!(
+            matches!((withdrawn, cease), (Some(w), Some(c)) if w < c)
+                && n["code"] == 6
+                && n["subcode"] == subcode,
+            "to {addr}: no withdraw then Cease with subcode {subcode}: {n}\n{}",
+            second.dump()
+        );
+        eprintln!(
+            "[{name}] decommission to {addr}: withdraw, then {}",
+            n["text"]
+        );
+    }
 }
 
 #[test]
