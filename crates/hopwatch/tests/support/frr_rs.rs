@@ -120,6 +120,36 @@ impl FrrRouteServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Enters `lines` in instance `i`'s configuration mode (`configure terminal`,
+    /// then each line, as one vtysh call); panics if vtysh complains.
+    pub fn configure(&self, i: usize, lines: &[&str]) {
+        let d = self.instances[i].dir.to_string_lossy();
+        let mut argv = vec![
+            "vtysh",
+            "--vty_socket",
+            &d,
+            "-d",
+            "bgpd",
+            "-c",
+            "configure terminal",
+        ];
+        for l in lines {
+            argv.extend(["-c", l]);
+        }
+        let out = proc::run_in(&self.ns, &argv);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && !text.contains('%'),
+            "vtysh {lines:?} on FRR {} complained: {text}\n{}",
+            self.addr(i),
+            self.tail()
+        );
+    }
+
     /// Runs a vtysh `… json` command; `None` if the output is not JSON.
     pub fn try_json(&self, i: usize, cmd: &str) -> Option<Value> {
         serde_json::from_str(&self.vtysh(i, cmd)).ok()

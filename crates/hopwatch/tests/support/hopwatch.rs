@@ -248,6 +248,22 @@ impl Hopwatch {
         panic!("[{}] still running 5 s after SIGKILL", self.name);
     }
 
+    /// Waits up to `timeout` for the process to exit (after a signal or `ctl
+    /// shutdown`); its exit status, or `None` if it still runs. The status is
+    /// `hopwatch`'s own: its `timeout` wrapper exits with it.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Every event and the stderr tail, for failure messages.
     pub fn dump(&self) -> String {
         let events: Vec<String> = self.events().iter().map(Value::to_string).collect();
