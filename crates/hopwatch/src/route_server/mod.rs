@@ -27,7 +27,7 @@ use anyhow::{Context, anyhow, bail};
 use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::GracefulRestart;
 use hopwatch_bgp::{Prefix, RouterId, Update};
-use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker};
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_dataplane::{AnyDataPlane, DataPlane, ProxyConfig};
 use hopwatch_events::bgp::SessionState;
 use hopwatch_events::process::{Empty, Started};
@@ -208,13 +208,6 @@ fn log_withheld(inst: &mut Instance, peer: IpAddr) {
             inst.addr,
             withheld.len()
         );
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -35,7 +35,7 @@ use axum::http::StatusCode;
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp::session::State as SessionState;
 use hopwatch_bgp_driver::rib_out::Change;
-use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker};
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker, sleep_until};
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
@@ -285,13 +285,6 @@ impl Stop {
 
 /// How long decommissioning waits for the withdrawals to be written.
 const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
-}
 
 /// A latency in µs; saturates (a probe does not last 584,000 years).
 fn micros(d: Duration) -> u64 {
