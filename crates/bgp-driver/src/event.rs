@@ -3,18 +3,14 @@
 //! machine share, so a lab can join their logs into one timeline).
 
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hopwatch_bgp::message::AttrError;
 use hopwatch_bgp::session::State;
 use hopwatch_bgp::{Asn, Family, Notification, Prefix, Update};
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros().min(u128::from(u64::MAX)) as u64)
-}
+/// Microseconds since the Unix epoch, now: the event contract's clock, the one
+/// every hopwatch process stamps with.
+pub use hopwatch_events::now_us;
 
 /// One event of one peer.
 #[derive(Debug, Clone)]

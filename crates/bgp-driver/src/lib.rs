@@ -15,6 +15,8 @@
 //! - [`rib_out`]: the routes we announce, versioned so that a peer that comes up
 //!   while changes are in flight ends with the latest state.
 //! - [`event`]: what the driver reports, each with a wall-clock timestamp in µs.
+//! - [`timer`]: [`sleep_until`] a state machine's next deadline, for every loop that
+//!   drives one (the peers here, the watcher's and the route server's loops).
 //!
 //! ```text
 //!   Speaker::announce ──► RibOut (version n) ──► PeerCmd::Changes ──► peer task ──► Session ──► TCP
@@ -27,9 +29,11 @@ pub mod listen;
 pub mod peer;
 pub mod rib_out;
 pub mod speaker;
+pub mod timer;
 
 pub use event::{DriverEvent, EventKind};
 pub use listen::ListenLimits;
 pub use peer::PeerConfig;
 pub use rib_out::Route;
 pub use speaker::Speaker;
+pub use timer::sleep_until;

@@ -39,6 +39,7 @@ use tokio::time::Instant;
 use crate::event::{DriverEvent, EventKind, now_us};
 use crate::listen::PendingSlot;
 use crate::rib_out::{Change, Changes, RibOut};
+use crate::timer::sleep_until;
 
 /// How to reach one peer.
 #[derive(Debug, Clone)]
@@ -604,13 +605,6 @@ async fn read(conn: &mut Option<Conn>, buf: &mut [u8]) -> io::Result<usize> {
 async fn connecting(c: &mut Option<Connecting>) -> io::Result<TcpStream> {
     match c {
         Some(f) => f.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }

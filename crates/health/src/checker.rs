@@ -573,9 +573,7 @@ impl Checker {
         let report = Report {
             id: self.id,
             seq,
-            ts_us: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            ts_us: hopwatch_events::now_us(),
             at: Instant::now(),
             started,
             ok,

@@ -5,16 +5,22 @@
 //! not 2xx (the status and the API's `error` on stderr): `hopwatch` then exits 1, so
 //! a script sees a refused drain or an unknown instance. The whole exchange is
 //! bounded (3 s to connect, 5 s for the answer, body included).
+//!
+//! The tables read the answers as the event contract's documents
+//! (`hopwatch-events`, `docs/events.md`); `--json` prints the answer as it came.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use hopwatch_events::route_server::InstancePeers;
+use hopwatch_events::watcher::{ApiError, ControlAnswer, Status};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, header};
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
@@ -133,7 +139,8 @@ async fn call(
     .context("the watcher did not answer within 5 s")??;
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = value["error"].as_str().unwrap_or("no message");
+        let msg = serde_json::from_value::<ApiError>(value)
+            .map_or_else(|_| "no message".to_string(), |e| e.error);
         bail!("{status}: {msg}");
     }
     Ok(value)
@@ -185,8 +192,8 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     }
     match args.op {
         // Through `out`: a closed pipe (`| head -1`) is no panic.
-        CtlOp::Status => crate::out::print(&status_table(&v))?,
-        CtlOp::Peers => crate::out::print(&peers_table(&v))?,
+        CtlOp::Status => crate::out::print(&status_table(&document(v, path)?))?,
+        CtlOp::Peers => crate::out::print(&peers_table(&document::<Vec<_>>(v, path)?))?,
         CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs | CtlOp::RestartInstance { .. } => {
             crate::out::line(serde_json::to_string_pretty(&v)?)?
         }
@@ -196,59 +203,59 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             "the watcher is stopping; route servers keep its VIPs for the graceful restart time"
         })?,
         _ => {
-            let vip = &v["vip"];
+            let a: ControlAnswer = document(v, path)?;
             crate::out::line(format_args!(
                 "{}: {}; VIP {} is on {}",
                 path.trim_start_matches('/'),
-                if v["moved"] == true {
-                    "the VIP moved"
-                } else {
-                    "no move"
-                },
-                vip["prefix"].as_str().unwrap_or("?"),
-                vip["active"].as_str().unwrap_or("nothing"),
+                if a.moved { "the VIP moved" } else { "no move" },
+                a.vip.prefix,
+                a.vip.active.as_deref().unwrap_or("nothing"),
             ))?;
         }
     }
     Ok(())
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// The answer of `path` as its document; one that does not parse (a watcher of
+/// another version) is an error that says so, and `--json` still shows it.
+fn document<T: DeserializeOwned>(v: Value, path: &str) -> anyhow::Result<T> {
+    serde_json::from_value(v).with_context(|| {
+        format!("the answer of {path} is not the document this ctl knows (see it with --json)")
+    })
+}
+
+/// An optional value, `-` when absent.
+fn s<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 /// The status document as text tables.
-pub fn status_table(v: &Value) -> String {
+pub fn status_table(v: &Status) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    for vip in v["vips"].as_array().into_iter().flatten() {
+    for vip in &v.vips {
         let _ = writeln!(
             out,
             "VIP {}  active: {} via {}{}{}",
-            s(&vip["prefix"]),
-            s(&vip["active"]),
-            s(&vip["next_hop"]),
-            if vip["forced"].is_null() {
-                String::new()
-            } else {
-                format!("  FORCED to {}", s(&vip["forced"]))
-            },
-            if vip["starting"] == true {
+            vip.prefix,
+            s(vip.active.as_ref()),
+            s(vip.next_hop),
+            vip.forced
+                .as_ref()
+                .map(|f| format!("  FORCED to {f}"))
+                .unwrap_or_default(),
+            if vip.starting {
                 "  (starting: waiting for health verdicts)"
             } else {
                 ""
             },
         );
-        if let Some(p) = vip["pending_failback"].as_object() {
+        if let Some(p) = &vip.pending_failback {
             let _ = writeln!(
                 out,
                 "  failback to {} in {} ms",
-                s(&p["backend"]),
-                s(&p["in_ms"])
+                s(p.backend.as_ref()),
+                p.in_ms
             );
         }
         let _ = writeln!(
@@ -256,44 +263,43 @@ pub fn status_table(v: &Value) -> String {
             "  {:<12} {:<16} {:<8} {:<8} {:>10} {:>10}  last error",
             "BACKEND", "NEXT HOP", "HEALTH", "DRAINED", "UP FOR", "LATENCY"
         );
-        for b in vip["backends"].as_array().into_iter().flatten() {
-            let up_for = b["up_for_ms"]
-                .as_u64()
+        for b in &vip.backends {
+            let up_for = b
+                .up_for_ms
                 .map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
-            let lat = b["last_probe"]["latency_us"]
-                .as_u64()
-                .map_or("-".into(), |us| format!("{:.2} ms", us as f64 / 1000.0));
+            let probe = b.last_probe.as_ref();
+            let lat = probe.map_or("-".into(), |p| {
+                format!("{:.2} ms", p.latency_us as f64 / 1000.0)
+            });
+            let health = format!("{:?}", b.health).to_lowercase();
             let _ = writeln!(
                 out,
                 "  {:<12} {:<16} {:<8} {:<8} {:>10} {:>10}  {}",
-                s(&b["name"]),
-                s(&b["next_hop"]),
-                s(&b["health"]),
-                if b["drained"] == true { "yes" } else { "no" },
+                b.name,
+                b.next_hop.to_string(),
+                health,
+                if b.drained { "yes" } else { "no" },
                 up_for,
                 lat,
-                b["last_probe"]["error"].as_str().unwrap_or(""),
+                probe.and_then(|p| p.error.as_deref()).unwrap_or(""),
             );
         }
     }
     let _ = writeln!(out, "\nROUTE SERVER     STATE");
-    for sess in v["sessions"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "{:<16} {}", s(&sess["peer"]), s(&sess["state"]));
+    for sess in &v.sessions {
+        let _ = writeln!(out, "{:<16} {:?}", sess.peer.to_string(), sess.state);
     }
-    let moves = v["recent_moves"].as_array().cloned().unwrap_or_default();
-    if !moves.is_empty() {
+    if v.moves().next().is_some() {
         let _ = writeln!(out, "\nRECENT MOVES (newest first)");
-        for m in moves.iter().take(10) {
-            let ts = m["ts_us"].as_u64().unwrap_or(0);
-            let when =
-                humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_micros(ts));
+        for (ts, m) in v.moves().take(10) {
+            let when = humantime::format_rfc3339_millis(hopwatch_events::time::from_us(ts));
             let _ = writeln!(
                 out,
                 "{when}  {}  {} -> {}  ({})",
-                s(&m["vip"]),
-                s(&m["from"]),
-                s(&m["to"]),
-                s(&m["reason"])
+                m.vip,
+                s(m.from.as_ref()),
+                s(m.to.as_ref()),
+                m.reason
             );
         }
     }
@@ -301,29 +307,78 @@ pub fn status_table(v: &Value) -> String {
 }
 
 /// The route server's peers as a table.
-pub fn peers_table(v: &Value) -> String {
+pub fn peers_table(v: &[InstancePeers]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    for inst in v.as_array().into_iter().flatten() {
-        let _ = writeln!(out, "instance {}", s(&inst["instance"]));
+    for inst in v {
+        let _ = writeln!(out, "instance {}", inst.instance);
         let _ = writeln!(
             out,
             "  {:<16} {:>8} {:<12} {:>7} {:>9} {:>6} {:>6}",
             "PEER", "AS", "STATE", "ROUTES", "REJECTED", "STALE", "LIMIT"
         );
-        for p in inst["peers"].as_array().into_iter().flatten() {
+        for p in &inst.peers {
             let _ = writeln!(
                 out,
                 "  {:<16} {:>8} {:<12} {:>7} {:>9} {:>6} {:>6}",
-                s(&p["peer"]),
-                s(&p["asn"]),
-                s(&p["state"]),
-                s(&p["routes"]),
-                s(&p["rejected"]),
-                s(&p["stale"]),
-                s(&p["route_limit"]),
+                p.peer.to_string(),
+                p.asn,
+                format!("{:?}", p.state),
+                p.routes,
+                p.rejected,
+                p.stale,
+                p.route_limit,
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captured<T: DeserializeOwned>(name: &str) -> T {
+        let path = format!(
+            "{}/../events/tests/captured/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_status_table_shows_backends_sessions_and_moves() {
+        let table = status_table(&captured("api-status-after-failover.json"));
+        assert!(
+            table.contains("VIP 127.10.15.15/32  active: ws2 via 127.10.0.5"),
+            "{table}"
+        );
+        assert!(
+            table.contains("  ws1          127.10.0.4       down     no"),
+            "{table}"
+        );
+        assert!(table.contains("connect: Connection refused"), "{table}");
+        assert!(table.contains("127.10.1.4       Established"), "{table}");
+        assert!(
+            table.contains("127.10.15.15/32  ws1 -> ws2  (failover)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("127.10.15.15/32  - -> ws1  (startup)"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_peers_table_shows_every_instance() {
+        let table = peers_table(&captured::<Vec<InstancePeers>>("api-peers.json"));
+        assert!(table.contains("instance 127.10.1.5"), "{table}");
+        assert!(
+            table.contains(
+                "  127.10.0.7          65001 Established        1         0      0   4000"
+            ),
+            "{table}"
+        );
+    }
 }

@@ -11,13 +11,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use hopwatch_events::bgp::RouteUpdate;
+use hopwatch_events::{Event, Line, now_us};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
 use crate::cli::DemoArgs;
-use hopwatch_bgp_driver::event::now_us;
 
 const VIP: &str = "100.64.0.1/32";
 const HOPS: [&str; 2] = ["127.10.0.4", "127.10.0.5"];
@@ -60,15 +60,15 @@ fn spawn(args: &[String]) -> anyhow::Result<(Guard, Lines<BufReader<ChildStdout>
 async fn next_event(
     lines: &mut Lines<BufReader<ChildStdout>>,
     what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
+    pred: impl Fn(&Line) -> bool,
+) -> anyhow::Result<Line> {
     let wait = async {
         while let Some(line) = lines.next_line().await? {
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            let Ok(l) = Line::parse(&line) else {
                 continue;
             };
-            if pred(&v) {
-                return Ok(v);
+            if pred(&l) {
+                return Ok(l);
             }
         }
         bail!("the child stopped before {what}")
@@ -76,6 +76,14 @@ async fn next_event(
     timeout(Duration::from_secs(15), wait)
         .await
         .with_context(|| format!("waiting for {what}"))?
+}
+
+/// The observer's route for the VIP, if `l` is one.
+fn route(l: &Line) -> Option<&RouteUpdate> {
+    match &l.event {
+        Event::Update(r) if r.prefix == VIP => Some(r),
+        _ => None,
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -129,11 +137,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     tokio::spawn(async move {
         while let Ok(Some(line)) = spk.next_line().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["event"] == "update_sent"
-                && let Some(ts) = v["ts_us"].as_u64()
+            if let Ok(l) = Line::parse(&line)
+                && let Event::UpdateSent(_) = l.event
             {
-                let _ = sent_tx.send(ts);
+                let _ = sent_tx.send(l.ts_us);
             }
         }
     });
@@ -141,22 +148,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::out::line(format_args!(
         "observe listens on 127.10.0.8:{port} (AS 65002); speak connects from 127.10.0.7 (AS 65001)"
     ))?;
-    let est = next_event(&mut obs, "the session to come up", |v| {
-        v["event"] == "established"
+    let est = next_event(&mut obs, "the session to come up", |l| {
+        matches!(l.event, Event::Established(_))
     })
     .await?;
-    crate::out::line(format_args!(
-        "session established: hold time {} s, families {}",
-        est["hold_time"], est["families"]
-    ))?;
-    let first = next_event(&mut obs, "the first route", |v| {
-        v["event"] == "update" && v["prefix"] == VIP
-    })
-    .await?;
-    crate::out::line(format_args!(
-        "observe got {VIP} via {} with AS path {}",
-        first["next_hop"], first["as_path"]
-    ))?;
+    if let Event::Established(e) = &est.event {
+        crate::out::line(format_args!(
+            "session established: hold time {} s, families {}",
+            e.hold_time,
+            e.families.join(", ")
+        ))?;
+    }
+    let first = next_event(&mut obs, "the first route", |l| route(l).is_some()).await?;
+    if let Some(r) = route(&first) {
+        let as_path = r.attributes.as_ref().map(|a| &a.as_path);
+        crate::out::line(format_args!(
+            "observe got {VIP} via {} with AS path {}",
+            r.next_hop.map_or_else(|| "-".into(), |nh| nh.to_string()),
+            as_path.map_or_else(|| "-".into(), |p| serde_json::json!(p).to_string()),
+        ))?;
+    }
 
     let mut lat = Vec::with_capacity(args.moves);
     let mut to_wire = Vec::with_capacity(args.moves);
@@ -167,11 +178,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let t0 = now_us();
         stdin.write_all(line.as_bytes()).await?;
         stdin.flush().await?;
-        let got = next_event(&mut obs, "the moved route", |v| {
-            v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == hop
+        let got = next_event(&mut obs, "the moved route", |l| {
+            route(l).is_some_and(|r| r.next_hop.is_some_and(|nh| nh.to_string() == hop))
         })
         .await?;
-        let t1 = got["ts_us"].as_u64().unwrap_or(t0);
+        let t1 = got.ts_us;
         lat.push(t1.saturating_sub(t0) as f64 / 1000.0);
         if let Ok(Some(sent)) = timeout(Duration::from_secs(5), sent_rx.recv()).await {
             to_wire.push(sent.saturating_sub(t0) as f64 / 1000.0);

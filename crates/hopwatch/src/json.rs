@@ -1,6 +1,7 @@
-//! The JSON lines `speak` and `observe` print on stdout: one event a line, each
-//! with `ts_us` (µs since the epoch), `event` and `peer`. Logs go to stderr, so
-//! stdout stays machine-readable.
+//! The JSON lines every command prints on stdout: one [`Line`] of the event contract
+//! (`hopwatch-events`, documented in `docs/events.md`) a line, and the conversions
+//! from the driver's events and the protocol core's types into it. Logs go to
+//! stderr, so stdout stays machine-readable.
 //!
 //! One writer thread does the writes, so a slow reader never blocks the runtime.
 //! A reader that goes away (EPIPE) stops the output, quietly, and nothing else:
@@ -13,9 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 
 use hopwatch_bgp::message::PathAttributes;
+use hopwatch_bgp::session::State;
 use hopwatch_bgp::{Notification, Prefix};
 use hopwatch_bgp_driver::{DriverEvent, EventKind};
-use serde_json::{Value, json};
+use hopwatch_events::bgp::{self as ev, Action, SessionState};
+use hopwatch_events::process::EventsDropped;
+use hopwatch_events::{Event, Line};
+use serde_json::Value;
 
 /// Lines waiting for the writer thread, at most. Past that, lines are dropped and
 /// counted rather than letting a stalled reader of stdout stall the BGP sessions
@@ -65,24 +70,29 @@ fn printer() -> &'static Printer {
     })
 }
 
-/// Queues one JSON value as a line for stdout; never blocks.
-pub fn print(v: &Value) {
+/// Queues one line for stdout; never blocks.
+pub fn print(line: &Line) {
     let p = printer();
-    let mut line = serde_json::to_vec(v).unwrap_or_default();
-    line.push(b'\n');
+    let mut bytes = line.to_json().into_bytes();
+    bytes.push(b'\n');
     let dropped = p.dropped.load(Ordering::Relaxed);
-    if dropped > 0
-        && p.tx
-            .try_send(
-                format!("{{\"event\":\"events_dropped\",\"count\":{dropped}}}\n").into_bytes(),
-            )
-            .is_ok()
-    {
-        p.dropped.fetch_sub(dropped, Ordering::Relaxed);
+    if dropped > 0 {
+        let note = Line::now(Event::EventsDropped(EventsDropped { count: dropped }));
+        let mut note = note.to_json().into_bytes();
+        note.push(b'\n');
+        if p.tx.try_send(note).is_ok() {
+            p.dropped.fetch_sub(dropped, Ordering::Relaxed);
+        }
     }
-    if p.tx.try_send(line).is_err() {
+    if p.tx.try_send(bytes).is_err() {
         p.dropped.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `v` as a JSON value whose objects print with their keys in alphabetical order,
+/// as every line does: what the APIs answer.
+pub fn value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// Waits (at most `wait`) until every queued line has been written, before exit.
@@ -99,91 +109,88 @@ pub fn drain(wait: std::time::Duration) {
     std::thread::sleep(std::time::Duration::from_millis(20));
 }
 
-fn notification(n: &Notification) -> Value {
-    json!({
-        "code": n.code.code(),
-        "subcode": n.code.subcode(),
-        "text": n.to_string(),
-        "shutdown_message": n.shutdown_message(),
-    })
+/// A session state as the contract prints it.
+pub fn session_state(s: State) -> SessionState {
+    match s {
+        State::Idle => SessionState::Idle,
+        State::Connect => SessionState::Connect,
+        State::Active => SessionState::Active,
+        State::OpenSent => SessionState::OpenSent,
+        State::OpenConfirm => SessionState::OpenConfirm,
+        State::Established => SessionState::Established,
+    }
 }
 
-/// The fields of a route's attributes, for `update` and `table` lines.
-pub fn attributes(a: &PathAttributes) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "as_path".into(),
-        serde_json::to_value(a.as_path.clone().unwrap_or_default()).unwrap_or(Value::Null),
-    );
-    if let Some(o) = a.origin {
-        m.insert(
-            "origin".into(),
-            serde_json::to_value(o).unwrap_or(Value::Null),
-        );
+fn notification(peer: IpAddr, n: &Notification) -> ev::Notification {
+    ev::Notification {
+        peer,
+        code: n.code.code(),
+        subcode: n.code.subcode(),
+        text: n.to_string(),
+        shutdown_message: n.shutdown_message(),
     }
-    if let Some(v) = a.med {
-        m.insert("med".into(), v.into());
-    }
-    if let Some(v) = a.local_pref {
-        m.insert("local_pref".into(), v.into());
-    }
-    if !a.communities.is_empty() {
-        m.insert(
-            "communities".into(),
-            serde_json::to_value(&a.communities).unwrap_or(Value::Null),
-        );
-    }
-    if !a.large_communities.is_empty() {
-        m.insert(
-            "large_communities".into(),
-            serde_json::to_value(&a.large_communities).unwrap_or(Value::Null),
-        );
-    }
-    if !a.unknown.is_empty() {
-        m.insert(
-            "unknown".into(),
-            serde_json::to_value(&a.unknown).unwrap_or(Value::Null),
-        );
-    }
-    m
 }
 
-/// One `update` line per prefix: `action` is `announce` or `withdraw`.
+/// The contract's form of a protocol-core value that serialises as a string or a
+/// list of strings and numbers (AS_PATH, communities, ORIGIN): through serde, so the
+/// core stays the one place that says how they are written.
+fn via_serde<T: serde::Serialize, U: serde::de::DeserializeOwned + Default>(v: &T) -> U {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// A route's attributes, for `update` and `table` lines and `/rib`.
+pub fn attributes(a: &PathAttributes) -> ev::Attributes {
+    ev::Attributes {
+        as_path: a.as_path.as_ref().map(via_serde).unwrap_or_default(),
+        origin: a
+            .origin
+            .and_then(|o| serde_json::from_value(value(&o)).ok()),
+        med: a.med,
+        local_pref: a.local_pref,
+        communities: via_serde(&a.communities),
+        large_communities: via_serde(&a.large_communities),
+        unknown: via_serde(&a.unknown),
+    }
+}
+
+/// One `update` line per prefix.
 pub fn route_line(
     ts_us: u64,
     peer: IpAddr,
-    action: &str,
+    action: Action,
     prefix: Prefix,
     next_hop: Option<IpAddr>,
     attrs: Option<&PathAttributes>,
-) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("ts_us".into(), ts_us.into());
-    m.insert("event".into(), "update".into());
-    m.insert("peer".into(), peer.to_string().into());
-    m.insert("action".into(), action.into());
-    m.insert("prefix".into(), prefix.to_string().into());
-    if let Some(nh) = next_hop {
-        m.insert("next_hop".into(), nh.to_string().into());
-    }
-    if let Some(a) = attrs {
-        m.extend(attributes(a));
-    }
-    Value::Object(m)
+) -> Line {
+    Line::at(
+        ts_us,
+        Event::Update(ev::RouteUpdate {
+            peer,
+            action,
+            prefix: prefix.to_string(),
+            next_hop,
+            attributes: attrs.map(attributes),
+        }),
+    )
 }
 
 /// The lines for one driver event (an UPDATE gives one line per prefix).
-pub fn event_lines(e: &DriverEvent) -> Vec<Value> {
-    let base = |event: &str| json!({"ts_us": e.ts_us, "event": event, "peer": e.peer.to_string()});
-    let with = |event: &str, extra: Value| {
-        let mut v = base(event);
-        if let (Some(m), Value::Object(x)) = (v.as_object_mut(), extra) {
-            m.extend(x);
-        }
-        v
+pub fn event_lines(e: &DriverEvent) -> Vec<Line> {
+    let peer = e.peer;
+    let line = |event: Event| vec![Line::at(e.ts_us, event)];
+    let family = |f: &hopwatch_bgp::Family| ev::FamilyMarker {
+        peer,
+        family: f.to_string(),
     };
     match &e.kind {
-        EventKind::State { from, to } => vec![with("state", json!({"from": from, "to": to}))],
+        EventKind::State { from, to } => line(Event::State(ev::StateChange {
+            peer,
+            from: session_state(*from),
+            to: session_state(*to),
+        })),
         EventKind::Established {
             peer_as,
             hold_time,
@@ -191,65 +198,171 @@ pub fn event_lines(e: &DriverEvent) -> Vec<Value> {
             families,
             peer_restart_time,
             graceful_notification,
-        } => {
-            vec![with(
-                "established",
-                json!({
-                    "peer_as": peer_as.0,
-                    "hold_time": hold_time,
-                    "four_octet_as": four_octet_as,
-                    "families": families.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "peer_restart_time": peer_restart_time,
-                    "graceful_notification": graceful_notification,
-                }),
-            )]
-        }
+        } => line(Event::Established(ev::Established {
+            peer,
+            peer_as: peer_as.0,
+            hold_time: *hold_time,
+            four_octet_as: *four_octet_as,
+            families: families.iter().map(ToString::to_string).collect(),
+            peer_restart_time: *peer_restart_time,
+            graceful_notification: *graceful_notification,
+        })),
         EventKind::UpdateReceived {
             update,
             attr_errors,
         } => {
             let mut lines = Vec::new();
             for p in update.withdrawn_all() {
-                lines.push(route_line(e.ts_us, e.peer, "withdraw", p, None, None));
+                lines.push(route_line(e.ts_us, peer, Action::Withdraw, p, None, None));
             }
             for (p, nh) in update.announced() {
+                let attrs = Some(&update.attributes);
                 lines.push(route_line(
                     e.ts_us,
-                    e.peer,
-                    "announce",
+                    peer,
+                    Action::Announce,
                     p,
                     Some(nh),
-                    Some(&update.attributes),
+                    attrs,
                 ));
             }
             if !attr_errors.is_empty() {
-                lines.push(with("attribute_errors", json!({"errors": attr_errors})));
+                lines.push(attribute_errors(e, attr_errors));
             }
             lines
         }
-        EventKind::EndOfRibReceived(f) => {
-            vec![with("end_of_rib", json!({"family": f.to_string()}))]
+        EventKind::EndOfRibReceived(f) => line(Event::EndOfRib(family(f))),
+        EventKind::UpdateSent { announce, withdraw } => line(Event::UpdateSent(ev::UpdateSent {
+            peer,
+            announce: announce
+                .iter()
+                .map(|(p, nh)| ev::Announced {
+                    prefix: p.to_string(),
+                    next_hop: *nh,
+                })
+                .collect(),
+            withdraw: withdraw.iter().map(ToString::to_string).collect(),
+        })),
+        EventKind::EndOfRibSent(f) => line(Event::EndOfRibSent(family(f))),
+        EventKind::NotificationSent(n) => line(Event::NotificationSent(notification(peer, n))),
+        EventKind::NotificationReceived(n) => {
+            line(Event::NotificationReceived(notification(peer, n)))
         }
-        EventKind::UpdateSent { announce, withdraw } => vec![with(
-            "update_sent",
-            json!({
-                "announce": announce.iter().map(|(p, nh)| json!({"prefix": p.to_string(), "next_hop": nh.to_string()})).collect::<Vec<_>>(),
-                "withdraw": withdraw.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            }),
-        )],
-        EventKind::EndOfRibSent(f) => {
-            vec![with("end_of_rib_sent", json!({"family": f.to_string()}))]
-        }
-        EventKind::NotificationSent(n) => vec![with("notification_sent", notification(n))],
-        EventKind::NotificationReceived(n) => vec![with("notification_received", notification(n))],
-        EventKind::Down(reason) => vec![with("down", json!({"reason": reason}))],
-        EventKind::ConnectionError(err) => vec![with("connection_error", json!({"error": err}))],
-        EventKind::RouteRefreshReceived(f) => {
-            vec![with(
-                "route_refresh_received",
-                json!({"family": f.to_string()}),
-            )]
-        }
+        EventKind::Down(reason) => line(Event::Down(ev::Down {
+            peer,
+            reason: reason.clone(),
+        })),
+        EventKind::ConnectionError(err) => line(Event::ConnectionError(ev::ConnectionError {
+            peer,
+            error: err.clone(),
+        })),
+        EventKind::RouteRefreshReceived(f) => line(Event::RouteRefreshReceived(family(f))),
         _ => vec![],
+    }
+}
+
+/// The `attribute_errors` line of an UPDATE.
+pub fn attribute_errors(e: &DriverEvent, errors: &[hopwatch_bgp::message::AttrError]) -> Line {
+    Line::at(
+        e.ts_us,
+        Event::AttributeErrors(ev::AttributeErrors {
+            peer: e.peer,
+            errors: via_serde(&errors),
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hopwatch_bgp::message::{AsPath, Community, LargeCommunity, Origin, Segment, SegmentKind};
+    use hopwatch_bgp::{Asn, Update};
+
+    fn event(kind: EventKind) -> DriverEvent {
+        DriverEvent {
+            ts_us: 1_796_285_740_585_339,
+            peer: IpAddr::from([127, 10, 0, 7]),
+            kind,
+        }
+    }
+
+    fn printed(e: &DriverEvent) -> Vec<String> {
+        event_lines(e).iter().map(Line::to_json).collect()
+    }
+
+    #[test]
+    fn an_update_prints_as_before_the_contract_types() {
+        // `observe`'s line for this UPDATE, captured from the binary before the types.
+        let prefix: Prefix = "100.64.0.1/32".parse().unwrap_or_else(|e| panic!("{e}"));
+        let mut attributes = PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence([Asn(65001)])),
+            med: Some(10),
+            ..PathAttributes::default()
+        };
+        attributes.communities = vec![Community(65001 << 16 | 100), Community(0xFFFF_FF01)];
+        attributes.large_communities = vec![LargeCommunity {
+            global: 65001,
+            local1: 1,
+            local2: 2,
+        }];
+        let update = Update::announce(vec![prefix], IpAddr::from([127, 10, 0, 5]), attributes);
+        let lines = printed(&event(EventKind::UpdateReceived {
+            update,
+            attr_errors: vec![],
+        }));
+        assert_eq!(
+            lines,
+            [
+                r#"{"action":"announce","as_path":[65001],"communities":["65001:100","65535:65281"],"event":"update","large_communities":["65001:1:2"],"med":10,"next_hop":"127.10.0.5","origin":"igp","peer":"127.10.0.7","prefix":"100.64.0.1/32","ts_us":1796285740585339}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn an_as_path_with_a_set_prints_as_text_and_parses_back() {
+        let a = PathAttributes {
+            as_path: Some(AsPath {
+                segments: vec![
+                    Segment {
+                        kind: SegmentKind::Sequence,
+                        asns: vec![Asn(65001)],
+                    },
+                    Segment {
+                        kind: SegmentKind::Set,
+                        asns: vec![Asn(65002), Asn(65003)],
+                    },
+                ],
+            }),
+            ..PathAttributes::default()
+        };
+        let converted = attributes(&a);
+        assert_eq!(
+            serde_json::to_value(&converted.as_path).ok(),
+            serde_json::to_value(a.as_path).ok()
+        );
+        assert!(converted.as_path.asns().is_none());
+    }
+
+    #[test]
+    fn a_notification_and_a_withdrawal_print_as_before() {
+        let n = Notification::shutdown("hopwatch speak stopping");
+        assert_eq!(
+            printed(&event(EventKind::NotificationReceived(n))),
+            [
+                r#"{"code":6,"event":"notification_received","peer":"127.10.0.7","shutdown_message":"hopwatch speak stopping","subcode":2,"text":"Cease (6) / Administrative Shutdown (2): \"hopwatch speak stopping\"","ts_us":1796285740585339}"#
+            ]
+        );
+        let prefix: Prefix = "100.64.0.1/32".parse().unwrap_or_else(|e| panic!("{e}"));
+        let lines = printed(&event(EventKind::UpdateReceived {
+            update: Update::withdraw(vec![prefix]),
+            attr_errors: vec![],
+        }));
+        assert_eq!(
+            lines,
+            [
+                r#"{"action":"withdraw","event":"update","peer":"127.10.0.7","prefix":"100.64.0.1/32","ts_us":1796285740585339}"#
+            ]
+        );
     }
 }

@@ -7,10 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context;
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp::message::PathAttributes;
-use hopwatch_bgp_driver::event::now_us;
 use hopwatch_bgp_driver::speaker::DynamicPeers;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker};
-use serde_json::json;
+use hopwatch_events::bgp::{Table as TableLine, TableRoute};
+use hopwatch_events::{Event, Line};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -40,18 +40,17 @@ impl Table {
     }
 
     fn print(&self) {
-        let routes: Vec<_> = self
+        let routes = self
             .0
             .iter()
-            .map(|((peer, prefix), (nh, attrs))| {
-                let mut m = json::attributes(attrs);
-                m.insert("peer".into(), peer.to_string().into());
-                m.insert("prefix".into(), prefix.to_string().into());
-                m.insert("next_hop".into(), nh.to_string().into());
-                serde_json::Value::Object(m)
+            .map(|((peer, prefix), (nh, attrs))| TableRoute {
+                peer: *peer,
+                prefix: prefix.to_string(),
+                next_hop: *nh,
+                attributes: json::attributes(attrs),
             })
             .collect();
-        json::print(&json!({"ts_us": now_us(), "event": "table", "routes": routes}));
+        json::print(&Line::now(Event::Table(TableLine { routes })));
     }
 }
 

@@ -119,9 +119,11 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    crate::json::print(&serde_json::json!({
-        "ts_us": hopwatch_bgp_driver::event::now_us(), "event": "listening", "addr": args.listen.to_string()
-    }));
+    crate::json::print(&hopwatch_events::Line::now(
+        hopwatch_events::Event::Listening(hopwatch_events::process::Listening {
+            addr: args.listen,
+        }),
+    ));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = terminated().await;

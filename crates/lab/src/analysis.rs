@@ -5,11 +5,13 @@
 //! scenario's expectation. Generic: what differs between scenarios is read from
 //! their [`Scenario`] value.
 
-use hopwatch_load::{AnalysisConfig, Event, Record, analyze};
-use serde_json::Value;
+use hopwatch_events::watcher::{Health, HealthChange, Move as MoveLine};
+use hopwatch_events::{Event, Line};
+// The injected failures, as the load analysis calls them; `Event` is a line's.
+use hopwatch_load::{AnalysisConfig, Event as Injected, Record, analyze};
 
 use crate::lab::Lab;
-use crate::procs::{events, ts};
+use crate::procs::{events, is_ip};
 use crate::scenarios::{Expect, Move, Scenario, Steps};
 use crate::trial::{Marker, Trial};
 
@@ -32,7 +34,7 @@ impl Lab {
         steps: Steps,
         error: Option<String>,
     ) -> Trial {
-        let events_in: Vec<Event> = steps.event.iter().cloned().collect();
+        let events_in: Vec<Injected> = steps.event.iter().cloned().collect();
         let summary = analyze(
             &records,
             &events_in,
@@ -79,33 +81,30 @@ impl Lab {
         let wev = events(&self.watcher_log());
         let rev = self.programmed_events();
         let (vip, ws1, ws2) = (self.layout.vip_prefix, self.layout.ws1, self.layout.ws2);
-        let window = |v: &&Value| ts(v) >= ev && ts(v) <= t.end_us.max(ev) + 2_000_000;
+        let window = |l: &&Line| l.ts_us >= ev && l.ts_us <= t.end_us.max(ev) + 2_000_000;
         // A move between the start of the load and the injected event is a false
         // move: the trial's figures would measure something else, so say so.
         if t.error.is_none()
             && ev > 0
-            && let Some(m) = wev.iter().find(|v| {
-                ts(v) >= t.start_us && ts(v) < ev && v["event"] == "move" && v["vip"] == vip
-            })
+            && let Some((mts, m)) = wev
+                .iter()
+                .filter(|l| l.ts_us >= t.start_us && l.ts_us < ev)
+                .find_map(|l| move_of(l, vip).map(|m| (l.ts_us, m)))
         {
-            let from = m["from"].as_str().unwrap_or("?");
+            let from = m.from.as_deref().unwrap_or("?");
             let why = wev
                 .iter()
                 .rev()
-                .find(|v| {
-                    ts(v) <= ts(m)
-                        && v["event"] == "health"
-                        && v["backend"] == from
-                        && v["to"] == "down"
-                })
-                .and_then(|v| v["error"].as_str())
+                .filter(|l| l.ts_us <= mts)
+                .find_map(|l| health_of(l, from, Health::Down))
+                .and_then(|h| h.error.as_deref())
                 .unwrap_or("no health verdict");
             t.error = Some(format!(
                 "the watcher moved the VIP {from}→{} ({}) {:.0} ms before the failure was \
                  injected ({from}: {why}): a false move; is this machine overloaded?",
-                m["to"].as_str().unwrap_or("?"),
-                m["reason"].as_str().unwrap_or("?"),
-                ms(ts(m), ev)
+                m.to.as_deref().unwrap_or("?"),
+                m.reason,
+                ms(mts, ev)
             ));
         }
         if sc.moves() && ev > 0 {
@@ -135,86 +134,79 @@ impl Lab {
             let detect = wev
                 .iter()
                 .filter(window)
-                .find(|v| v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "down");
+                .find(|l| health_of(l, "ws1", Health::Down).is_some());
             if let Some(d) = detect.filter(|_| sc.moves == Move::Detected) {
-                t.detection_ms = Some(ms(ev, ts(d)));
+                t.detection_ms = Some(ms(ev, d.ts_us));
                 t.markers
-                    .push(marker("ws1 down (watcher)", ts(d), "detect"));
+                    .push(marker("ws1 down (watcher)", d.ts_us, "detect"));
             }
             let mut update_us = None;
-            if let Some(m) = wev.iter().filter(window).find(|v| is_move(v, vip, "ws2")) {
-                let mts = ts(m);
+            if let Some((mts, m)) = wev
+                .iter()
+                .filter(window)
+                .find_map(|l| moved_to(l, vip, "ws2").map(|m| (l.ts_us, m)))
+            {
                 t.decision_ms = Some(ms(ev, mts));
-                t.markers.push(marker(
-                    format!("move ws1→ws2 ({})", m["reason"].as_str().unwrap_or("")),
-                    mts,
-                    "move",
-                ));
-                if let Some(u) = wev.iter().find(|v| ts(v) >= mts && is_update_to(v, ws2)) {
-                    t.update_ms = Some(ms(mts, ts(u)));
-                    update_us = Some(ts(u));
-                    t.markers.push(marker("UPDATE sent", ts(u), "update"));
+                t.markers
+                    .push(marker(format!("move ws1→ws2 ({})", m.reason), mts, "move"));
+                if let Some(u) = wev.iter().find(|l| l.ts_us >= mts && is_update_to(l, ws2)) {
+                    t.update_ms = Some(ms(mts, u.ts_us));
+                    update_us = Some(u.ts_us);
+                    t.markers.push(marker("UPDATE sent", u.ts_us, "update"));
                 }
             }
             if let Some(p) = rev
                 .iter()
                 .filter(window)
-                .find(|v| is_programmed_only(v, vip, ws2))
+                .find(|l| is_programmed_only(l, vip, ws2))
             {
-                t.programmed_ms = Some(ms(ev, ts(p)));
-                t.route_server_ms = update_us.map(|u| ms(u, ts(p)));
+                t.programmed_ms = Some(ms(ev, p.ts_us));
+                t.route_server_ms = update_us.map(|u| ms(u, p.ts_us));
                 t.markers
-                    .push(marker(format!("programmed {ws2}"), ts(p), "programmed"));
+                    .push(marker(format!("programmed {ws2}"), p.ts_us, "programmed"));
             }
             // The observer: another peer of the route server, seeing the move.
             if let Some(o) = events(&self.procs.log("observer"))
                 .iter()
                 .filter(window)
-                .find(|v| v["event"] == "update" && v["prefix"] == vip && v["next_hop"] == ws2)
+                .find(|l| is_route_to(l, vip, ws2))
             {
                 t.markers
-                    .push(marker(format!("observer got {ws2}"), ts(o), "programmed"));
+                    .push(marker(format!("observer got {ws2}"), o.ts_us, "programmed"));
             }
             let back = steps.back_us.unwrap_or(ev);
-            if let Some(m) = wev
+            if let Some((mts, m)) = wev
                 .iter()
                 .filter(window)
-                .find(|v| ts(v) >= back && is_move(v, vip, "ws1"))
+                .filter(|l| l.ts_us >= back)
+                .find_map(|l| moved_to(l, vip, "ws1").map(|m| (l.ts_us, m)))
             {
-                t.failback_reason = m["reason"].as_str().map(str::to_string);
-                t.markers.push(marker(
-                    format!("move ws2→ws1 ({})", m["reason"].as_str().unwrap_or("")),
-                    ts(m),
-                    "move",
-                ));
+                t.failback_reason = Some(m.reason.clone());
+                t.markers
+                    .push(marker(format!("move ws2→ws1 ({})", m.reason), mts, "move"));
             }
             if let Some(p) = rev
                 .iter()
                 .filter(window)
-                .find(|v| ts(v) >= back && is_programmed_only(v, vip, ws1))
+                .find(|l| l.ts_us >= back && is_programmed_only(l, vip, ws1))
             {
                 t.markers
-                    .push(marker(format!("programmed {ws1}"), ts(p), "programmed"));
+                    .push(marker(format!("programmed {ws1}"), p.ts_us, "programmed"));
             }
         }
         if sc.expect == Expect::NoFailbackBeforeHold && ev > 0 {
             // Every failback must come at least the hold after ws1's latest `up`.
             let hold_ms = self.hold.as_secs_f64() * 1000.0;
             let mut shortest: Option<f64> = None;
-            for m in wev.iter().filter(window).filter(|v| is_move(v, vip, "ws1")) {
+            for m in wev.iter().filter(window).filter(|l| is_move(l, vip, "ws1")) {
                 let up = wev
                     .iter()
-                    .filter(|v| {
-                        ts(v) >= ev
-                            && ts(v) <= ts(m)
-                            && v["event"] == "health"
-                            && v["backend"] == "ws1"
-                            && v["to"] == "up"
-                    })
-                    .map(ts)
+                    .filter(|l| l.ts_us >= ev && l.ts_us <= m.ts_us)
+                    .filter(|l| health_of(l, "ws1", Health::Up).is_some())
+                    .map(|l| l.ts_us)
                     .max();
                 if let Some(up) = up {
-                    let d = ms(up, ts(m));
+                    let d = ms(up, m.ts_us);
                     shortest = Some(shortest.map_or(d, |s: f64| s.min(d)));
                 }
             }
@@ -240,24 +232,46 @@ impl Lab {
     }
 }
 
-/// Whether `v` is the watcher moving `vip` to backend `to`.
-pub fn is_move(v: &Value, vip: &str, to: &str) -> bool {
-    v["event"] == "move" && v["to"] == to && v["vip"] == vip
+/// The watcher's move of `vip`, if `l` is one.
+fn move_of<'a>(l: &'a Line, vip: &str) -> Option<&'a MoveLine> {
+    match &l.event {
+        Event::Move(m) if m.vip == vip => Some(m),
+        _ => None,
+    }
 }
 
-/// Whether `v` is an UPDATE the watcher sent with next hop `nh`.
-pub fn is_update_to(v: &Value, nh: &str) -> bool {
-    v["event"] == "update_sent"
-        && v["announce"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|r| r["next_hop"] == nh))
+/// The watcher's move of `vip` to backend `to`, if `l` is one.
+fn moved_to<'a>(l: &'a Line, vip: &str, to: &str) -> Option<&'a MoveLine> {
+    move_of(l, vip).filter(|m| m.to.as_deref() == Some(to))
 }
 
-/// Whether `v` is `vip`'s route programmed to `nh` alone.
-pub fn is_programmed_only(v: &Value, vip: &str, nh: &str) -> bool {
-    v["event"] == "programmed"
-        && v["prefix"] == vip
-        && v["next_hops"]
-            .as_array()
-            .is_some_and(|a| a.len() == 1 && a[0] == nh)
+/// The watcher's verdict that `backend` is now `to`, if `l` is one.
+fn health_of<'a>(l: &'a Line, backend: &str, to: Health) -> Option<&'a HealthChange> {
+    match &l.event {
+        Event::Health(h) if h.backend == backend && h.to == to => Some(h),
+        _ => None,
+    }
+}
+
+/// Whether `l` is the watcher moving `vip` to backend `to`.
+pub fn is_move(l: &Line, vip: &str, to: &str) -> bool {
+    moved_to(l, vip, to).is_some()
+}
+
+/// Whether `l` is an UPDATE the watcher sent with next hop `nh`.
+pub fn is_update_to(l: &Line, nh: &str) -> bool {
+    matches!(&l.event, Event::UpdateSent(u) if u.announce.iter().any(|r| is_ip(&r.next_hop, nh)))
+}
+
+/// Whether `l` is a received route of `prefix` via `nh` (the observer's view).
+pub fn is_route_to(l: &Line, prefix: &str, nh: &str) -> bool {
+    matches!(&l.event, Event::Update(u)
+        if u.prefix == prefix && u.next_hop.is_some_and(|a| is_ip(&a, nh)))
+}
+
+/// Whether `l` is `vip`'s route programmed to `nh` alone.
+pub fn is_programmed_only(l: &Line, vip: &str, nh: &str) -> bool {
+    matches!(&l.event, Event::Programmed(p)
+        if p.prefix == vip
+            && matches!(p.next_hops.as_deref(), Some([only]) if is_ip(only, nh)))
 }

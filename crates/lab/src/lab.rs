@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use hopwatch_load::now_us;
-use serde_json::Value;
+use hopwatch_events::{Event, Line, now_us};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::analysis::{is_move, is_programmed_only};
@@ -16,7 +15,7 @@ use crate::bird::{self, Bird};
 use crate::frr::{Frr, bgpd_role};
 use crate::monitor;
 use crate::netns::{Net, in_ns};
-use crate::procs::{Procs, events, ts, wait_for};
+use crate::procs::{Procs, events, wait_for};
 use crate::scenarios::Backends;
 use crate::topology::{Layout, Profile, RouteServer, watcher_args};
 
@@ -90,7 +89,7 @@ impl Lab {
 
     /// The route changes of the VIP: the kernel's, seen by the route monitor, in the
     /// namespace lab; the route server's own `programmed` lines on loopback.
-    pub fn programmed_events(&self) -> Vec<Value> {
+    pub fn programmed_events(&self) -> Vec<Line> {
         if self.net.is_some() {
             monitor::programmed(
                 &self.procs.dir().join("route-monitor.log"),
@@ -148,7 +147,7 @@ impl Lab {
                 t,
                 Duration::from_secs(10),
                 "listening",
-                |v| v["event"] == "listening",
+                |l| matches!(l.event, Event::Listening(_)),
             )
             .await
             .with_context(|| format!("{ws} did not start again (see its .stderr)"))?;
@@ -215,15 +214,17 @@ impl Lab {
         self.spawn_role("route-server").await?;
         self.spawn_role("ws1").await?;
         self.spawn_role("ws2").await?;
+        let listening: fn(&Line) -> bool = |l| matches!(l.event, Event::Listening(_));
+        let started: fn(&Line) -> bool = |l| matches!(l.event, Event::Started(_));
         let mut ready = vec![
-            ("ws1", self.procs.log("ws1"), "listening"),
-            ("ws2", self.procs.log("ws2"), "listening"),
+            ("ws1", self.procs.log("ws1"), "listening", listening),
+            ("ws2", self.procs.log("ws2"), "listening", listening),
         ];
         if matches!(self.route_server, RouteServerProcs::Hopwatch) {
-            ready.insert(0, ("route-server", self.rs_log(), "started"));
+            ready.insert(0, ("route-server", self.rs_log(), "started", started));
         }
-        for (name, log, ev) in ready {
-            wait_for(&log, t0, Duration::from_secs(10), ev, |v| v["event"] == ev)
+        for (name, log, ev, is_ready) in ready {
+            wait_for(&log, t0, Duration::from_secs(10), ev, is_ready)
                 .await
                 .with_context(|| format!("{name} did not start (see its .stderr)"))?;
         }
@@ -249,7 +250,7 @@ impl Lab {
             if self
                 .programmed_events()
                 .iter()
-                .any(|v| ts(v) >= since_us && is_programmed_only(v, vip, next_hop))
+                .any(|l| l.ts_us >= since_us && is_programmed_only(l, vip, next_hop))
             {
                 return Ok(());
             }

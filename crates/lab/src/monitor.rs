@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use hopwatch_events::route_server::Programmed;
+use hopwatch_events::{Event, Line};
 
 /// The monitor's command line (run in the router namespace).
 pub fn args() -> Vec<String> {
@@ -18,7 +19,7 @@ pub fn args() -> Vec<String> {
 }
 
 /// The `programmed` events for `prefix` (`A.B.C.D/32`) in the monitor's output.
-pub fn programmed(path: &Path, prefix: &str) -> Vec<Value> {
+pub fn programmed(path: &Path, prefix: &str) -> Vec<Line> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let addr = prefix.strip_suffix("/32").unwrap_or(prefix);
     text.lines()
@@ -30,7 +31,7 @@ pub fn programmed(path: &Path, prefix: &str) -> Vec<Value> {
 /// metric 20`, or `[…] Deleted 100.64.0.1 via …`. A deleted route is an empty set of
 /// next hops; a multipath route (its next hops on the lines that follow) is left
 /// out: the lab's VIP never has one.
-fn parse_line(line: &str, addr: &str, prefix: &str) -> Option<Value> {
+fn parse_line(line: &str, addr: &str, prefix: &str) -> Option<Line> {
     let rest = line.strip_prefix('[')?;
     let (stamp, rest) = rest.split_once(']')?;
     let ts_us = parse_stamp(stamp)?;
@@ -51,18 +52,24 @@ fn parse_line(line: &str, addr: &str, prefix: &str) -> Option<Value> {
         .iter()
         .position(|w| *w == "via")
         .and_then(|i| words.get(i + 1));
-    let next_hops: Vec<&str> = match (deleted, via) {
+    let next_hops = match (deleted, via) {
         (true, _) => Vec::new(),
-        (false, Some(nh)) => vec![nh],
+        (false, Some(nh)) => vec![nh.parse().ok()?],
         (false, None) => return None,
     };
-    Some(json!({
-        "ts_us": ts_us,
-        "event": "programmed",
-        "prefix": prefix,
-        "next_hops": next_hops,
-        "source": "kernel",
-    }))
+    // What the kernel says, not a route server: no cause and no latency of its own.
+    Some(Line::at(
+        ts_us,
+        Event::Programmed(Programmed {
+            prefix: prefix.to_string(),
+            next_hops: Some(next_hops),
+            received_us: None,
+            cause: None,
+            latency_us: None,
+            queued_ms: 0,
+            error: None,
+        }),
+    ))
 }
 
 /// `2026-11-25T21:00:06.996129` (UTC: the monitor runs with TZ=UTC) in µs since
@@ -86,15 +93,19 @@ mod tests {
             p,
         )
         .expect("a route line");
-        assert_eq!(v["next_hops"], json!(["10.10.0.5"]));
-        assert_eq!(v["ts_us"], json!(1_795_640_406_996_129_u64));
+        let hops = |l: &Line| match &l.event {
+            Event::Programmed(p) => p.next_hops.clone(),
+            _ => None,
+        };
+        assert_eq!(hops(&v), Some(vec![[10, 10, 0, 5].into()]));
+        assert_eq!(v.ts_us, 1_795_640_406_996_129_u64);
         let d = parse_line(
             "[2026-11-25T21:00:06.998200] Deleted 100.64.0.1 via 10.10.0.5 dev br0 proto bgp",
             "100.64.0.1",
             p,
         )
         .expect("a delete line");
-        assert_eq!(d["next_hops"], json!([]));
+        assert_eq!(hops(&d), Some(vec![]));
         assert!(parse_line("[x] 100.64.0.1 via 1.2.3.4", "100.64.0.1", p).is_none());
         assert!(
             parse_line(

@@ -7,12 +7,13 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use hopwatch_events::Line;
 use tokio::process::{Child, Command};
 
 /// How long a child has after SIGTERM before SIGKILL.
@@ -245,18 +246,15 @@ async fn send(pid: u32, sig: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every JSON line of a log (lines that do not parse are skipped).
-pub fn events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect()
+/// Every event line of a log, as the contract's types (`docs/events.md`); lines
+/// that are not events (a partial last line) are skipped.
+pub fn events(path: &Path) -> Vec<Line> {
+    hopwatch_events::parse_lines(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
-/// The `ts_us` of an event (0 when absent).
-pub fn ts(v: &Value) -> u64 {
-    v["ts_us"].as_u64().unwrap_or(0)
+/// Whether `ip` is the address written `s` (the layout's addresses are strings).
+pub fn is_ip(ip: &IpAddr, s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok_and(|a| a == *ip)
 }
 
 /// Waits (polling every 10 ms, at most `within`) for an event of the log with
@@ -266,13 +264,13 @@ pub async fn wait_for(
     since_us: u64,
     within: Duration,
     what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
+    pred: impl Fn(&Line) -> bool,
+) -> anyhow::Result<Line> {
     let deadline = Instant::now() + within;
     loop {
         if let Some(v) = events(path)
             .into_iter()
-            .find(|v| ts(v) >= since_us && pred(v))
+            .find(|l| l.ts_us >= since_us && pred(l))
         {
             return Ok(v);
         }

@@ -38,9 +38,5 @@ pub use record::{ErrorKind, Event, Outcome, Record};
 pub use target::{Target, TargetError};
 
 /// Wall-clock microseconds since the Unix epoch: the clock of every record and
-/// event (`docs/design.md`, "One clock for measurement").
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
+/// event (`docs/design.md`, "One clock for measurement"), the event contract's.
+pub use hopwatch_events::now_us;

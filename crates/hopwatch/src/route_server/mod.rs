@@ -7,7 +7,7 @@
 //!  API requests ──────────────────────────────┘                 └──► best of all instances ──► Programmer (profile)
 //!                                                                         │ due
 //!                                                                         ▼
-//!                                                                DataPlane::program ──► {"event":"programmed"} log
+//!                                                                DataPlane::program ──► `programmed` line
 //! ```
 //!
 //! Each instance is its own BGP speaker (its own identifier and listen address) with
@@ -27,12 +27,15 @@ use anyhow::{Context, anyhow, bail};
 use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::GracefulRestart;
 use hopwatch_bgp::{Prefix, RouterId, Update};
-use hopwatch_bgp_driver::event::now_us;
-use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker};
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_dataplane::{AnyDataPlane, DataPlane, ProxyConfig};
+use hopwatch_events::bgp::SessionState;
+use hopwatch_events::process::{Empty, Started};
+use hopwatch_events::route_server::{self as ev, ProgramCause};
+use hopwatch_events::{Event, Line, now_us};
 use hopwatch_route_server::program::{Profile, Program, Programmer};
 use hopwatch_route_server::rib::{Rib, RibChange, RibConfig};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::bgp_setup::{shutdown, terminated};
@@ -59,7 +62,7 @@ struct Instance {
     /// Peers that negotiated the N bit.
     n_bit: HashSet<IpAddr>,
     /// Session state per peer, for the API.
-    states: BTreeMap<IpAddr, String>,
+    states: BTreeMap<IpAddr, SessionState>,
 }
 
 struct Server {
@@ -69,8 +72,9 @@ struct Server {
     /// When the UPDATE that last changed each prefix arrived (µs, wall clock).
     /// What last changed each prefix and when (µs, wall clock): the UPDATE's
     /// arrival, the session loss, the End-of-RIB or the stale timer.
-    received_us: BTreeMap<Prefix, (u64, &'static str)>,
-    log: VecDeque<Value>,
+    received_us: BTreeMap<Prefix, (u64, ProgramCause)>,
+    /// The last `programmed` lines, newest first, for `/programs`.
+    log: VecDeque<Line>,
     args: RouteServerArgs,
     events: mpsc::UnboundedSender<Tagged>,
     /// Instances stopped by the API, and when to start them again.
@@ -139,11 +143,13 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         crate::api_serve::Limits::for_descriptors(nofile),
         crate::api_serve::ConnMetrics::default(),
     );
-    json::print(&json!({
-        "ts_us": now_us(), "event": "started", "asn": args.asn.0,
-        "instances": args.instances.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "dataplane": args.dataplane.to_string(), "api": args.api.to_string(),
-    }));
+    json::print(&Line::now(Event::Started(Started {
+        api: args.api,
+        config: None,
+        asn: Some(args.asn.0),
+        instances: Some(args.instances.clone()),
+        dataplane: Some(args.dataplane.to_string()),
+    })));
 
     let stop = terminated();
     tokio::pin!(stop);
@@ -202,13 +208,6 @@ fn log_withheld(inst: &mut Instance, peer: IpAddr) {
             inst.addr,
             withheld.len()
         );
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -286,22 +285,20 @@ async fn start_instance(
 impl Server {
     fn on_bgp(&mut self, i: usize, e: DriverEvent) {
         for mut line in json::event_lines(&e) {
-            if let Some(m) = line.as_object_mut() {
-                m.insert("instance".into(), self.instances[i].addr.to_string().into());
-            }
+            line.instance = Some(self.instances[i].addr);
             json::print(&line);
         }
         let now = Instant::now();
         let cause = match &e.kind {
-            EventKind::UpdateReceived { .. } => "update",
-            EventKind::EndOfRibReceived(_) => "end_of_rib",
-            _ => "session_down",
+            EventKind::UpdateReceived { .. } => ProgramCause::Update,
+            EventKind::EndOfRibReceived(_) => ProgramCause::EndOfRib,
+            _ => ProgramCause::SessionDown,
         };
         let inst = &mut self.instances[i];
         let peer = e.peer;
         let changes = match e.kind {
             EventKind::State { to, .. } => {
-                inst.states.insert(peer, format!("{to:?}"));
+                inst.states.insert(peer, json::session_state(to));
                 return;
             }
             EventKind::Established {
@@ -374,7 +371,7 @@ impl Server {
             let changes = self.instances[i].rib.handle_timeout(now);
             for c in &changes {
                 self.received_us
-                    .insert(c.prefix, (now_us(), "stale_timeout"));
+                    .insert(c.prefix, (now_us(), ProgramCause::StaleTimeout));
             }
             self.after_changes(i, &changes, now);
         }
@@ -459,15 +456,19 @@ impl Server {
                 Some((ts, cause)) => (Some(*ts), Some(*cause)),
                 None => (None, None),
             };
-            let record = json!({
-                "ts_us": programmed_us, "event": "programmed", "prefix": prefix.to_string(),
-                "next_hops": next_hops.as_ref().map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
-                "received_us": received_us,
-                "cause": cause,
-                "latency_us": received_us.map(|r| programmed_us.saturating_sub(r)),
-                "queued_ms": now.saturating_duration_since(submitted_at).as_millis() as u64,
-                "error": result.as_ref().err().map(ToString::to_string),
-            });
+            let queued = now.saturating_duration_since(submitted_at);
+            let record = Line::at(
+                programmed_us,
+                Event::Programmed(ev::Programmed {
+                    prefix: prefix.to_string(),
+                    next_hops,
+                    received_us,
+                    cause,
+                    latency_us: received_us.map(|r| programmed_us.saturating_sub(r)),
+                    queued_ms: u64::try_from(queued.as_millis()).unwrap_or(u64::MAX),
+                    error: result.as_ref().err().map(ToString::to_string),
+                }),
+            );
             if let Err(e) = result {
                 tracing::error!("programming {prefix}: {e}");
             }
@@ -505,16 +506,22 @@ impl Server {
         inst.generation += 1;
         let now = Instant::now();
         for p in prefixes {
-            self.received_us.insert(p, (now_us(), "instance_restart"));
+            self.received_us
+                .insert(p, (now_us(), ProgramCause::InstanceRestart));
             let merged = self.merged(p);
             self.programmer.submit(now, p, merged);
         }
         self.restarts.push((i, now + after));
-        json::print(
-            &json!({"ts_us": now_us(), "event": "instance_stopped", "instance": addr.to_string(),
-            "restart_in_ms": after.as_millis() as u64}),
-        );
-        Ok(json!({"stopped": addr.to_string(), "restart_in_ms": after.as_millis() as u64}))
+        let restart_in_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        let mut line = Line::now(Event::InstanceStopped(ev::InstanceStopped {
+            restart_in_ms,
+        }));
+        line.instance = Some(addr);
+        json::print(&line);
+        Ok(json::value(&ev::RestartAnswer {
+            stopped: addr,
+            restart_in_ms,
+        }))
     }
 
     /// Starts the instances whose restart time has come.
@@ -533,9 +540,9 @@ impl Server {
             match start_instance(i, generation, addr, &self.args, &self.events).await {
                 Ok(inst) => {
                     self.instances[i] = inst;
-                    json::print(
-                        &json!({"ts_us": now_us(), "event": "instance_started", "instance": addr.to_string()}),
-                    );
+                    let mut line = Line::now(Event::InstanceStarted(Empty {}));
+                    line.instance = Some(addr);
+                    json::print(&line);
                 }
                 Err(e) => {
                     tracing::error!("instance {addr}: restart failed: {e:#}; trying again in 1 s");
@@ -547,33 +554,80 @@ impl Server {
 
     fn view(&self, op: api::Op) -> Value {
         match op {
-            api::Op::Peers => json!(self.instances.iter().map(|i| json!({
-                "instance": i.addr.to_string(),
-                "peers": i.rib.peers().iter().map(|p| json!({
-                    "peer": p.addr.to_string(), "asn": p.asn.0,
-                    "state": i.states.get(&p.addr).cloned().unwrap_or_else(|| "Idle".into()),
-                    "routes": p.routes, "rejected": p.rejected, "stale": p.stale, "withheld": p.withheld,
-                    "route_limit": p.route_limit, "graceful_restart_time": p.graceful_restart_time,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>()),
-            api::Op::Rib => json!(self.instances.iter().map(|i| json!({
-                "instance": i.addr.to_string(),
-                "routes": i.rib.loc_rib().iter().map(|(prefix, best)| json!({
-                    "prefix": prefix.to_string(),
-                    "next_hops": best.next_hops.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "paths": best.paths.iter().map(|p| {
-                        let mut m = json::attributes(&p.attributes);
-                        m.insert("peer".into(), p.peer.to_string().into());
-                        m.insert("next_hop".into(), p.next_hop.to_string().into());
-                        Value::Object(m)
-                    }).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>()),
-            api::Op::Dataplane => {
-                serde_json::to_value(self.plane.describe()).unwrap_or(Value::Null)
-            }
-            api::Op::Programs => json!(self.log),
+            api::Op::Peers => json::value(&self.peers()),
+            api::Op::Rib => json::value(&self.rib()),
+            api::Op::Dataplane => json::value(&self.dataplane()),
+            api::Op::Programs => json::value(&self.log),
             api::Op::Restart { .. } => Value::Null,
+        }
+    }
+
+    /// `/peers`.
+    fn peers(&self) -> Vec<ev::InstancePeers> {
+        let count = |n: usize| n as u64;
+        self.instances
+            .iter()
+            .map(|i| ev::InstancePeers {
+                instance: i.addr,
+                peers: i
+                    .rib
+                    .peers()
+                    .iter()
+                    .map(|p| ev::PeerStatus {
+                        peer: p.addr,
+                        asn: p.asn.0,
+                        state: i.states.get(&p.addr).copied().unwrap_or(SessionState::Idle),
+                        routes: count(p.routes),
+                        rejected: count(p.rejected),
+                        stale: count(p.stale),
+                        withheld: count(p.withheld),
+                        route_limit: count(p.route_limit),
+                        graceful_restart_time: p.graceful_restart_time,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// `/rib`.
+    fn rib(&self) -> Vec<ev::InstanceRib> {
+        self.instances
+            .iter()
+            .map(|i| ev::InstanceRib {
+                instance: i.addr,
+                routes: i
+                    .rib
+                    .loc_rib()
+                    .iter()
+                    .map(|(prefix, best)| ev::RibRoute {
+                        prefix: prefix.to_string(),
+                        next_hops: best.next_hops.clone(),
+                        paths: best
+                            .paths
+                            .iter()
+                            .map(|p| ev::RibPath {
+                                peer: p.peer,
+                                next_hop: p.next_hop,
+                                attributes: json::attributes(&p.attributes),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// `/dataplane`.
+    fn dataplane(&self) -> ev::Dataplane {
+        let state = self.plane.describe();
+        ev::Dataplane {
+            kind: state.kind.to_string(),
+            routes: (state.routes.into_iter())
+                .map(|(p, nh)| (p.to_string(), nh))
+                .collect(),
+            connections: (state.connections.into_iter())
+                .map(|(p, c)| (p.to_string(), c))
+                .collect(),
         }
     }
 }

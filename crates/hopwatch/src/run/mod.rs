@@ -34,12 +34,13 @@ use anyhow::{Context, anyhow};
 use axum::http::StatusCode;
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp::session::State as SessionState;
-use hopwatch_bgp_driver::event::now_us;
 use hopwatch_bgp_driver::rib_out::Change;
-use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker};
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker, sleep_until};
+use hopwatch_events::process::{Empty, Started};
+use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
+use hopwatch_events::{Event, Line, now_us};
 use hopwatch_health::{Health, Report};
 use hopwatch_watcher::Move;
-use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -72,7 +73,8 @@ struct Watcher {
     next_id: usize,
     health_tx: mpsc::UnboundedSender<Report>,
     sessions: BTreeMap<IpAddr, (SessionState, u64)>,
-    recent: VecDeque<Value>,
+    /// The last `move` lines, newest first, for `/status`.
+    recent: VecDeque<Line>,
     metrics: Metrics,
     /// Routes held from the route servers until the first verdicts are in.
     holding: bool,
@@ -153,10 +155,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         crate::api_serve::Limits::for_descriptors(nofile),
         w.metrics.api.clone(),
     );
-    json::print(
-        &json!({"ts_us": now_us(), "event": "started", "config": w.path.display().to_string(),
-        "api": w.config.api.listen.to_string()}),
-    );
+    json::print(&Line::now(Event::Started(Started {
+        api: w.config.api.listen,
+        config: Some(w.path.display().to_string()),
+        asn: None,
+        instances: None,
+        dataplane: None,
+    })));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = watchdog_interval();
 
@@ -190,7 +195,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Some(req) = api_rx.recv() => {
                 if let api::Op::Shutdown { withdraw } = req.op {
                     let how = if withdraw { Stop::Decommission } else { Stop::Restart("API") };
-                    let _ = req.reply.send(Ok(Answer::Json(json!({"stopping": how.name()}))));
+                    let stopping = ShutdownAnswer { stopping: how.name().into() };
+                    let _ = req.reply.send(Ok(Answer::Json(json::value(&stopping))));
                     break how;
                 }
                 w.engines_changed = true;
@@ -218,10 +224,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let graceful = w.config.bgp.graceful_restart.is_some();
-    json::print(
-        &json!({"ts_us": now_us(), "event": "stopping", "mode": stop.name(),
-        "why": stop.why(), "graceful_restart": graceful}),
-    );
+    json::print(&Line::now(Event::Stopping(ev::Stopping {
+        mode: stop.name().into(),
+        why: stop.why().into(),
+        graceful_restart: graceful,
+    })));
     match stop {
         Stop::Restart(_) if graceful => {
             // No NOTIFICATION: see `Stop`.
@@ -279,11 +286,9 @@ impl Stop {
 /// How long decommissioning waits for the withdrawals to be written.
 const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
+/// A latency in µs; saturates (a probe does not last 584,000 years).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Half the watchdog period systemd asks for, if it asks.
@@ -357,11 +362,15 @@ impl Watcher {
                 .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
         {
             self.last_stall_log = Some(std::time::Instant::now());
-            json::print(&json!({
-                "ts_us": r.ts_us, "event": "probe_stalled", "vip": vip.prefix.to_string(),
-                "backend": labels.backend, "error": r.error,
-                "latency_us": r.latency.as_micros() as u64,
-            }));
+            json::print(&Line::at(
+                r.ts_us,
+                Event::ProbeStalled(ev::ProbeStalled {
+                    vip: vip.prefix.to_string(),
+                    backend: labels.backend.clone(),
+                    error: r.error.clone(),
+                    latency_us: micros(r.latency),
+                }),
+            ));
             tracing::warn!(
                 "{} {}: {} (this watcher is short of CPU; logged at most once a second)",
                 vip.prefix,
@@ -380,11 +389,17 @@ impl Watcher {
             .backend_up
             .get_or_create(labels)
             .set(i64::from(up));
-        json::print(&json!({
-            "ts_us": r.ts_us, "event": "health", "vip": vip.prefix.to_string(),
-            "backend": labels.backend, "from": t.from, "to": t.to, "error": r.error,
-            "latency_us": r.latency.as_micros() as u64,
-        }));
+        json::print(&Line::at(
+            r.ts_us,
+            Event::Health(ev::HealthChange {
+                vip: vip.prefix.to_string(),
+                backend: labels.backend.clone(),
+                from: vip::probe_health(t.from),
+                to: vip::probe_health(t.to),
+                error: r.error.clone(),
+                latency_us: micros(r.latency),
+            }),
+        ));
         let text = format!(
             "{} {} is {}{}",
             vip.prefix,
@@ -432,12 +447,17 @@ impl Watcher {
         self.speaker.apply(vec![change]);
         self.pending_update
             .insert(vip.prefix, detected_us.unwrap_or(decided_us));
-        let record = json!({
-            "ts_us": decided_us, "event": "move", "vip": vip.prefix.to_string(),
-            "from": name(m.from), "to": name(m.to),
-            "next_hop": next_hop.map(|n| n.to_string()),
-            "reason": m.reason.as_str(), "detected_us": detected_us,
-        });
+        let record = Line::at(
+            decided_us,
+            Event::Move(ev::Move {
+                vip: vip.prefix.to_string(),
+                from: name(m.from),
+                to: name(m.to),
+                next_hop,
+                reason: m.reason.as_str().into(),
+                detected_us,
+            }),
+        );
         let text = format!(
             "{} moves {} -> {} ({}){}",
             vip.prefix,
@@ -476,7 +496,7 @@ impl Watcher {
         if self.holding && self.vips.iter().all(|v| !v.engine.status().starting) {
             self.holding = false;
             self.speaker.release_routes();
-            json::print(&json!({"ts_us": now_us(), "event": "routes_released"}));
+            json::print(&Line::now(Event::RoutesReleased(Empty {})));
         }
     }
 
@@ -601,7 +621,7 @@ impl Watcher {
     fn on_api(&mut self, op: Op) -> Reply {
         let now = Instant::now();
         let (v, m) = match op {
-            Op::Status => return Ok(Answer::Json(self.status(now))),
+            Op::Status => return Ok(Answer::Json(json::value(&self.status(now)))),
             Op::Metrics => return Ok(Answer::Text(self.metrics.render())),
             // The run loop stops the watcher before asking here.
             Op::Shutdown { .. } => {
@@ -624,24 +644,29 @@ impl Watcher {
         if let Some(m) = m {
             self.apply(v, m, None);
         }
-        Ok(Answer::Json(
-            json!({"moved": moved, "vip": self.vips[v].status(now)}),
-        ))
+        Ok(Answer::Json(json::value(&ControlAnswer {
+            moved,
+            vip: self.vips[v].status(now),
+        })))
     }
 
-    fn status(&self, now: Instant) -> Value {
-        let sessions: Vec<Value> = self
+    fn status(&self, now: Instant) -> ev::Status {
+        let sessions = self
             .sessions
             .iter()
-            .map(|(peer, (state, since))| json!({"peer": peer.to_string(), "state": state, "since_us": since}))
+            .map(|(peer, (state, since))| SessionStatus {
+                peer: *peer,
+                state: json::session_state(*state),
+                since_us: *since,
+            })
             .collect();
-        json!({
-            "ts_us": now_us(),
-            "vips": self.vips.iter().map(|v| v.status(now)).collect::<Vec<_>>(),
-            "sessions": sessions,
-            "recent_moves": self.recent,
-            "routes_held": self.holding,
-        })
+        ev::Status {
+            ts_us: now_us(),
+            vips: self.vips.iter().map(|v| v.status(now)).collect(),
+            sessions,
+            recent_moves: self.recent.iter().cloned().collect(),
+            routes_held: self.holding,
+        }
     }
 
     /// SIGHUP: load the config again; keep the sessions; rebuild only the VIPs that
@@ -653,8 +678,9 @@ impl Watcher {
                 for e in &errors {
                     tracing::error!("reload refused: {e}");
                 }
-                json::print(&json!({"ts_us": now_us(), "event": "reload_refused",
-                    "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>()}));
+                json::print(&Line::now(Event::ReloadRefused(ev::ReloadRefused {
+                    errors: errors.iter().map(ToString::to_string).collect(),
+                })));
                 return;
             }
         };
@@ -685,7 +711,7 @@ impl Watcher {
         let now = Instant::now();
         let mut old_vips: Vec<VipRt> = std::mem::take(&mut self.vips);
         self.ids.clear();
-        let mut kept = 0;
+        let mut kept: u64 = 0;
         for v in 0..self.config.vips.len() {
             let cv = &self.config.vips[v];
             let prefix = cv.prefix;
@@ -714,9 +740,10 @@ impl Watcher {
             }
         }
         self.received.set_ours(self.vips.iter().map(|v| v.prefix));
-        json::print(
-            &json!({"ts_us": now_us(), "event": "reloaded", "vips_kept": kept,
-            "vips": self.vips.len(), "route_servers": self.config.route_servers.len()}),
-        );
+        json::print(&Line::now(Event::Reloaded(ev::Reloaded {
+            vips_kept: kept,
+            vips: self.vips.len() as u64,
+            route_servers: self.config.route_servers.len() as u64,
+        })));
     }
 }

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp_driver::{DriverEvent, EventKind};
-use serde_json::{Value, json};
+use hopwatch_events::bgp::Action;
+use hopwatch_events::watcher::RoutesReceived;
+use hopwatch_events::{Event, Line};
 
 use crate::json;
 
@@ -57,7 +59,7 @@ pub struct Received {
     ours: HashSet<Prefix>,
     peers: BTreeMap<IpAddr, Tally>,
     /// Where lines go: `json::print`, or a test's counter.
-    print: fn(&Value),
+    print: fn(&Line),
 }
 
 impl Default for Received {
@@ -90,7 +92,7 @@ impl Received {
                         emit(
                             print,
                             t,
-                            json::route_line(e.ts_us, e.peer, "withdraw", p, None, None),
+                            json::route_line(e.ts_us, e.peer, Action::Withdraw, p, None, None),
                         );
                     } else {
                         t.foreign_withdrawn += 1;
@@ -99,21 +101,15 @@ impl Received {
                 for (p, nh) in update.announced() {
                     if self.ours.contains(&p) {
                         let attrs = Some(&update.attributes);
-                        emit(
-                            print,
-                            t,
-                            json::route_line(e.ts_us, e.peer, "announce", p, Some(nh), attrs),
-                        );
+                        let line =
+                            json::route_line(e.ts_us, e.peer, Action::Announce, p, Some(nh), attrs);
+                        emit(print, t, line);
                     } else {
                         t.foreign_announced += 1;
                     }
                 }
                 if !attr_errors.is_empty() {
-                    emit(
-                        print,
-                        t,
-                        with(e, "attribute_errors", json!({"errors": attr_errors})),
-                    );
+                    emit(print, t, json::attribute_errors(e, attr_errors));
                 }
             }
             EventKind::EndOfRibReceived(_) | EventKind::RouteRefreshReceived(_) => {
@@ -154,7 +150,7 @@ impl Received {
                 && now.duration_since(start) >= WINDOW
             {
                 if t.has_counts() {
-                    summary(print, *peer, t, hopwatch_bgp_driver::event::now_us());
+                    summary(print, *peer, t, hopwatch_events::now_us());
                 }
                 t.start = None;
             }
@@ -164,7 +160,7 @@ impl Received {
     /// Prints every count not yet printed (at exit).
     pub fn flush_all(&mut self) {
         let print = self.print;
-        let now_us = hopwatch_bgp_driver::event::now_us();
+        let now_us = hopwatch_events::now_us();
         for (peer, t) in &mut self.peers {
             if t.has_counts() {
                 summary(print, *peer, t, now_us);
@@ -177,7 +173,7 @@ impl Received {
 /// is summed up and a new one opened.
 fn open<'a>(
     peers: &'a mut BTreeMap<IpAddr, Tally>,
-    print: fn(&Value),
+    print: fn(&Line),
     e: &DriverEvent,
     now: Instant,
 ) -> &'a mut Tally {
@@ -200,7 +196,7 @@ fn open<'a>(
 }
 
 /// Prints `line` within the window's budget, or counts it as suppressed.
-fn emit(print: fn(&Value), t: &mut Tally, line: Value) {
+fn emit(print: fn(&Line), t: &mut Tally, line: Line) {
     if t.lines < LINES_PER_WINDOW {
         t.lines += 1;
         print(&line);
@@ -210,24 +206,20 @@ fn emit(print: fn(&Value), t: &mut Tally, line: Value) {
 }
 
 /// Prints the counts of `t` and zeroes them.
-fn summary(print: fn(&Value), peer: IpAddr, t: &mut Tally, ts_us: u64) {
-    print(&json!({
-        "ts_us": ts_us, "event": "routes_received", "peer": peer.to_string(),
-        "foreign_announced": t.foreign_announced, "foreign_withdrawn": t.foreign_withdrawn,
-        "lines_suppressed": t.suppressed, "since_us": t.start.map(|(_, us)| us),
-    }));
+fn summary(print: fn(&Line), peer: IpAddr, t: &mut Tally, ts_us: u64) {
+    print(&Line::at(
+        ts_us,
+        Event::RoutesReceived(RoutesReceived {
+            peer,
+            foreign_announced: t.foreign_announced,
+            foreign_withdrawn: t.foreign_withdrawn,
+            lines_suppressed: t.suppressed,
+            since_us: t.start.map(|(_, us)| us),
+        }),
+    ));
     t.foreign_announced = 0;
     t.foreign_withdrawn = 0;
     t.suppressed = 0;
-}
-
-/// An event line with extra fields, as `json::event_lines` makes them.
-fn with(e: &DriverEvent, event: &str, extra: Value) -> Value {
-    let mut v = json!({"ts_us": e.ts_us, "event": event, "peer": e.peer.to_string()});
-    if let (Some(m), Value::Object(x)) = (v.as_object_mut(), extra) {
-        m.extend(x);
-    }
-    v
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use hopwatch_bgp::Prefix;
+use hopwatch_events::watcher::{BackendStatus, Health, LastProbe as LastProbeDoc};
+use hopwatch_events::watcher::{PendingFailback, VipStatus};
 use hopwatch_health::{CheckSpec, Report, Target};
 use hopwatch_watcher::{BackendInfo, Engine, Policy};
-use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -135,6 +136,28 @@ pub fn build(
     })
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The engine's view of a backend's health, as the contract prints it.
+fn engine_health(h: hopwatch_watcher::Health) -> Health {
+    match h {
+        hopwatch_watcher::Health::Unknown => Health::Unknown,
+        hopwatch_watcher::Health::Up => Health::Up,
+        hopwatch_watcher::Health::Down => Health::Down,
+    }
+}
+
+/// A checker's verdict, as the contract prints it.
+pub fn probe_health(h: hopwatch_health::Health) -> Health {
+    match h {
+        hopwatch_health::Health::Unknown => Health::Unknown,
+        hopwatch_health::Health::Up => Health::Up,
+        hopwatch_health::Health::Down => Health::Down,
+    }
+}
+
 impl VipRt {
     /// Records a probe result for the API.
     pub fn record(&mut self, b: usize, r: &Report) {
@@ -154,41 +177,42 @@ impl VipRt {
     }
 
     /// The API's view of this VIP.
-    pub fn status(&self, now: Instant) -> Value {
+    pub fn status(&self, now: Instant) -> VipStatus {
         let st = self.engine.status();
         let name = |i: Option<usize>| i.and_then(|i| self.backends.get(i)).map(|b| b.name.clone());
-        let backends: Vec<Value> = st
+        let backends = st
             .backends
             .iter()
             .zip(&self.backends)
-            .map(|(s, rt)| {
-                json!({
-                    "name": s.name,
-                    "next_hop": s.next_hop.to_string(),
-                    "check": rt.check,
-                    "health": s.health,
-                    "drained": s.drained,
-                    "up_for_ms": s.up_since.map(|t| now.saturating_duration_since(t).as_millis() as u64),
-                    "last_probe": rt.last.as_ref().map(|p| json!({
-                        "ok": p.ok,
-                        "latency_us": p.latency.as_micros() as u64,
-                        "error": p.error,
-                        "age_ms": now.saturating_duration_since(p.at).as_millis() as u64,
-                    })),
-                })
+            .map(|(s, rt)| BackendStatus {
+                name: s.name.clone(),
+                next_hop: s.next_hop,
+                check: rt.check.clone(),
+                health: engine_health(s.health),
+                drained: s.drained,
+                up_for_ms: s.up_since.map(|t| millis(now.saturating_duration_since(t))),
+                last_probe: rt.last.as_ref().map(|p| LastProbeDoc {
+                    ok: p.ok,
+                    latency_us: u64::try_from(p.latency.as_micros()).unwrap_or(u64::MAX),
+                    error: p.error.clone(),
+                    age_ms: millis(now.saturating_duration_since(p.at)),
+                }),
             })
             .collect();
-        json!({
-            "prefix": self.prefix.to_string(),
-            "active": name(st.active),
-            "next_hop": st.active.and_then(|i| self.backends.get(i)).map(|b| b.next_hop.to_string()),
-            "forced": name(st.forced),
-            "starting": st.starting,
-            "pending_failback": st.pending_failback.map(|p| json!({
-                "backend": name(Some(p.backend)),
-                "in_ms": p.at.saturating_duration_since(now).as_millis() as u64,
-            })),
-            "backends": backends,
-        })
+        VipStatus {
+            prefix: self.prefix.to_string(),
+            active: name(st.active),
+            next_hop: st
+                .active
+                .and_then(|i| self.backends.get(i))
+                .map(|b| b.next_hop),
+            forced: name(st.forced),
+            starting: st.starting,
+            pending_failback: st.pending_failback.map(|p| PendingFailback {
+                backend: name(Some(p.backend)),
+                in_ms: millis(p.at.saturating_duration_since(now)),
+            }),
+            backends,
+        }
     }
 }

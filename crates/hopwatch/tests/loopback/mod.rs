@@ -1,5 +1,8 @@
 //! Running `hopwatch` roles as child processes on loopback for tests: stopped by
 //! PID on drop, stdout parsed as JSON lines by a reader thread, every wait bounded.
+//! Every line must also parse as an event of the contract (`hopwatch-events`,
+//! `docs/events.md`): one that does not fails the wait that meets it, so a renamed
+//! field fails every test that prints it, whatever the test looks up.
 
 // Each test binary that includes this module uses a different part of it.
 #![allow(dead_code)]
@@ -25,6 +28,23 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The `event` of the marker that replaces a line breaking the contract.
+pub const BROKEN_CONTRACT: &str = "<breaks the event contract>";
+
+/// `v`, or the marker of a broken contract when `line` is an event line that does
+/// not parse as [`hopwatch_events::Line`] (a field renamed, retyped or gone).
+pub fn contract_checked(v: Value, line: &str) -> Value {
+    if v.get("event").is_none() {
+        return v;
+    }
+    match hopwatch_events::Line::parse(line) {
+        Ok(_) => v,
+        Err(e) => {
+            serde_json::json!({"event": BROKEN_CONTRACT, "error": e.to_string(), "line": line})
+        }
     }
 }
 
@@ -74,7 +94,7 @@ fn spawn_argv(argv: &[&str], stderr: Stdio) -> Proc {
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
+                let _ = tx.send(contract_checked(v, &line));
             }
         }
     });
@@ -103,6 +123,9 @@ impl Proc {
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.events.recv_timeout(left) {
                 Ok(v) => {
+                    if v["event"] == BROKEN_CONTRACT {
+                        panic!("a line breaks the event contract: {v}");
+                    }
                     self.seen.push(v.clone());
                     if pred(&v) {
                         return Some(v);

@@ -16,6 +16,24 @@ use super::proc;
 /// The pseudo-event the reader appends when hopwatch's stdout closes.
 pub const STDOUT_CLOSED: &str = "<stdout closed>";
 
+/// The `event` of the marker that replaces a line breaking the event contract
+/// (`hopwatch-events`, `docs/events.md`): a field renamed, retyped or gone.
+pub const BROKEN_CONTRACT: &str = "<breaks the event contract>";
+
+/// `v`, or the marker of a broken contract when `line` is an event line that does
+/// not parse as [`hopwatch_events::Line`].
+fn contract_checked(v: Value, line: &str) -> Value {
+    if v.get("event").is_none_or(|e| e == "<not json>") {
+        return v;
+    }
+    match hopwatch_events::Line::parse(line) {
+        Ok(_) => v,
+        Err(e) => {
+            serde_json::json!({"event": BROKEN_CONTRACT, "error": e.to_string(), "line": line})
+        }
+    }
+}
+
 /// The events printed so far, and a condvar signalled on each new one.
 type Events = Arc<(Mutex<Vec<Value>>, Condvar)>;
 
@@ -116,6 +134,7 @@ impl Hopwatch {
                     eprintln!("[{label}] non-JSON stdout line: {line}");
                     serde_json::json!({ "event": "<not json>", "line": line })
                 });
+                let v = contract_checked(v, &line);
                 let (lock, cv) = &*sink;
                 lock.lock().expect("event lock").push(v);
                 cv.notify_all();
@@ -197,6 +216,15 @@ impl Hopwatch {
         let (lock, cv) = &*self.events;
         let mut events = lock.lock().expect("event lock");
         loop {
+            // A line that breaks the event contract fails the test here, whatever
+            // `pred` looks for.
+            if let Some(v) = events
+                .iter()
+                .skip(from)
+                .find(|v| v["event"] == BROKEN_CONTRACT)
+            {
+                panic!("[{}] a line breaks the event contract: {v}", self.name);
+            }
             if let Some(v) = events.iter().skip(from).find(|v| pred(v)) {
                 return Some(v.clone());
             }

@@ -126,8 +126,9 @@ fn drain(lab: &mut Lab) -> StepsFuture<'_> {
         lab.spawn_role("ws1").await?;
         s.mark("ws1 restarted", t, "back");
         let wlog = lab.watcher_log();
-        crate::procs::wait_for(&wlog, t, Duration::from_secs(5), "ws1 up", |v| {
-            v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "up"
+        crate::procs::wait_for(&wlog, t, Duration::from_secs(5), "ws1 up", |l| {
+            matches!(&l.event, hopwatch_events::Event::Health(h)
+                if h.backend == "ws1" && h.to == hopwatch_events::watcher::Health::Up)
         })
         .await?;
         let back = now_us();

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use hopwatch_load::now_us;
+use hopwatch_events::{Event, now_us};
 
 use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
 use crate::lab::{Lab, RouteServerProcs};
-use crate::procs::{ts, wait_for};
+use crate::procs::{is_ip, wait_for};
 
 /// SIGKILL the watcher and start it again.
 pub const WATCHER: Scenario = Scenario {
@@ -45,11 +45,11 @@ fn watcher(lab: &mut Lab) -> StepsFuture<'_> {
         lab.spawn_role("watcher").await?;
         s.mark("watcher restarted", t, "back");
         let wlog = lab.watcher_log();
-        let up = wait_for(&wlog, t, Duration::from_secs(10), "update_sent", |v| {
-            v["event"] == "update_sent"
+        let up = wait_for(&wlog, t, Duration::from_secs(10), "update_sent", |l| {
+            matches!(l.event, Event::UpdateSent(_))
         })
         .await?;
-        s.mark("watcher's first UPDATE", ts(&up), "update");
+        s.mark("watcher's first UPDATE", up.ts_us, "update");
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(s)
     })
@@ -73,20 +73,23 @@ fn route_server(lab: &mut Lab) -> StepsFuture<'_> {
             )
             .await?;
             s.event(format!("restart {rs1}"), ev);
-            let st = wait_for(&rlog, ev, Duration::from_secs(6), "instance_started", |v| {
-                v["event"] == "instance_started"
+            let st = wait_for(&rlog, ev, Duration::from_secs(6), "instance_started", |l| {
+                matches!(l.event, Event::InstanceStarted(_))
             })
             .await?;
-            s.mark(format!("{rs1} started"), ts(&st), "back");
+            s.mark(format!("{rs1} started"), st.ts_us, "back");
             let es = wait_for(
                 &rlog,
                 ev,
                 Duration::from_secs(12),
                 "the watcher's session again",
-                |v| v["event"] == "established" && v["instance"] == rs1 && v["peer"] == watcher,
+                |l| {
+                    l.instance.is_some_and(|i| is_ip(&i, rs1))
+                        && matches!(&l.event, Event::Established(e) if is_ip(&e.peer, watcher))
+                },
             )
             .await?;
-            s.mark("watcher re-established", ts(&es), "update");
+            s.mark("watcher re-established", es.ts_us, "update");
         } else {
             let addr = lab.layout.rs[1];
             let role = lab.instance_role(1);
@@ -104,10 +107,10 @@ fn route_server(lab: &mut Lab) -> StepsFuture<'_> {
                 t,
                 Duration::from_secs(15),
                 "the watcher's session again",
-                |v| v["event"] == "established" && v["peer"] == addr,
+                |l| matches!(&l.event, Event::Established(e) if is_ip(&e.peer, addr)),
             )
             .await?;
-            s.mark("watcher re-established", ts(&es), "update");
+            s.mark("watcher re-established", es.ts_us, "update");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(s)
