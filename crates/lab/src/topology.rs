@@ -41,13 +41,7 @@ impl RouteServer {
 }
 
 /// The route server's timing profile (`hopwatch route-server --profile`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Profile {
-    /// Program each route at once.
-    Instant,
-    /// Azure's measured propagation delays and one change per route per 30 s.
-    Azure,
-}
+pub use hopwatch_route_server::ProfileName as Profile;
 
 /// Every address, port and namespace of one lab run.
 #[derive(Debug, Clone)]
@@ -266,10 +260,7 @@ impl Layout {
             "--port",
             &self.bgp_port.to_string(),
             "--profile",
-            match self.profile {
-                Profile::Instant => "instant",
-                Profile::Azure => "azure",
-            },
+            self.profile.as_str(),
         ]);
         if self.netns.is_some() {
             v.extend(strings(&["--dataplane", "kernel"]));

@@ -20,8 +20,8 @@
 //! - [`program`]: when a change reaches the data plane. [`Programmer`] programs at
 //!   once ([`Profile::Instant`]) or like the cloud ([`Profile::Azure`]: a delay
 //!   drawn from the 13 measured propagation times, at most one change per route
-//!   per 30 s). Inside it: `program/profile.rs` ([`Profile`]) and `program/rng.rs`
-//!   (SplitMix64, seeded, for reproducible timelines).
+//!   per 30 s). Inside it: `program/profile.rs` ([`Profile`]); the delays are drawn
+//!   by a seeded `fastrand::Rng`, for reproducible timelines.
 //!
 //! ```text
 //!   UPDATE ─► Rib::receive ─► Vec<RibChange> ─┬─► Programmer::submit ─► poll(now) ─► Program ─► data plane
@@ -31,7 +31,7 @@
 pub mod program;
 pub mod rib;
 
-pub use program::{Profile, Program, Programmer};
+pub use program::{Profile, ProfileName, Program, Programmer};
 pub use rib::{
     AZURE_ROUTE_SERVER_AS, BestPath, Path, Received, Rib, RibChange, RibConfig, RibError,
 };

@@ -3,9 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use hopwatch_bgp::{Asn, HoldTime, Prefix};
 use hopwatch_dataplane::Kind;
+use hopwatch_route_server::ProfileName;
 
 /// `hopwatch route-server`.
 #[derive(Debug, Clone, Args)]
@@ -33,8 +34,8 @@ pub struct RouteServerArgs {
     /// `instant` programs at once; `azure` delays each programming by one of the 13
     /// propagation times measured on Azure (0.9 to 5.6 s) and allows one change per
     /// route per 30 s, the latest state winning.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Instant)]
-    pub profile: ProfileArg,
+    #[arg(long, value_enum, default_value_t = ProfileName::Instant)]
+    pub profile: ProfileName,
     /// With `--profile azure`: the interval between two changes of one route (0 = no limit).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub min_interval: Option<Duration>,
@@ -58,15 +59,6 @@ pub struct RouteServerArgs {
     /// The introspection API (`hopwatch ctl --api ADDR peers|rib|dataplane|programs`).
     #[arg(long, default_value = "127.0.0.1:9180")]
     pub api: SocketAddr,
-}
-
-/// `--profile`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProfileArg {
-    /// Program at once.
-    Instant,
-    /// The cloud's measured delays and its one change per route per 30 s.
-    Azure,
 }
 
 fn parse_peer(s: &str) -> Result<(IpAddr, Asn), String> {

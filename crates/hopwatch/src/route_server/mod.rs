@@ -105,16 +105,10 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
     };
     let plane = AnyDataPlane::new(args.dataplane, proxy)
         .map_err(|e| anyhow!("data plane {}: {e}", args.dataplane))?;
-    let profile = match args.profile {
-        args::ProfileArg::Instant => Profile::Instant,
-        args::ProfileArg::Azure => {
-            let mut p = Profile::azure(args.seed);
-            if let (Some(min), Profile::Azure { min_interval, .. }) = (args.min_interval, &mut p) {
-                *min_interval = (!min.is_zero()).then_some(min);
-            }
-            p
-        }
-    };
+    let mut profile = args.profile.profile(args.seed);
+    if let (Some(min), Profile::Azure { min_interval, .. }) = (args.min_interval, &mut profile) {
+        *min_interval = (!min.is_zero()).then_some(min);
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<Tagged>();
     let mut instances = Vec::new();
     for (i, &addr) in args.instances.iter().enumerate() {

@@ -32,9 +32,8 @@
 //! jumps.
 
 mod profile;
-mod rng;
 
-pub use profile::{AZURE_MIN_INTERVAL, MEASURED_DELAYS_MS, Profile, measured_delays};
+pub use profile::{AZURE_MIN_INTERVAL, MEASURED_DELAYS_MS, Profile, ProfileName, measured_delays};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
@@ -43,8 +42,6 @@ use std::time::{Duration, Instant};
 use hopwatch_bgp::Prefix;
 
 use crate::rib::RibChange;
-
-use rng::SplitMix64;
 
 /// A change the data plane must carry out now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +76,9 @@ struct RouteState {
 pub struct Programmer {
     delays: Vec<Duration>,
     min_interval: Option<Duration>,
-    rng: SplitMix64,
+    /// Seeded: the same seed draws the same delays (fastrand's wyrand; the delays
+    /// only need to look drawn from the list and repeat for a seed).
+    rng: fastrand::Rng,
     routes: BTreeMap<Prefix, RouteState>,
     /// Prefixes with something in flight.
     pending: BTreeSet<Prefix>,
@@ -101,7 +100,7 @@ impl Programmer {
         Programmer {
             delays,
             min_interval,
-            rng: SplitMix64::new(seed),
+            rng: fastrand::Rng::with_seed(seed),
             routes: BTreeMap::new(),
             pending: BTreeSet::new(),
             cooling: BTreeSet::new(),
@@ -123,7 +122,7 @@ impl Programmer {
         let delay = if self.delays.is_empty() {
             Duration::ZERO
         } else {
-            self.delays[self.rng.below(self.delays.len())]
+            self.delays[self.rng.usize(..self.delays.len())]
         };
         let after_previous = route.queue.back().map_or(now, |f| f.ready_at);
         route.queue.push_back(InFlight {

@@ -53,3 +53,38 @@ pub fn measured_delays() -> Vec<Duration> {
         .map(|ms| Duration::from_millis(*ms))
         .collect()
 }
+
+/// A profile by name, as the command lines (`hopwatch route-server --profile`,
+/// `hopwatch lab --profile`) choose it; [`ProfileName::profile`] gives the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ProfileName {
+    /// Program each route at once.
+    Instant,
+    /// Azure's measured propagation delays and one change per route per 30 s.
+    Azure,
+}
+
+impl ProfileName {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Instant => "instant",
+            ProfileName::Azure => "azure",
+        }
+    }
+
+    /// The profile; `seed` draws the Azure profile's delays.
+    pub fn profile(self, seed: u64) -> Profile {
+        match self {
+            ProfileName::Instant => Profile::Instant,
+            ProfileName::Azure => Profile::azure(seed),
+        }
+    }
+}
+
+impl std::fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
