@@ -1,12 +1,11 @@
-//! Turning the shared command-line settings into a session configuration, and
-//! the signal handling every BGP role shares.
+//! Turning the shared command-line settings (and the watcher's `[bgp]`) into a
+//! session configuration, and the Cease a BGP role sends when it stops.
 
 use std::time::Duration;
 
 use hopwatch_bgp::session::{GracefulRestart, SessionConfig};
 use hopwatch_bgp::{Asn, Notification};
 use hopwatch_bgp_driver::Speaker;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::BgpArgs;
 
@@ -43,16 +42,6 @@ pub fn session_config_from(bgp: &crate::config::Bgp, peer_as: Asn) -> SessionCon
         notification: true,
     });
     cfg
-}
-
-/// Waits for SIGTERM or Ctrl-C.
-pub async fn terminated() -> anyhow::Result<&'static str> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
 }
 
 /// Sends Cease / Administrative Shutdown with `why` to every peer and waits a

@@ -14,8 +14,8 @@ use hopwatch_load::{
     AnalysisConfig, Event, Injector, InjectorConfig, Target, analyze, output, progress::Progress,
 };
 
-use crate::bgp_setup::terminated;
 use crate::out;
+use crate::signals::terminated;
 
 /// The exit status when requests were made and none succeeded (1 is any other
 /// error, 2 a usage error).

@@ -6,7 +6,8 @@
 //! - `json`: the JSON event lines on stdout.
 //! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
 //!   as exit statuses.
-//! - `bgp_setup`: command-line settings to session settings; signals.
+//! - `bgp_setup`: command-line settings to session settings; the stopping Cease.
+//! - `signals`: SIGTERM and Ctrl-C, for every long-running role.
 //! - `config`: the watcher's TOML config, checked with file, line and key in errors.
 //! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
 //! - `api_serve`, `nofile`: the HTTP APIs served under limits (connections, timeouts),
@@ -37,6 +38,7 @@ mod observe;
 mod out;
 mod route_server;
 mod run;
+mod signals;
 mod speak;
 mod web;
 

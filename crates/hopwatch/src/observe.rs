@@ -14,9 +14,10 @@ use hopwatch_events::{Event, Line};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config, shutdown, terminated};
+use crate::bgp_setup::{session_config, shutdown};
 use crate::cli::ObserveArgs;
 use crate::json;
+use crate::signals::terminated;
 
 /// What every peer currently announces: (peer, prefix) → (next hop, attributes).
 #[derive(Default)]

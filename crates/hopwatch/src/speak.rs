@@ -18,10 +18,11 @@ use hopwatch_bgp_driver::{PeerConfig, Speaker};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config, shutdown, terminated};
+use crate::bgp_setup::{session_config, shutdown};
 use crate::cli::SpeakArgs;
 use crate::command::{self, Command};
 use crate::json;
+use crate::signals::terminated;
 
 /// Runs the speaker until SIGTERM or Ctrl-C.
 pub async fn run(args: SpeakArgs) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@ use axum::routing::get;
 use clap::Args;
 use serde_json::{Map, Value};
 
-use crate::bgp_setup::terminated;
+use crate::signals::terminated;
 
 /// `hopwatch web`.
 #[derive(Debug, Args)]

@@ -94,9 +94,10 @@
 //! tick go out in one wake-up and their answers, which arrive together, are read in
 //! one more. Measured with `cargo bench -p hopwatch --bench watcher_cost` (the
 //! whole watcher, CPU time, on the shared 2-core VM; runs vary by ±15 %): the
-//! example config (2 backends every 10 ms) went from 3.0–3.1 % of one core to
-//! 2.3–2.7 %, with 1.5 instead of 1.9 context switches per probe; 1,000 backends at
-//! 100 ms from 38–41 % to 29–33 %. On the same machine a bare tokio loop with no
+//! example config (2 backends every 10 ms) costs 1.9–2.5 % of one core with 1.5
+//! context switches per probe (2.9–3.1 % with backends that answer `Connection:
+//! close`: a new connection per probe, opened ahead); 1,000 backends at 100 ms cost
+//! 29–33 %. On the same machine a bare tokio loop with no
 //! checker logic costs 1.5–2.1 % (two GETs every 10 ms) and 22 % (1,000 GETs every
 //! 100 ms, in groups of eight), and a timer alone waking every 10 ms 0.6–0.9 %: what
 //! is left is mostly the kernel's TCP work of both ends and the wake-up for the

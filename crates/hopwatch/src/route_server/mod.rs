@@ -38,8 +38,9 @@ use hopwatch_route_server::rib::{Rib, RibChange, RibConfig};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{shutdown, terminated};
+use crate::bgp_setup::shutdown;
 use crate::json;
+use crate::signals::terminated;
 pub use args::RouteServerArgs;
 
 /// Programming events kept for the API.
