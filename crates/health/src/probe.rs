@@ -16,7 +16,8 @@
 //!   ends never sets it, so a backend that accepts and closes at once cannot drive the
 //!   checker into a loop of re-probes.
 //! - [`Failure::definitive`]: the backend's host said no (RST to our SYN: connection
-//!   refused; or a reset on a fresh connection). It is counted, and confirmed at once
+//!   refused; a reset on a fresh connection, or its end before any answer). It is
+//!   counted, and confirmed at once
 //!   by another probe, so `fall` is reached within a few round trips rather than
 //!   `fall` intervals. The checker bounds these re-probes (see its module doc).
 
@@ -205,7 +206,12 @@ pub(crate) async fn probe(
         Ok(response) => response,
         Err(e) => {
             let died = matches!(e, HttpError::Closed { .. } | HttpError::Io(_));
-            let reset = matches!(&e, HttpError::Io(io) if is_definitive(io));
+            // A reset, or an end before any byte of an answer: a process dying under
+            // our request (its listener can outlive its connections by a moment) or
+            // one that accepts and closes. Both are counted; confirming them at once
+            // is bounded like any definitive failure.
+            let reset = matches!(&e, HttpError::Io(io) if is_definitive(io))
+                || matches!(e, HttpError::Closed { partial: false });
             let failure = Failure {
                 connection_died: reused && died,
                 definitive: !reused && reset,

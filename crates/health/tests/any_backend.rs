@@ -143,14 +143,14 @@ async fn a_backend_that_closes_every_held_connection_cannot_make_the_checker_loo
 
     let reports = reports_for(&mut rx, Duration::from_millis(1000)).await;
 
-    // About ten ticks, each with a scheduled probe and at most two losses answered
-    // by a re-probe and one more loss (six reports, six connections with those
+    // About ten ticks, each with a scheduled probe and at most four losses answered
+    // by a re-probe and one more loss (ten reports, ten connections with those
     // opened ahead): a bounded number, where a loop at round-trip speed would make
     // thousands.
     let accepted = server.stats.accepted.load(Ordering::SeqCst) - before;
     println!("{} reports, {accepted} connections in 1 s", reports.len());
-    assert!(reports.len() <= 100, "{}", summary(&reports));
-    assert!(accepted <= 100, "{accepted} connections in 1 s");
+    assert!(reports.len() <= 150, "{}", summary(&reports));
+    assert!(accepted <= 150, "{accepted} connections in 1 s");
     assert!(
         reports.iter().all(|r| r.state == Health::Up),
         "{}",

@@ -65,9 +65,9 @@
 //! `Down` about three round trips after the kill: loss, refused, refused.
 //!
 //! A backend (or a middlebox) that closes held connections at once could make this a
-//! loop of re-probes: losses re-probe at once at most twice per tick (see
-//! `LOSS_REPROBES_PER_TICK` for why two); a further loss before the next tick waits
-//! for the schedule. `CheckSpec::watch_connection = false`
+//! loop of re-probes: losses re-probe at once at most four times per tick (see
+//! `LOSS_REPROBES_PER_TICK` for why more than one); a further loss before the next
+//! tick waits for the schedule. `CheckSpec::watch_connection = false`
 //! holds nothing: a keep-alive connection is still reused, but a backend that closes
 //! after each answer is seen dead by the next probe's refused connect, and a `tcp://`
 //! probe closes its connection at once. Cost of the default: one socket per backend
@@ -75,8 +75,8 @@
 //! same connects as without it.
 //!
 //! # Refused and reset
-//! A refused connect (RST to our SYN) or a reset on a fresh connection is the
-//! backend's host saying no: it is counted, and confirmed at once by another probe
+//! A refused connect (RST to our SYN), or a reset or an end before any answer on a
+//! fresh connection, is the backend's host saying no: it is counted, and confirmed at once by another probe
 //! instead of at the next tick, so `fall` is reached within a few round trips. These
 //! re-probes stop when the verdict is `Down` and number at most `fall` between two
 //! counted successes, so a backend that refuses for good is probed on the schedule.
@@ -658,13 +658,14 @@ impl InFlight {
     }
 }
 
-/// Re-probes for lost connections between two ticks. Two, not one: a killed
-/// process's listening socket can outlive its connections by a moment, so the
-/// first re-probe may be accepted by the kernel on the process's way out (a
-/// `tcp://` check then succeeds) and its connection lost again at once; the second
-/// finds the port closed. More would only let a backend that closes every held
-/// connection make the checker probe faster than its interval.
-const LOSS_REPROBES_PER_TICK: u32 = 2;
+/// Re-probes for lost connections between two ticks. More than one: a killed
+/// process's listening socket can outlive its connections by a moment (the kernel
+/// closes a dying process's descriptors one by one), so a re-probe may be accepted
+/// on the process's way out (a `tcp://` check then succeeds) and its connection lost
+/// again at once; the benchmark saw that repeat. A few more find the port closed.
+/// The bound only keeps a backend that closes every held connection from making the
+/// checker probe more than this many extra times per interval.
+const LOSS_REPROBES_PER_TICK: u32 = 4;
 
 /// The least lateness that marks a stall (a quarter of the timeout above that):
 /// tokio's timers have a millisecond's granularity and a busy runtime adds a few.
