@@ -8,7 +8,7 @@
 // In a test a panic is a failed test, not a crashed daemon.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use hopwatch_bgp::{Asn, HoldTime, RouterId};
 use socket2::{Domain, Socket, Type};
 
 mod loopback;
-use loopback::{free_port, spawn};
+use loopback::{free_port, read_notification, spawn};
 
 const OBSERVER: &str = "127.20.0.8";
 const SPEAKER: &str = "127.20.0.7";
@@ -59,23 +59,7 @@ impl RawPeer {
     /// Reads messages until a NOTIFICATION (returns code, subcode), or `None`
     /// when none comes within the read timeout.
     fn notification(&mut self) -> Option<(u8, u8)> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            while let Ok(Some(len)) = message::frame_len(&buf) {
-                if buf.len() < len {
-                    break;
-                }
-                let msg: Vec<u8> = buf.drain(..len).collect();
-                if msg[18] == 3 {
-                    return Some((msg[19], msg[20]));
-                }
-            }
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
+        read_notification(&mut self.stream)
     }
 
     fn open(asn: u32, hold: u16, id: Ipv4Addr) -> Vec<u8> {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use hopwatch_bgp::message::{self, Capability, Codec, Message, Open};
 use hopwatch_bgp::{Asn, HoldTime, RouterId};
-use loopback::{Proc, free_port, spawn, spawn_with};
+use loopback::{Proc, free_port, read_notification, spawn, spawn_with};
 use socket2::{Domain, Socket, Type};
 
 /// Lines of a child's stderr, read by a thread as they come.
@@ -293,27 +293,6 @@ fn open_from(asn: u32, id: &str) -> Vec<u8> {
         capabilities: vec![Capability::FourOctetAs(Asn(asn))],
     };
     message::encode_to_vec(&Message::Open(open), &Codec::default())
-}
-
-/// Reads until a NOTIFICATION (code, subcode), the end of the stream or the timeout.
-fn read_notification(stream: &mut TcpStream) -> Option<(u8, u8)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        while let Ok(Some(len)) = message::frame_len(&buf) {
-            if buf.len() < len {
-                break;
-            }
-            let msg: Vec<u8> = buf.drain(..len).collect();
-            if msg[18] == 3 {
-                return Some((msg[19], msg[20]));
-            }
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
 }
 
 /// Whether the server has closed `stream` (EOF or reset); what it sends is read and

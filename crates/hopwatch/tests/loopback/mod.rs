@@ -159,3 +159,25 @@ impl Proc {
         assert!(status.success(), "kill -{sig} failed");
     }
 }
+
+/// Reads BGP messages from `stream` until a NOTIFICATION: its (code, subcode), or
+/// `None` at the end of the stream or its read timeout.
+pub fn read_notification(stream: &mut impl std::io::Read) -> Option<(u8, u8)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Ok(Some(len)) = hopwatch_bgp::message::frame_len(&buf) {
+            if buf.len() < len {
+                break;
+            }
+            let msg: Vec<u8> = buf.drain(..len).collect();
+            if msg[18] == 3 {
+                return Some((msg[19], msg[20]));
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
