@@ -131,6 +131,43 @@ pub struct Status {
     pub recent_moves: Vec<Line>,
     /// Routes and End-of-RIB are still held until every VIP has a verdict.
     pub routes_held: bool,
+    /// This watcher's role in a pair, and whose route the route servers use.
+    #[serde(default)]
+    pub ha: HaStatus,
+}
+
+/// `ha` in `/status`: this watcher's place in a primary/standby pair (`[ha]`), and
+/// what each route server tells of the VIP's route it uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaStatus {
+    /// `primary`, `standby`, or `alone` (no `[ha]`).
+    pub role: String,
+    /// Extra copies of our AS in the AS path we announce (0 but for a standby).
+    pub prepend: u8,
+    /// The AS path of our announcements on eBGP sessions, as sent.
+    pub as_path: String,
+    /// Per route server and VIP, the VIP's route the route server last sent us.
+    pub routes_seen: Vec<RouteSeen>,
+}
+
+/// The VIP's route a route server last sent this watcher: its best route, when it
+/// is not ours (a route server does not send a peer its own route back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteSeen {
+    /// The route server.
+    pub peer: IpAddr,
+    /// The VIP.
+    pub vip: String,
+    /// The route's next hop, `null` when the route server sent none (or withdrew it).
+    pub next_hop: Option<IpAddr>,
+    /// Its AS path, `null` when none was received.
+    pub as_path: Option<String>,
+    /// Whose it is, by the copies of its origin AS at the end of the path against
+    /// ours: `primary` (fewer: a more preferred watcher's), `standby` (more),
+    /// `same-preference` (as many: our own route echoed, or a watcher as preferred as
+    /// us, which route servers would join into ECMP), or `none` (nothing received:
+    /// the route server uses ours, or has no route).
+    pub whose: String,
 }
 
 impl Status {

@@ -76,6 +76,7 @@ pub fn describe(c: &Config) -> String {
             );
         }
     }
+    ha(&mut s, c);
     let rate = config::bounds::probes_per_second(c);
     let _ = writeln!(
         s,
@@ -95,4 +96,49 @@ pub fn describe(c: &Config) -> String {
         if c.azure { "; Azure rules on" } else { "" },
     );
     s
+}
+
+/// The pair: the role, the AS path, and how soon the standby takes over. The figures
+/// follow from the hold time and graceful restart: when the primary's process dies
+/// its kernel closes the sessions, and a route server drops its routes at once, or
+/// keeps them (stale) for the restart time when graceful restart was negotiated
+/// (RFC 4724); when its host freezes or is cut off, only the hold timer notices, and
+/// a route server that implements RFC 8538 (FRR does by default; Azure documents
+/// nothing) keeps the routes the restart time more. While a dead
+/// primary's route is kept, the standby's cannot replace it.
+fn ha(s: &mut String, c: &Config) {
+    use std::fmt::Write;
+    let Some(role) = c.role() else { return };
+    let prepend = c.prepend();
+    let path = vec![c.bgp.local_as.to_string(); usize::from(prepend) + 1].join(" ");
+    let hold = c.bgp.hold_time.secs();
+    let _ = writeln!(
+        s,
+        "  HA: {} watcher, announcing AS path {path}{}",
+        role.as_str(),
+        if prepend > 0 {
+            format!(" ({prepend} prepended: used only while the primary's route is gone)")
+        } else {
+            " (preferred over the standby's)".into()
+        }
+    );
+    let (killed, frozen) = match c.bgp.graceful_restart {
+        None => (
+            "at once".to_string(),
+            format!("at most {hold} s (the hold time)"),
+        ),
+        Some(gr) => (
+            format!("after {gr} s (graceful restart keeps its route that long)"),
+            format!(
+                "at most {hold} s (the hold time), or {} s where the route server keeps \
+                 routes after a hold timer expiry (RFC 8538, as FRR does)",
+                u32::from(hold) + u32::from(gr)
+            ),
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "  HA: the standby's route takes over when the primary's process dies: {killed}; when \
+         its host freezes or is cut off: {frozen}"
+    );
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use hopwatch_events::route_server::InstancePeers;
-use hopwatch_events::watcher::{ApiError, ControlAnswer, Status};
+use hopwatch_events::watcher::{ApiError, ControlAnswer, HaStatus, Status};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, header};
@@ -289,6 +289,7 @@ pub fn status_table(v: &Status) -> String {
     for sess in &v.sessions {
         let _ = writeln!(out, "{:<16} {:?}", sess.peer.to_string(), sess.state);
     }
+    ha_table(&mut out, &v.ha);
     if v.moves().next().is_some() {
         let _ = writeln!(out, "\nRECENT MOVES (newest first)");
         for (ts, m) in v.moves().take(10) {
@@ -304,6 +305,49 @@ pub fn status_table(v: &Status) -> String {
         }
     }
     out
+}
+
+/// The pair: our role, and whose route each route server says it uses.
+fn ha_table(out: &mut String, ha: &HaStatus) {
+    use std::fmt::Write;
+    if ha.role.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nHA: this watcher is {}, announcing AS path {}{}",
+        ha.role,
+        ha.as_path,
+        if ha.prepend > 0 {
+            format!(" ({} prepended)", ha.prepend)
+        } else {
+            String::new()
+        }
+    );
+    if ha.routes_seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<16} {:<20} {:<16} {:<24} IN USE",
+        "ROUTE SERVER", "VIP", "SENDS NEXT HOP", "AS PATH"
+    );
+    for r in &ha.routes_seen {
+        let in_use = match r.whose.as_str() {
+            "none" => "ours, or none (a route server does not send a peer its own route)",
+            "primary" => "a more preferred watcher's (the primary's)",
+            "standby" => "a less preferred watcher's (the standby's)",
+            _ => "a route as preferred as ours: our own echoed, or a second primary (ECMP!)",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<20} {:<16} {:<24} {in_use}",
+            r.peer.to_string(),
+            r.vip,
+            s(r.next_hop),
+            r.as_path.as_deref().unwrap_or("-"),
+        );
+    }
 }
 
 /// The route server's peers as a table.

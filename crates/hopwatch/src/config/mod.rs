@@ -10,6 +10,7 @@
 //! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
 
 pub mod bounds;
+pub mod ha;
 mod locate;
 mod model;
 mod validate;

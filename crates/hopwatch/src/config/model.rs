@@ -39,6 +39,9 @@ pub struct Config {
     /// Where decisions are logged besides stdout and stderr.
     #[serde(default)]
     pub log: Log,
+    /// This watcher's role in a primary/standby pair (none: a watcher alone).
+    #[serde(default)]
+    pub ha: Option<super::ha::Ha>,
 }
 
 /// `[log]`.

@@ -20,6 +20,7 @@
 //! route servers drop the routes they kept for it (graceful restart).
 
 mod api;
+mod ha;
 mod metrics;
 mod received;
 pub mod syslog;
@@ -35,7 +36,7 @@ use axum::http::StatusCode;
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp::session::State as SessionState;
 use hopwatch_bgp_driver::rib_out::Change;
-use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker, sleep_until};
+use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
@@ -88,6 +89,8 @@ struct Watcher {
     last_stall_log: Option<std::time::Instant>,
     /// What the route servers send, printed for our VIPs, summed up for the rest.
     received: received::Received,
+    /// The VIPs' routes the route servers send, for `/status`'s `ha`.
+    seen: ha::Seen,
 }
 
 /// Runs the watcher until SIGTERM or Ctrl-C.
@@ -127,6 +130,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         engines_changed: true,
         last_stall_log: None,
         received: received::Received::default(),
+        seen: ha::Seen::default(),
         config,
     };
     if let Some(target) = w.config.log.syslog {
@@ -440,7 +444,7 @@ impl Watcher {
         let name = |i: Option<usize>| i.and_then(|i| vip.backends.get(i)).map(|b| b.name.clone());
         let next_hop = m.to.and_then(|i| vip.backends.get(i)).map(|b| b.next_hop);
         let change = match next_hop {
-            Some(nh) => Change::Announce(Route::new(vip.prefix, nh)),
+            Some(nh) => Change::Announce(ha::route(&self.config, vip.prefix, nh)),
             None => Change::Withdraw(vip.prefix),
         };
         let decided_us = now_us();
@@ -545,6 +549,13 @@ impl Watcher {
     fn on_bgp(&mut self, e: &DriverEvent) {
         // Routes that are not our VIPs are counted, not printed one by one.
         self.received.event(e, Instant::now());
+        if matches!(
+            e.kind,
+            EventKind::UpdateReceived { .. } | EventKind::Down(_)
+        ) {
+            let ours: Vec<Prefix> = self.vips.iter().map(|v| v.prefix).collect();
+            self.seen.event(e, &ours);
+        }
         match &e.kind {
             EventKind::State { to, .. } => {
                 self.sessions.insert(e.peer, (*to, e.ts_us));
@@ -651,6 +662,7 @@ impl Watcher {
     }
 
     fn status(&self, now: Instant) -> ev::Status {
+        let prefixes: Vec<Prefix> = self.vips.iter().map(|v| v.prefix).collect();
         let sessions = self
             .sessions
             .iter()
@@ -666,6 +678,7 @@ impl Watcher {
             sessions,
             recent_moves: self.recent.iter().cloned().collect(),
             routes_held: self.holding,
+            ha: self.seen.status(&self.config, &prefixes),
         }
     }
 
@@ -691,6 +704,7 @@ impl Watcher {
         if needs_restart {
             tracing::warn!("[bgp] and [api] listen changes take effect at the next restart");
         }
+
         // Route servers: add the new, stop the removed.
         for rs in self.config.route_servers.clone() {
             if !old.route_servers.iter().any(|o| o.address == rs.address) {
@@ -740,6 +754,17 @@ impl Watcher {
             }
         }
         self.received.set_ours(self.vips.iter().map(|v| v.prefix));
+        if old.prepend() != self.config.prepend() {
+            // A new role: every announced VIP again, with the new AS path (the same
+            // next hop: an implicit replacement, nothing withdrawn).
+            let changes = self
+                .vips
+                .iter()
+                .filter_map(|v| v.status(now).next_hop.map(|nh| (v.prefix, nh)))
+                .map(|(p, nh)| Change::Announce(ha::route(&self.config, p, nh)))
+                .collect();
+            self.speaker.apply(changes);
+        }
         json::print(&Line::now(Event::Reloaded(ev::Reloaded {
             vips_kept: kept,
             vips: self.vips.len() as u64,
