@@ -131,9 +131,10 @@ pub struct Status {
     pub recent_moves: Vec<Line>,
     /// Routes and End-of-RIB are still held until every VIP has a verdict.
     pub routes_held: bool,
-    /// This watcher's role in a pair, and whose route the route servers use.
-    #[serde(default)]
-    pub ha: HaStatus,
+    /// This watcher's role in a pair, and whose route the route servers use
+    /// (`null`, and left out, from a watcher older than `[ha]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaStatus>,
 }
 
 /// `ha` in `/status`: this watcher's place in a primary/standby pair (`[ha]`), and

@@ -289,7 +289,9 @@ pub fn status_table(v: &Status) -> String {
     for sess in &v.sessions {
         let _ = writeln!(out, "{:<16} {:?}", sess.peer.to_string(), sess.state);
     }
-    ha_table(&mut out, &v.ha);
+    if let Some(ha) = &v.ha {
+        ha_table(&mut out, ha);
+    }
     if v.moves().next().is_some() {
         let _ = writeln!(out, "\nRECENT MOVES (newest first)");
         for (ts, m) in v.moves().take(10) {
@@ -310,9 +312,6 @@ pub fn status_table(v: &Status) -> String {
 /// The pair: our role, and whose route each route server says it uses.
 fn ha_table(out: &mut String, ha: &HaStatus) {
     use std::fmt::Write;
-    if ha.role.is_empty() {
-        return;
-    }
     let _ = writeln!(
         out,
         "\nHA: this watcher is {}, announcing AS path {}{}",

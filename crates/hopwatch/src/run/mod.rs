@@ -678,7 +678,7 @@ impl Watcher {
             sessions,
             recent_moves: self.recent.iter().cloned().collect(),
             routes_held: self.holding,
-            ha: self.seen.status(&self.config, &prefixes),
+            ha: Some(self.seen.status(&self.config, &prefixes)),
         }
     }
 
