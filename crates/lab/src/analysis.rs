@@ -13,6 +13,7 @@ use hopwatch_load::{AnalysisConfig, Event as Injected, Record, analyze};
 use crate::lab::Lab;
 use crate::procs::{events, is_ip};
 use crate::scenarios::{Expect, Move, Scenario, Steps};
+use crate::topology::Watcher;
 use crate::trial::{Marker, Trial};
 
 fn ms(from_us: u64, to_us: u64) -> f64 {
@@ -70,6 +71,9 @@ impl Lab {
             failback_after_up_ms: None,
             failback_reason: None,
             early_failback: None,
+            takeover_ms: steps.takeover_ms,
+            moves_seen: None,
+            answered_by_ws2: None,
             outages: summary.outages.clone(),
             markers: Vec::new(),
             records: Vec::new(),
@@ -78,7 +82,7 @@ impl Lab {
             t.markers.push(marker(e.name.clone(), ev, "event"));
         }
         t.markers.extend(steps.markers);
-        let wev = events(&self.watcher_log());
+        let wev = events(&self.log_of(sc.decider));
         let rev = self.programmed_events();
         let (vip, ws1, ws2) = (self.layout.vip_prefix, self.layout.ws1, self.layout.ws2);
         let window = |l: &&Line| l.ts_us >= ev && l.ts_us <= t.end_us.max(ev) + 2_000_000;
@@ -214,6 +218,29 @@ impl Lab {
             // 2% of slack for the timer's granularity.
             t.early_failback = Some(shortest.is_some_and(|d| d < hold_ms * 0.98));
         }
+        if sc.expect == Expect::Steady && ev > 0 {
+            let end = t.end_us.max(ev) + 2_000_000;
+            let moves = Watcher::BOTH
+                .iter()
+                .flat_map(|w| events(&self.log_of(*w)))
+                .filter(|l| l.ts_us >= ev && l.ts_us <= end && move_of(l, vip).is_some())
+                .count();
+            let away = rev
+                .iter()
+                .filter(window)
+                .filter(|l| matches!(l.event, Event::Programmed(_)))
+                .filter(|l| !is_programmed_only(l, vip, ws1))
+                .count();
+            t.moves_seen = Some((moves + away) as u64);
+        }
+        if sc.expect == Expect::NothingToWs2 {
+            t.answered_by_ws2 = Some(
+                records
+                    .iter()
+                    .filter(|r| r.backend.as_deref() == Some("ws2"))
+                    .count() as u64,
+            );
+        }
         t.pass = t.error.is_none()
             && match sc.expect {
                 Expect::FailsOverAndBack { .. } => {
@@ -225,6 +252,8 @@ impl Lab {
                 Expect::NoFailbackBeforeHold => {
                     t.early_failback == Some(false) && t.failback_after_up_ms.is_some()
                 }
+                Expect::Steady => t.failed_requests == 0 && t.moves_seen == Some(0),
+                Expect::NothingToWs2 => t.failed_requests == 0 && t.answered_by_ws2 == Some(0),
             };
         t.markers.sort_by_key(|m| m.ts_us);
         t.records = records;

@@ -37,6 +37,12 @@ pub struct LabArgs {
     /// The watcher's failback hold (longer than a flap, short enough for the lab).
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub hold: Duration,
+    /// Both watchers' graceful restart time in seconds, or `off`. With it, the route
+    /// servers keep a dead primary's route (stale) that long before the standby's
+    /// takes over; without it the standby's takes over as soon as the primary's
+    /// session ends.
+    #[arg(long, default_value = "10", value_name = "SECS|off", value_parser = graceful_restart)]
+    pub graceful_restart: GracefulRestart,
     /// The namespace lab (root): the seed's addressing in network namespaces of its
     /// own, kernel routes, and the blackhole and drop scenarios.
     #[arg(long)]
@@ -139,4 +145,18 @@ to start when a lab port (or, with --netns, a lab namespace) is taken.",
         more = more(netns_only),
         netns = scenarios::help_lines(Place::Netns),
     )
+}
+
+/// `--graceful-restart`: seconds, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulRestart(pub Option<u16>);
+
+fn graceful_restart(s: &str) -> Result<GracefulRestart, String> {
+    if s == "off" {
+        return Ok(GracefulRestart(None));
+    }
+    match s.parse::<u16>() {
+        Ok(n @ 1..=4095) => Ok(GracefulRestart(Some(n))),
+        _ => Err(format!("{s:?}: seconds from 1 to 4095, or off")),
+    }
 }

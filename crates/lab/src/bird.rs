@@ -112,7 +112,10 @@ fn config(layout: &Layout, i: usize, log: &Path) -> String {
         "protocol direct {{\n  ipv4;\n  interface \"{}\";\n}}",
         crate::netns::BRIDGE
     );
-    let mut sessions = vec![("watcher", layout.watcher, WATCHER_AS)];
+    let mut sessions = vec![
+        ("watcher", layout.watcher, WATCHER_AS),
+        ("standby", layout.standby, WATCHER_AS),
+    ];
     if i == 0 {
         // The route server's data plane: the best route into the router's table.
         let _ = writeln!(c, "protocol kernel {{\n  ipv4 {{ export all; }};\n}}");
@@ -132,12 +135,12 @@ fn config(layout: &Layout, i: usize, log: &Path) -> String {
             c,
             "  connect delay time 1;\n  connect retry time 2;\n  error wait time 1, 5;"
         );
-        // The watcher gets nothing back; the observer sees what the route server
-        // learned, as Azure's other peers do.
-        let export = if name == "observer" { "all" } else { "none" };
+        // Every peer gets the best routes, as Azure Route Server's peers do: the
+        // observer sees what the route server learned, and each watcher of the pair
+        // the other's route when that is in use (`ctl status`).
         let _ = writeln!(
             c,
-            "  graceful restart on;\n  ipv4 {{ import all; export {export}; }};\n}}"
+            "  graceful restart on;\n  ipv4 {{ import all; export all; }};\n}}"
         );
     }
     c

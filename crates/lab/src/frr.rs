@@ -80,9 +80,9 @@ impl Frr {
         for (i, addr) in self.addrs.iter().enumerate() {
             let d = self.instance_dir(i);
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-            // The watcher on both instances; the observer, another peer seeing what
-            // the route server learned, on the first.
-            let mut neighbors = vec![(layout.watcher, WATCHER_AS)];
+            // Both watchers of the pair on both instances; the observer, another peer
+            // seeing what the route server learned, on the first.
+            let mut neighbors = vec![(layout.watcher, WATCHER_AS), (layout.standby, WATCHER_AS)];
             if i == 0 {
                 neighbors.push((layout.observer, OBSERVER_AS));
             }

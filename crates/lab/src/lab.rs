@@ -17,7 +17,7 @@ use crate::monitor;
 use crate::netns::{Net, in_ns};
 use crate::procs::{Procs, events, wait_for};
 use crate::scenarios::Backends;
-use crate::topology::{Layout, Profile, RouteServer, watcher_args};
+use crate::topology::{Layout, Profile, RouteServer, Watcher, watcher_args};
 
 /// The route server a lab runs, with what it needs to start and restart it.
 #[derive(Debug)]
@@ -61,8 +61,8 @@ pub struct Lab {
     pub route_server: RouteServerProcs,
     /// The children.
     pub procs: Procs,
-    /// The watcher's config file.
-    pub config: PathBuf,
+    /// Both watchers' graceful restart time (`--graceful-restart`), seconds.
+    pub graceful_restart: Option<u16>,
     /// Requests per second during each trial.
     pub rate: f64,
     /// The watcher's failback hold.
@@ -71,15 +71,30 @@ pub struct Lab {
     pub trials_run: usize,
     /// What the web servers now do with their connections.
     pub backends: Backends,
+    /// The standby was made to disagree (`disagree`): undone by [`Lab::steady`].
+    pub disagreeing: bool,
 }
 
 impl Lab {
     /// The pause between steps, for the effect of one to settle before the next.
     const SETTLE: Duration = Duration::from_millis(300);
 
-    /// The watcher's JSON lines.
+    /// The (primary) watcher's JSON lines.
     pub fn watcher_log(&self) -> PathBuf {
         self.procs.log("watcher")
+    }
+
+    /// The JSON lines of watcher `w` of the pair.
+    pub fn log_of(&self, w: Watcher) -> PathBuf {
+        self.procs.log(w.process())
+    }
+
+    /// The control API of watcher `w`.
+    pub fn api_of(&self, w: Watcher) -> &'static str {
+        match w {
+            Watcher::Primary => self.layout.watcher_api,
+            Watcher::Standby => self.layout.standby_api,
+        }
     }
 
     /// The route server's JSON lines (hopwatch's).
@@ -109,8 +124,17 @@ impl Lab {
         }
     }
 
-    /// Starts the role `name` (`route-server`, `ws1`, `ws2`, `watcher`, `observer`)
-    /// in its namespace.
+    /// The longest the route servers may keep a dead primary's route before the
+    /// standby's takes over: the hold time (9 s in the lab's configs), the graceful
+    /// restart time (kept stale that long, also after a hold timer expiry where the
+    /// route server implements RFC 8538), and 2 s of margin. `watcher-freeze`
+    /// freezes the primary this long.
+    pub fn takeover_bound(&self) -> Duration {
+        Duration::from_secs(9 + u64::from(self.graceful_restart.unwrap_or(0)) + 2)
+    }
+
+    /// Starts the role `name` (`route-server`, `ws1`, `ws2`, `watcher`, `standby`,
+    /// `observer`) in its namespace.
     pub async fn spawn_role(&mut self, name: &str) -> anyhow::Result<()> {
         let ns = self.layout.ns_of(name);
         let args = match (name, &self.route_server) {
@@ -122,7 +146,8 @@ impl Lab {
             }
             ("route-server", RouteServerProcs::Hopwatch) => self.layout.route_server_args(),
             ("ws1" | "ws2", _) => self.layout.web_args(name, self.backends),
-            ("watcher", _) => watcher_args(&self.config),
+            ("watcher", _) => watcher_args(&self.procs.dir().join(Watcher::Primary.config_file())),
+            ("standby", _) => watcher_args(&self.procs.dir().join(Watcher::Standby.config_file())),
             ("observer", _) => self.layout.observer_args(),
             (other, _) => bail!("lab: no role {other}"),
         };
@@ -229,6 +254,7 @@ impl Lab {
                 .with_context(|| format!("{name} did not start (see its .stderr)"))?;
         }
         self.spawn_role("watcher").await?;
+        self.spawn_role("standby").await?;
         self.spawn_role("observer").await?;
         self.wait_vip_on("ws1", Duration::from_secs(15) + self.slack())
             .await
@@ -292,6 +318,14 @@ impl Lab {
         .await?
     }
 
+    /// `hopwatch ctl ARGS` to both watchers of the pair, the primary first.
+    pub async fn ctl_both(&self, args: &[&str]) -> anyhow::Result<()> {
+        for w in Watcher::BOTH {
+            self.ctl(w.process(), self.api_of(w), args).await?;
+        }
+        Ok(())
+    }
+
     /// `hopwatch ctl --api API ARGS` in the namespace of the API's owner.
     pub async fn ctl(&self, owner: &str, api: &str, args: &[&str]) -> anyhow::Result<String> {
         ctl(
@@ -311,6 +345,13 @@ impl Lab {
             if net.ws1_drop_present() {
                 net.ws1_drop(self.layout.http_port, false)?;
             }
+            if net.standby_cut_present() {
+                net.standby_cut_from_ws1(false)?;
+            }
+        }
+        if std::mem::take(&mut self.disagreeing) {
+            let api = self.layout.standby_api;
+            let _ = self.ctl("standby", api, &["undrain", "ws1"]).await;
         }
         if self.procs.exited("ws1") {
             self.procs.kill("ws1").await.ok();
@@ -318,9 +359,15 @@ impl Lab {
         } else {
             self.procs.signal("ws1", "CONT").await.ok();
         }
-        if self.procs.exited("watcher") {
-            self.procs.kill("watcher").await.ok();
-            self.spawn_role("watcher").await?;
+        for w in Watcher::BOTH {
+            let name = w.process();
+            if self.procs.exited(name) {
+                self.procs.kill(name).await.ok();
+                self.spawn_role(name).await?;
+            } else {
+                // A trial that ended while it was frozen.
+                self.procs.signal(name, "CONT").await.ok();
+            }
         }
         if matches!(self.route_server, RouteServerProcs::Hopwatch) {
             if self.procs.exited("route-server") {
@@ -341,9 +388,7 @@ impl Lab {
             }
         }
         if self.get_backend().await.ok().as_deref() != Some("ws1") {
-            let _ = self
-                .ctl("watcher", self.layout.watcher_api, &["undrain", "ws1"])
-                .await;
+            let _ = self.ctl_both(&["undrain", "ws1"]).await;
         }
         self.wait_vip_on("ws1", self.hold + Duration::from_secs(8) + self.slack())
             .await

@@ -62,7 +62,7 @@ use anyhow::{Context, bail};
 pub use args::LabArgs;
 use lab::{Lab, RouteServerProcs};
 use scenarios::Scenario;
-use topology::{Layout, Profile, RouteServer};
+use topology::{Layout, Profile, RouteServer, Watcher};
 
 /// Runs the lab: `bin` is the `hopwatch` binary every role runs as (the binary
 /// passes its own path, a test `env!("CARGO_BIN_EXE_hopwatch")`), and `shutdown`
@@ -122,9 +122,12 @@ pub async fn run(
     // A fresh pids.txt: the PIDs of this run only.
     let _ = std::fs::remove_file(dir.join("pids.txt"));
     line(format!("hopwatch lab: output in {}", dir.display()))?;
-    let config = dir.join("watcher.toml");
-    std::fs::write(&config, layout.watcher_toml(args.hold))
-        .with_context(|| format!("writing {}", config.display()))?;
+    let gr = args.graceful_restart.0;
+    for w in Watcher::BOTH {
+        let path = dir.join(w.config_file());
+        std::fs::write(&path, layout.watcher_toml(w, args.hold, gr))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let net = match &layout.netns {
         Some(names) => Some(netns::Net::create(names.clone())?),
         None => None,
@@ -135,11 +138,12 @@ pub async fn run(
         net,
         route_server,
         procs: procs::Procs::new(bin.to_path_buf(), dir.clone()),
-        config,
+        graceful_restart: gr,
         rate: args.rate,
         hold: args.hold,
         trials_run: 0,
         backends: scenarios::Backends::KeepAlive,
+        disagreeing: false,
     };
 
     let body = async {
@@ -160,12 +164,16 @@ pub async fn run(
             for n in 1..=args.trials as usize {
                 let t = lab.trial(sc, n).await;
                 line(format!(
-                    "{:<21} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}",
+                    "{:<25} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}{}",
                     sc.name,
                     t.failover_ms.map_or("-".into(), |v| format!("{v:.1}")),
                     t.failback_ms.map_or("-".into(), |v| format!("{v:.1}")),
                     t.failed_requests,
                     t.requests,
+                    t.takeover_ms.map_or(String::new(), |v| format!(
+                        ", standby took over after {:.2} s",
+                        v / 1000.0
+                    )),
                     t.error
                         .as_ref()
                         .map_or(String::new(), |e| format!(" (error: {e})"))

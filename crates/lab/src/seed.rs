@@ -44,6 +44,9 @@ pub mod netns {
     pub const WATCH1: &str = "10.10.0.7";
     /// watch2, the observer.
     pub const WATCH2: &str = "10.10.0.8";
+    /// The standby watcher: a second address of watch2 (the route servers key
+    /// their peers by address, and the observer holds watch2's first).
+    pub const STANDBY: &str = "10.10.0.9";
     /// The VIP, as the backends carry it on `lo`.
     pub const VIP_ADDR: &str = "100.64.0.1";
     /// The VIP as a prefix.
@@ -75,6 +78,10 @@ pub mod loopback {
     pub const WATCHER_API: &str = "127.10.0.7:9179";
     /// The observer.
     pub const OBSERVER: &str = "127.10.0.8";
+    /// The standby watcher.
+    pub const STANDBY: &str = "127.10.0.9";
+    /// The standby's control API.
+    pub const STANDBY_API: &str = "127.10.0.9:9179";
     /// The VIP (the route server's proxy listens on it).
     pub const VIP_ADDR: &str = "127.10.15.15";
     /// The VIP as a prefix.

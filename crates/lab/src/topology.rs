@@ -72,6 +72,10 @@ pub struct Layout {
     pub watcher: &'static str,
     /// The watcher's control API (in the watcher's namespace).
     pub watcher_api: &'static str,
+    /// The standby watcher's BGP source and router ID.
+    pub standby: &'static str,
+    /// The standby's control API (in its namespace).
+    pub standby_api: &'static str,
     /// The observer.
     pub observer: &'static str,
 }
@@ -94,6 +98,8 @@ impl Layout {
             ws2: seed::loopback::WS2,
             watcher: seed::loopback::WATCHER,
             watcher_api: seed::loopback::WATCHER_API,
+            standby: seed::loopback::STANDBY,
+            standby_api: seed::loopback::STANDBY_API,
             observer: seed::loopback::OBSERVER,
         }
     }
@@ -117,19 +123,22 @@ impl Layout {
             watcher: seed::netns::WATCH1,
             // On watch1's own loopback: no token needed, nothing else reaches it.
             watcher_api: "127.0.0.1:9179",
+            standby: seed::netns::STANDBY,
+            // On watch2's own loopback.
+            standby_api: "127.0.0.1:9179",
             observer: seed::netns::WATCH2,
         }
     }
 
     /// The namespace a role runs in (`route-server`, `ws1`, `ws2`, `watcher`,
-    /// `observer`, `load`, or an FRR daemon `frr-*`); `None` on loopback.
+    /// `standby`, `observer`, `load`, or an FRR daemon `frr-*`); `None` on loopback.
     pub fn ns_of(&self, role: &str) -> Option<String> {
         let n = self.netns.as_ref()?;
         Some(match role {
             "ws1" => n.ws1.clone(),
             "ws2" => n.ws2.clone(),
             "watcher" => n.watch1.clone(),
-            "observer" => n.watch2.clone(),
+            "observer" | "standby" => n.watch2.clone(),
             "load" => n.lt1.clone(),
             // The route server, its FRR daemons, the route monitor.
             _ => n.vnet.clone(),
@@ -161,13 +170,20 @@ impl Layout {
         match (&self.netns, self.route_server) {
             (None, _) => format!(
                 "Loopback lab: route server (two instances, proxy data plane) at {}/{}, VIP \
-                 {}:{}, ws1 {}, ws2 {}, watcher {}.",
-                self.rs[0], self.rs[1], self.vip, self.http_port, self.ws1, self.ws2, self.watcher
+                 {}:{}, ws1 {}, ws2 {}, primary watcher {}, standby {}.",
+                self.rs[0],
+                self.rs[1],
+                self.vip,
+                self.http_port,
+                self.ws1,
+                self.ws2,
+                self.watcher,
+                self.standby
             ),
             (Some(n), rs) => format!(
                 "Namespace lab ({}*): {} route server at {} and {} in the router namespace \
-                 (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, watcher {}, load from lt1 \
-                 {}.",
+                 (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, primary watcher {}, standby \
+                 {}, load from lt1 {}.",
                 n.prefix,
                 match rs {
                     RouteServer::Hopwatch => "hopwatch's",
@@ -181,6 +197,7 @@ impl Layout {
                 self.ws1,
                 self.ws2,
                 self.watcher,
+                self.standby,
                 seed::netns::LT1,
             ),
         }
@@ -215,6 +232,10 @@ impl Layout {
                 "the watcher's control API",
             ),
             (p(self.observer, self.bgp_port), "the observer (BGP)"),
+            (
+                p(self.standby, WATCHER_API_PORT),
+                "the standby watcher's control API",
+            ),
         ];
         if let Some(api) = self.rs_api.and_then(|a| a.parse().ok()) {
             v.push((api, "the route server's API"));
@@ -255,6 +276,8 @@ impl Layout {
             self.rs[1],
             "--peer",
             &format!("{}:{WATCHER_AS}", self.watcher),
+            "--peer",
+            &format!("{}:{WATCHER_AS}", self.standby),
             "--peer",
             &format!("{}:{OBSERVER_AS}", self.observer),
             "--port",
@@ -317,11 +340,25 @@ impl Layout {
         ])
     }
 
-    /// The watcher's config: both instances, the VIP on ws1 (primary) or ws2; the
-    /// health settings of the issue's example.
-    pub fn watcher_toml(&self, hold: Duration) -> String {
+    /// A watcher's config: both instances, the VIP on ws1 (primary) or ws2; the
+    /// health settings of the issue's example; its role in the pair; graceful
+    /// restart as `--graceful-restart` says.
+    pub fn watcher_toml(
+        &self,
+        w: Watcher,
+        hold: Duration,
+        graceful_restart: Option<u16>,
+    ) -> String {
         let (rs1, rs2, ws1, ws2, port) =
             (self.rs[0], self.rs[1], self.ws1, self.ws2, self.http_port);
+        let (addr, api) = match w {
+            Watcher::Primary => (self.watcher, self.watcher_api),
+            Watcher::Standby => (self.standby, self.standby_api),
+        };
+        let gr = graceful_restart.map_or_else(
+            || "# graceful_restart: off (--graceful-restart off)".to_string(),
+            |s| format!("graceful_restart = {s}"),
+        );
         format!(
             r#"# written by `hopwatch lab`
 [bgp]
@@ -330,7 +367,7 @@ router_id = "{w}"
 local_address = "{w}"
 port = {bgp}
 hold_time = 9
-graceful_restart = 10
+{gr}
 
 [[route_server]]
 address = "{rs1}"
@@ -360,12 +397,15 @@ all_down = "keep"
 
 [api]
 listen = "{api}"
+
+[ha]
+role = "{role}"
 "#,
-            w = self.watcher,
+            w = addr,
+            role = w.role(),
             bgp = self.bgp_port,
             vip = self.vip_prefix,
             hold = hold.as_millis(),
-            api = self.watcher_api,
             watcher_as = WATCHER_AS,
             rs_as = ROUTE_SERVER_AS,
         )
@@ -378,6 +418,44 @@ pub fn default_out_dir() -> std::path::PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     std::path::PathBuf::from(format!("hopwatch-lab-{secs}"))
+}
+
+/// One watcher of the lab's pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watcher {
+    /// `watcher` (watch1): its route is preferred.
+    Primary,
+    /// `standby` (on watch2): it prepends our AS twice (the default).
+    Standby,
+}
+
+impl Watcher {
+    /// Both, the primary first.
+    pub const BOTH: [Watcher; 2] = [Watcher::Primary, Watcher::Standby];
+
+    /// Its process's name (and log's).
+    pub fn process(self) -> &'static str {
+        match self {
+            Watcher::Primary => "watcher",
+            Watcher::Standby => "standby",
+        }
+    }
+
+    /// Its `[ha] role`.
+    pub fn role(self) -> &'static str {
+        match self {
+            Watcher::Primary => "primary",
+            Watcher::Standby => "standby",
+        }
+    }
+
+    /// Its config file's name in the output directory.
+    pub fn config_file(self) -> &'static str {
+        match self {
+            Watcher::Primary => "watcher.toml",
+            Watcher::Standby => "standby.toml",
+        }
+    }
 }
 
 /// The watcher, with its config.

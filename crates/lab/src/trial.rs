@@ -80,6 +80,14 @@ pub struct Trial {
     pub failback_after_up_ms: Option<f64>,
     /// Flap: a failback came sooner than the hold.
     pub early_failback: Option<bool>,
+    /// The pair: how long after the primary's death the route servers used the
+    /// standby's route, ms (when the steps saw it).
+    pub takeover_ms: Option<f64>,
+    /// `watcher-freeze`: moves of the VIP by either watcher, and route changes away
+    /// from ws1, during the trial (each one a move back or forth).
+    pub moves_seen: Option<u64>,
+    /// `disagree`: requests answered by ws2.
+    pub answered_by_ws2: Option<u64>,
     /// The outages and switches of the trial's requests.
     pub outages: Vec<Outage>,
     /// Timeline markers.
@@ -98,7 +106,7 @@ impl Lab {
         let url = format!("http://{}:{}/", self.layout.vip, self.layout.http_port);
         let config = InjectorConfig {
             rate: self.rate,
-            duration: Duration::from_secs(60) + 2 * slack,
+            duration: Duration::from_secs(60) + 2 * slack + 2 * self.takeover_bound(),
             timeout: Duration::from_secs(1),
             source: self.layout.load_source(self.trials_run),
             ..InjectorConfig::new(Target::parse(&url).expect("the lab's VIP URL"))
@@ -120,7 +128,7 @@ impl Lab {
                     Err(anyhow::anyhow!("not steady"))
                 } else {
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    let limit = Duration::from_secs(25) + 2 * slack;
+                    let limit = Duration::from_secs(25) + 2 * slack + 2 * self.takeover_bound();
                     let r = tokio::time::timeout(limit, (sc.run)(self))
                         .await
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("trial took over {limit:?}")));

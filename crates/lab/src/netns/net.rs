@@ -8,8 +8,9 @@
 //!   on, ICMP redirects off. The route server programs the VIP's route here.
 //! - `ws1`, `ws2` (10.10.0.4, .5): the backends, the VIP 100.64.0.1/32 on `lo`,
 //!   default route via the router.
-//! - `watch1` (10.10.0.7): the watcher; `watch2` (10.10.0.8): the observer; both
-//!   reach the route servers via the router.
+//! - `watch1` (10.10.0.7): the primary watcher; `watch2` (10.10.0.8): the observer,
+//!   and (10.10.0.9) the standby watcher; both reach the route servers via the
+//!   router.
 //! - `lt1` (10.10.0.6): the load injector, default route via the router.
 //!
 //! Each host is joined to the bridge by a veth pair created directly inside the two
@@ -30,7 +31,8 @@ use anyhow::bail;
 
 use super::{delete, exec_in, exists, ip, sysctl};
 use crate::seed::netns::{
-    HOST_PREFIX_LEN, LOAD_SOURCES, LT1, ROUTER, RS1, RS2, VIP_ADDR as VIP, WATCH1, WATCH2, WS1, WS2,
+    HOST_PREFIX_LEN, LOAD_SOURCES, LT1, ROUTER, RS1, RS2, STANDBY, VIP_ADDR as VIP, WATCH1, WATCH2,
+    WS1, WS2,
 };
 
 /// The router's bridge to every host (in the router namespace: each namespace has
@@ -40,6 +42,8 @@ pub const BRIDGE: &str = "br0";
 pub const HOST_IF: &str = "lab0";
 /// The nft table the `drop` scenario adds in ws1's namespace.
 const DROP_TABLE: &str = "hopwatch_lab";
+/// The nft table the `disagree` scenario adds in the standby's namespace.
+const DISAGREE_TABLE: &str = "hopwatch_lab_disagree";
 /// The nft table of the router's flow affinity.
 const AFFINITY_TABLE: &str = "hopwatch_lab_affinity";
 
@@ -208,6 +212,15 @@ impl Net {
             ip(&["-n", ns, "link", "set", HOST_IF, "up"])?;
             ip(&["-n", ns, "route", "add", "default", "via", ROUTER])?;
         }
+        ip(&[
+            "-n",
+            &names.watch2,
+            "addr",
+            "add",
+            &format!("{STANDBY}/{HOST_PREFIX_LEN}"),
+            "dev",
+            HOST_IF,
+        ])?;
         for ns in [&names.ws1, &names.ws2] {
             ip(&["-n", ns, "addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
             // Answers to lt1 go back through the router, as every packet does in a
@@ -321,6 +334,28 @@ impl Net {
             format!("delete table inet {DROP_TABLE}\n")
         };
         exec_in(&self.names.ws1, &["nft", "-f", "-"], Some(&ruleset)).map(|_| ())
+    }
+
+    /// `disagree`: every packet from watch2 to ws1 dropped (`on`), or let through
+    /// again. Only the standby there talks to ws1 (its probes leave from watch2's
+    /// first address, the kernel's choice, so the rule matches the destination); the
+    /// primary, in watch1, still reaches ws1.
+    pub fn standby_cut_from_ws1(&self, on: bool) -> anyhow::Result<()> {
+        let ruleset = if on {
+            format!(
+                "table inet {DISAGREE_TABLE} {{\n  chain output {{\n    type filter hook output \
+                 priority 0; policy accept;\n    ip daddr {WS1} drop\n  }}\n}}\n"
+            )
+        } else {
+            format!("delete table inet {DISAGREE_TABLE}\n")
+        };
+        exec_in(&self.names.watch2, &["nft", "-f", "-"], Some(&ruleset)).map(|_| ())
+    }
+
+    /// Whether the standby is cut from ws1 (for the steady state after a failed trial).
+    pub fn standby_cut_present(&self) -> bool {
+        exec_in(&self.names.watch2, &["nft", "list", "tables"], None)
+            .is_ok_and(|t| t.contains(DISAGREE_TABLE))
     }
 
     /// Whether ws1 has the drop rule (for the steady state after a failed trial).

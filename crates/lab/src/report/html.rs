@@ -169,6 +169,9 @@ mod tests {
             failback_reason: Some("recovery".into()),
             failback_after_up_ms: None,
             early_failback: None,
+            takeover_ms: None,
+            moves_seen: None,
+            answered_by_ws2: None,
             outages: Vec::new(),
             markers: vec![
                 marker("SIGKILL ws1", 0, "event"),

@@ -198,7 +198,7 @@ pub fn table(order: &[&Scenario], r: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<21} {:>6} {:>20} {:>20} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<4} expectation",
+        "{:<25} {:>6} {:>20} {:>20} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<4} expectation",
         "scenario",
         "trials",
         "failover ms p50/90/max",
@@ -217,7 +217,7 @@ pub fn table(order: &[&Scenario], r: &Results) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<21} {:>6} {:>20} {:>20} {:>14} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<4} {}",
+            "{:<25} {:>6} {:>20} {:>20} {:>14} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<4} {}",
             sc.name,
             s.trials.len(),
             f(s.failover_ms),

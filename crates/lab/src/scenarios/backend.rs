@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hopwatch_load::now_us;
 
-use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture, Watcher};
 use crate::lab::Lab;
 
 /// SIGKILL ws1's web server: the kernel closes its sockets, which the watcher's
@@ -16,6 +16,7 @@ pub const KILL: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: Some(15.0),
     },
@@ -31,6 +32,7 @@ pub const KILL_CLOSE: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::Close,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: Some(15.0),
     },
@@ -44,6 +46,7 @@ pub const HANG: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: Some(80.0),
     },
@@ -58,6 +61,7 @@ pub const DRAIN: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Decided,
+    decider: Watcher::Primary,
     expect: Expect::NoFailedRequests,
     run: drain,
 };
@@ -69,6 +73,7 @@ pub const FLAP: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::NoFailbackBeforeHold,
     run: flap,
 };
@@ -108,9 +113,10 @@ fn hang(lab: &mut Lab) -> StepsFuture<'_> {
 fn drain(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
-        let api = lab.layout.watcher_api;
+        // On both watchers, as an operator of a pair does: a standby that still
+        // had ws1 would send traffic there if the primary died during the drain.
         let ev = now_us();
-        lab.ctl("watcher", api, &["drain", "ws1"]).await?;
+        lab.ctl_both(&["drain", "ws1"]).await?;
         s.event("drain ws1", ev);
         lab.wait_move(ev, "ws2").await?;
         // Stop ws1 only once the route points away from it, as an operator would:
@@ -132,7 +138,7 @@ fn drain(lab: &mut Lab) -> StepsFuture<'_> {
         })
         .await?;
         let back = now_us();
-        lab.ctl("watcher", api, &["undrain", "ws1"]).await?;
+        lab.ctl_both(&["undrain", "ws1"]).await?;
         s.back("undrain ws1", back);
         lab.wait_failback(back).await?;
         Ok(s)

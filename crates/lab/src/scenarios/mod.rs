@@ -6,10 +6,12 @@
 //!
 //! One file per family: [`backend`] (ws1's web server killed, hung, drained,
 //! flapping), [`network`] (ws1 cut off at the network level, namespace lab only),
-//! [`restart`] (the watcher or a route server instance restarted under load).
+//! [`restart`] (a watcher or a route server instance restarted under load),
+//! [`pair`] (the primary watcher killed or frozen, the standby disagreeing).
 
 mod backend;
 mod network;
+mod pair;
 mod restart;
 
 use std::fmt;
@@ -19,6 +21,7 @@ use std::pin::Pin;
 use hopwatch_load::Event;
 
 use crate::lab::Lab;
+use crate::topology::Watcher;
 use crate::trial::Marker;
 
 /// Every scenario, in the order they run.
@@ -32,6 +35,10 @@ pub const ALL: &[&Scenario] = &[
     &backend::FLAP,
     &restart::WATCHER,
     &restart::ROUTE_SERVER,
+    &pair::WATCHER_KILL,
+    &pair::WATCHER_FREEZE,
+    &pair::WATCHER_KILL_THEN_BACKEND,
+    &pair::DISAGREE,
 ];
 
 /// A failure (or a planned change) the lab injects, and what it must show.
@@ -46,6 +53,9 @@ pub struct Scenario {
     pub backends: Backends,
     /// How the VIP leaves ws1, which says what the analysis times.
     pub moves: Move,
+    /// The watcher whose verdict and move the analysis times (the standby's when
+    /// the primary is dead).
+    pub decider: Watcher,
     /// What a trial must show to pass.
     pub expect: Expect,
     /// Its steps, on a lab at its steady state with the load running: inject,
@@ -113,6 +123,12 @@ pub enum Expect {
     NoFailedRequests,
     /// No failback sooner than the hold after ws1's latest `up`.
     NoFailbackBeforeHold,
+    /// No request fails, and neither watcher moves the VIP: the route stays on ws1
+    /// (no move back and forth).
+    Steady,
+    /// No request fails and none is answered by ws2: the standby announces ws2 but
+    /// the primary's route to ws1 stays the only one in use (no ECMP).
+    NothingToWs2,
 }
 
 impl Scenario {
@@ -141,6 +157,8 @@ impl Scenario {
             (Expect::FailsOverAndBack { .. }, None) => "fails over and back".into(),
             (Expect::NoFailedRequests, _) => "0 failed requests".into(),
             (Expect::NoFailbackBeforeHold, _) => "no failback before the hold".into(),
+            (Expect::Steady, _) => "0 failed requests, no move".into(),
+            (Expect::NothingToWs2, _) => "0 failed, 0 answered by ws2".into(),
         }
     }
 }
@@ -180,7 +198,7 @@ pub fn names(place: Place) -> Vec<&'static str> {
 pub fn help_lines(place: Place) -> String {
     ALL.iter()
         .filter(|sc| sc.place == place)
-        .map(|sc| format!("  {:<21} {}\n", sc.name, sc.help))
+        .map(|sc| format!("  {:<25} {}\n", sc.name, sc.help))
         .collect()
 }
 
@@ -193,6 +211,9 @@ pub struct Steps {
     pub back_us: Option<u64>,
     /// Timeline markers of the steps.
     pub markers: Vec<Marker>,
+    /// How long after the primary's death the route servers used the standby's
+    /// route, ms, when the steps saw it.
+    pub takeover_ms: Option<f64>,
 }
 
 impl Steps {

@@ -5,7 +5,7 @@
 
 use hopwatch_load::now_us;
 
-use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture, Watcher};
 use crate::lab::Lab;
 
 /// ws1's link down.
@@ -15,6 +15,7 @@ pub const BLACKHOLE: Scenario = Scenario {
     place: Place::Netns,
     backends: Backends::KeepAlive,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: None,
     },
@@ -28,6 +29,7 @@ pub const DROP: Scenario = Scenario {
     place: Place::Netns,
     backends: Backends::KeepAlive,
     moves: Move::Detected,
+    decider: Watcher::Primary,
     expect: Expect::FailsOverAndBack {
         timed_median_ms: None,
     },

@@ -1,24 +1,26 @@
-//! The restart family: the watcher, or one of the two route server instances,
-//! restarted under load. The VIP stays on ws1 and no request may fail: graceful
-//! restart keeps the route while the watcher is away, and the other instance (and
-//! the data plane) carries it while one route server instance is.
+//! The restart family: each watcher of the pair, or one of the two route server
+//! instances, restarted under load. The VIP stays on ws1 and no request may fail:
+//! graceful restart (or the other watcher's route) keeps it while a watcher is away,
+//! and the other instance (and the data plane) carries it while one route server
+//! instance is.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use hopwatch_events::{Event, now_us};
 
-use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture};
+use super::{Backends, Expect, Move, Place, Scenario, Steps, StepsFuture, Watcher};
 use crate::lab::{Lab, RouteServerProcs};
 use crate::procs::{is_ip, wait_for};
 
-/// SIGKILL the watcher and start it again.
+/// SIGKILL each watcher in turn and start it again.
 pub const WATCHER: Scenario = Scenario {
     name: "watcher-restart",
-    help: "SIGKILL the watcher and start it again: 0 failed requests",
+    help: "SIGKILL the primary, start it again, then the standby: 0 failed requests",
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Stays,
+    decider: Watcher::Primary,
     expect: Expect::NoFailedRequests,
     run: watcher,
 };
@@ -30,6 +32,7 @@ pub const ROUTE_SERVER: Scenario = Scenario {
     place: Place::Anywhere,
     backends: Backends::KeepAlive,
     moves: Move::Stays,
+    decider: Watcher::Primary,
     expect: Expect::NoFailedRequests,
     run: route_server,
 };
@@ -37,20 +40,30 @@ pub const ROUTE_SERVER: Scenario = Scenario {
 fn watcher(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
-        let ev = now_us();
-        lab.procs.kill("watcher").await?;
-        s.event("SIGKILL watcher", ev);
-        lab.settle().await;
-        let t = now_us();
-        lab.spawn_role("watcher").await?;
-        s.mark("watcher restarted", t, "back");
-        let wlog = lab.watcher_log();
-        let up = wait_for(&wlog, t, Duration::from_secs(10), "update_sent", |l| {
-            matches!(l.event, Event::UpdateSent(_))
-        })
-        .await?;
-        s.mark("watcher's first UPDATE", up.ts_us, "update");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        for w in Watcher::BOTH {
+            let name = w.process();
+            let ev = now_us();
+            lab.procs.kill(name).await?;
+            if w == Watcher::Primary {
+                s.event("SIGKILL primary", ev);
+            } else {
+                s.mark(format!("SIGKILL {name}"), ev, "event");
+            }
+            lab.settle().await;
+            let t = now_us();
+            lab.spawn_role(name).await?;
+            s.mark(format!("{name} restarted"), t, "back");
+            let up = wait_for(
+                &lab.log_of(w),
+                t,
+                Duration::from_secs(10),
+                "update_sent",
+                |l| matches!(l.event, Event::UpdateSent(_)),
+            )
+            .await?;
+            s.mark(format!("{name}'s first UPDATE"), up.ts_us, "update");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         Ok(s)
     })
 }
