@@ -8,7 +8,6 @@
 //!   as exit statuses.
 //! - `bgp_setup`: command-line settings to session settings; the stopping Cease.
 //! - `signals`: SIGTERM and Ctrl-C, for every long-running role.
-//! - `config`: the watcher's TOML config, checked with file, line and key in errors.
 //! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
 //! - `api_serve`, `nofile`: the HTTP APIs served under limits (connections, timeouts),
 //!   and the descriptor limit raised at start, so that API clients cannot starve probes.
@@ -27,7 +26,6 @@ mod bgp_setup;
 mod check;
 mod cli;
 mod command;
-mod config;
 mod ctl;
 mod demo;
 mod json;

@@ -118,7 +118,7 @@ pub struct Rendered {
 /// Renders every file of a config; `source` names the config in the files' headers.
 pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
     let watcher = roles::watcher_toml(c, source);
-    if let Err(errors) = crate::config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
+    if let Err(errors) = hopwatch_config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!(
             "the rendered watcher config would not pass hopwatch check:\n{}",

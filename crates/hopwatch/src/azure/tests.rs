@@ -189,7 +189,7 @@ fn the_release_needs_a_url_and_a_sha256() {
 fn the_rendered_watcher_config_passes_the_watchers_own_checks() {
     let fs = files(EXAMPLE);
     let toml = file(&fs, "hopwatch/watcher.toml");
-    let loaded = crate::config::parse(Path::new("watcher.toml"), toml).unwrap();
+    let loaded = hopwatch_config::parse(Path::new("watcher.toml"), toml).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = loaded.config;
     assert!(c.azure);
