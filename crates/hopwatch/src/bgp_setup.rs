@@ -26,7 +26,7 @@ pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> Ses
 }
 
 /// The session settings of the watcher toward one route server, from `[bgp]`.
-pub fn session_config_from(bgp: &crate::config::Bgp, peer_as: Asn) -> SessionConfig {
+pub fn session_config_from(bgp: &hopwatch_config::Bgp, peer_as: Asn) -> SessionConfig {
     let mut cfg = SessionConfig::new(bgp.local_as, bgp.router_id, Some(peer_as));
     cfg.hold_time = bgp.hold_time;
     // F set: the watcher forwards nothing. The VIP's traffic goes through the route

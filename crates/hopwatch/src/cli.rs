@@ -48,7 +48,7 @@ pub enum Cmd {
     Lab(hopwatch_lab::LabArgs),
     /// The seed's Azure environment from one config: `az` scripts (bash and PowerShell)
     /// and the cloud-init of each role.
-    Azure(crate::azure::AzureArgs),
+    Azure(hopwatch_azure::AzureArgs),
 }
 
 const RUN_HELP: &str = "\

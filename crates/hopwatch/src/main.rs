@@ -8,8 +8,8 @@
 //!   as exit statuses.
 //! - `bgp_setup`: command-line settings to session settings; the stopping Cease.
 //! - `signals`: SIGTERM and Ctrl-C, for every long-running role.
-//! - `config`: the watcher's TOML config, checked with file, line and key in errors.
-//! - `run`: the watcher (health checks, decisions, BGP, control API, metrics).
+//! - `run`: the watcher (health checks, decisions, BGP, control API, metrics); its
+//!   config is the `hopwatch-config` crate, which `check` loads and describes too.
 //! - `api_serve`, `nofile`: the HTTP APIs served under limits (connections, timeouts),
 //!   and the descriptor limit raised at start, so that API clients cannot starve probes.
 //! - `load`: the open-loop HTTP load injector and its outage summary.
@@ -19,15 +19,14 @@
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
 //!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
 //! - `speak`, `observe`, `demo`, `check`: the other roles.
-//! - `azure`: renders the seed's cloud environment (az scripts, cloud-init) from one config.
+//! - `hopwatch azure` is the `hopwatch-azure` crate's `run`, called from `main` with
+//!   this binary's stdout writer (`out::print`); its arguments are that crate's.
 
 mod api_serve;
-mod azure;
 mod bgp_setup;
 mod check;
 mod cli;
 mod command;
-mod config;
 mod ctl;
 mod demo;
 mod json;
@@ -78,7 +77,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => route_server::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
-            cli::Cmd::Azure(a) => azure::run(&a),
+            cli::Cmd::Azure(a) => hopwatch_azure::run(&a, out::print),
         }
     });
     // Reads of stdin and of a named pipe block in tokio's blocking pool and never

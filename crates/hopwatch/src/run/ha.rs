@@ -20,7 +20,7 @@ use hopwatch_bgp::{Asn, Prefix};
 use hopwatch_bgp_driver::{DriverEvent, EventKind, Route};
 use hopwatch_events::watcher::{HaStatus, RouteSeen};
 
-use crate::config::Config;
+use hopwatch_config::Config;
 
 /// The VIP's route to announce with next hop `nh`: our AS `prepend` more times on
 /// a standby (the session adds it once more on eBGP).

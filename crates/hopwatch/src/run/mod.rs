@@ -37,6 +37,7 @@ use hopwatch_bgp::Prefix;
 use hopwatch_bgp::session::State as SessionState;
 use hopwatch_bgp_driver::rib_out::Change;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
+use hopwatch_config::{self as config, Config};
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
@@ -46,7 +47,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::bgp_setup::{session_config_from, shutdown};
-use crate::config::{self, Config};
 use crate::json;
 use api::{Answer, Op, Reply};
 use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};

@@ -5,6 +5,8 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::SystemTime;
 
+use hopwatch_config::facility_code;
+
 /// Severity levels used here (RFC 5424 6.2.1).
 #[derive(Debug, Clone, Copy)]
 pub enum Severity {
@@ -14,19 +16,6 @@ pub enum Severity {
     Warning = 4,
     /// 5: a VIP moved for a planned reason, a backend came up.
     Notice = 5,
-}
-
-/// The facility number of a name.
-pub fn facility_code(name: &str) -> Option<u8> {
-    match name {
-        "user" => Some(1),
-        "daemon" => Some(3),
-        _ => name
-            .strip_prefix("local")
-            .and_then(|n| n.parse::<u8>().ok())
-            .filter(|n| *n <= 7)
-            .map(|n| 16 + n),
-    }
 }
 
 /// A syslog sender.

@@ -5,14 +5,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use hopwatch_bgp::Prefix;
+use hopwatch_config::{self as config, Config};
 use hopwatch_events::watcher::{BackendStatus, Health, LastProbe as LastProbeDoc};
 use hopwatch_events::watcher::{PendingFailback, VipStatus};
 use hopwatch_health::{CheckSpec, Report, Target};
 use hopwatch_watcher::{BackendInfo, Engine, Policy};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
-
-use crate::config::{self, Config};
 
 /// The last probe of a backend, for the API.
 #[derive(Debug, Clone)]

@@ -29,6 +29,16 @@
 //!   shells, which a text template cannot do; each renderer is small enough to read.
 //! - The rendered watcher config is parsed by the watcher's own config loader before
 //!   anything is written: a config `hopwatch check` would refuse is never rendered.
+//!
+//! A crate of its own because it is a library, not wiring: the binary holds CLI
+//! parsing and wiring only, and `hopwatch azure` is this crate's [`run`] with the
+//! binary's stdout writer; [`render`] and [`config`] can be used without the binary.
+//! The command line ([`AzureArgs`]) is defined here, as `hopwatch-lab` keeps
+//! `LabArgs`: the clap derive structs are used only by `hopwatch azure`, and their
+//! `--help` describes the files this crate writes and the rules its config enforces,
+//! so it reads best, and changes, beside them; the binary only names the type.
+//! Errors are `anyhow`'s, as in the lab: each ends the command with a message for
+//! the person running it, none is matched on by a caller.
 
 mod cloud_init;
 pub mod config;
@@ -97,10 +107,11 @@ Example:
   hopwatch azure render -c examples/azure.toml -o azure
   bash azure/deploy.sh";
 
-/// Runs `hopwatch azure`.
-pub fn run(args: &AzureArgs) -> anyhow::Result<()> {
+/// Runs `hopwatch azure`; `print` writes what the user reads on stdout (the
+/// binary's writer, on which a reader that has gone is not an error).
+pub fn run(args: &AzureArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
     match &args.command {
-        AzureCmd::Render(r) => render_to(r),
+        AzureCmd::Render(r) => render_to(r, print),
     }
 }
 
@@ -118,7 +129,7 @@ pub struct Rendered {
 /// Renders every file of a config; `source` names the config in the files' headers.
 pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
     let watcher = roles::watcher_toml(c, source);
-    if let Err(errors) = crate::config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
+    if let Err(errors) = hopwatch_config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!(
             "the rendered watcher config would not pass hopwatch check:\n{}",
@@ -158,7 +169,7 @@ pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
     Ok(out)
 }
 
-fn render_to(args: &RenderArgs) -> anyhow::Result<()> {
+fn render_to(args: &RenderArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let c = config::load(&args.config).map_err(|errors| {
         anyhow!(
             "{}",
@@ -186,7 +197,7 @@ fn render_to(args: &RenderArgs) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-        crate::out::line(path.display())?;
+        print(&format!("{}\n", path.display()))?;
     }
     eprintln!(
         "rendered {} files for {} VMs in {} ({}); next: az login, then bash {}",

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::config::{self, Role};
 use super::*;
 
-const EXAMPLE: &str = include_str!("../../../../examples/azure.toml");
+const EXAMPLE: &str = include_str!("../../../examples/azure.toml");
 
 /// The smallest config: only the release.
 const MINIMAL: &str = "[hopwatch]\ndeb_url = \"https://example.invalid/hopwatch.deb\"\ndeb_sha256 = \"ab00000000000000000000000000000000000000000000000000000000000000\"\n";
@@ -189,7 +189,7 @@ fn the_release_needs_a_url_and_a_sha256() {
 fn the_rendered_watcher_config_passes_the_watchers_own_checks() {
     let fs = files(EXAMPLE);
     let toml = file(&fs, "hopwatch/watcher.toml");
-    let loaded = crate::config::parse(Path::new("watcher.toml"), toml).unwrap();
+    let loaded = hopwatch_config::parse(Path::new("watcher.toml"), toml).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = loaded.config;
     assert!(c.azure);
@@ -211,13 +211,13 @@ fn the_rendered_watcher_config_passes_the_watchers_own_checks() {
 #[test]
 fn every_unit_a_role_enables_ships_in_the_package() {
     let packaged = [
-        include_str!("../../../../packaging/hopwatch-run.service"),
-        include_str!("../../../../packaging/hopwatch-web.service"),
-        include_str!("../../../../packaging/hopwatch-vip.service"),
-        include_str!("../../../../packaging/hopwatch-observe.service"),
-        include_str!("../../../../packaging/hopwatch-load.service"),
+        include_str!("../../../packaging/hopwatch-run.service"),
+        include_str!("../../../packaging/hopwatch-web.service"),
+        include_str!("../../../packaging/hopwatch-vip.service"),
+        include_str!("../../../packaging/hopwatch-observe.service"),
+        include_str!("../../../packaging/hopwatch-load.service"),
     ];
-    let cargo = include_str!("../../Cargo.toml");
+    let cargo = include_str!("../../hopwatch/Cargo.toml");
     for role in Role::ALL {
         for unit in roles::units(role) {
             let stem = unit.trim_end_matches(".service");

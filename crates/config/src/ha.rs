@@ -20,8 +20,8 @@
 
 use serde::Deserialize;
 
-use super::model::Config;
-use super::validate::Report;
+use crate::model::Config;
+use crate::validate::Report;
 
 /// The prepend of a standby when the file does not say.
 pub const DEFAULT_PREPEND: u8 = 2;
@@ -129,12 +129,12 @@ pub fn check(c: &Config, r: &mut Report) {
 mod tests {
     use std::path::Path;
 
-    use super::super::parse;
     use super::*;
+    use crate::parse;
 
-    const EXAMPLE: &str = include_str!("../../../../examples/watcher.toml");
+    const EXAMPLE: &str = include_str!("../../../examples/watcher.toml");
 
-    fn with_ha(ha: &str) -> Result<super::super::Loaded, Vec<String>> {
+    fn with_ha(ha: &str) -> Result<crate::Loaded, Vec<String>> {
         parse(Path::new("w.toml"), &format!("{EXAMPLE}\n[ha]\n{ha}\n"))
             .map_err(|e| e.iter().map(ToString::to_string).collect())
     }

@@ -1,5 +1,5 @@
 //! Checks that look at the config as a whole: what serde cannot say about one value.
-//! Each finding is `(key path, message)`; `mod.rs` adds the file and line. The
+//! Each finding is `(key path, message)`; `lib.rs` adds the file and line. The
 //! numeric limits (durations, counts, the probe rate) and their reasons are in
 //! `bounds`.
 
@@ -203,7 +203,7 @@ pub fn check(c: &Config) -> Report {
         );
     }
     if let Some(f) = &c.log.facility
-        && crate::run::syslog::facility_code(f).is_none()
+        && crate::facility_code(f).is_none()
     {
         r.errors.push((
             "log.facility".into(),

@@ -3,7 +3,7 @@
 //! from) renders the seed's environment; `examples/azure.toml` spells every key out.
 //!
 //! Errors name the file, the line and the key, with the watcher's config's own code
-//! (`crate::config::{read, deserialize, located}`): serde gives the key path, toml
+//! (`hopwatch_config::{read, deserialize, located}`): serde gives the key path, toml
 //! the position, and the line of a key is found again for the checks in `validate`.
 
 use std::net::Ipv4Addr;
@@ -11,9 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use hopwatch_bgp::{Asn, Prefix};
+use hopwatch_config::{self as config, ConfigError};
 use serde::{Deserialize, Deserializer};
-
-use crate::config::{self, ConfigError};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]

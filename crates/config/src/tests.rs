@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 
-const EXAMPLE: &str = include_str!("../../../../examples/watcher.toml");
+const EXAMPLE: &str = include_str!("../../../examples/watcher.toml");
 
 fn errors(text: &str) -> Vec<String> {
     match parse(Path::new("w.toml"), text) {
@@ -296,7 +296,7 @@ fn many_vips(n: usize, interval: &str) -> String {
 #[test]
 fn check_says_what_probing_costs_and_refuses_past_the_bound() {
     let loaded = parse(Path::new("w.toml"), EXAMPLE).unwrap();
-    let text = crate::check::describe(&loaded.config);
+    let text = describe(&loaded.config);
     assert!(text.contains("200 probes/s"), "{text}");
     // 200 VIPs of two backends every 10 ms: 40,000 probes/s.
     let e = one_error(&many_vips(200, "10ms"));

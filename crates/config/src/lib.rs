@@ -8,8 +8,16 @@
 //! the document again (through `toml_edit`, which keeps spans).
 //!
 //! The example of issue 3 (`examples/watcher.toml`) is accepted as written.
+//!
+//! A crate of its own because it is a library, not wiring: the binary holds CLI
+//! parsing and wiring only (`hopwatch check` and `hopwatch run` load a file through
+//! [`load`]); `hopwatch azure render` (`hopwatch-azure`) parses the watcher config it
+//! renders with the same loader, so that it never writes one `hopwatch check` would
+//! refuse, and reads its own TOML through [`read`], [`deserialize`] and [`located`];
+//! tests import it rather than copy it.
 
 pub mod bounds;
+mod describe;
 pub mod ha;
 mod locate;
 mod model;
@@ -18,6 +26,7 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use describe::describe;
 pub use model::*;
 
 /// One problem in a config file.
@@ -83,7 +92,7 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The text of a config file, or the error that names it. Shared by every TOML
 /// file hopwatch reads (this one, `azure render`'s).
-pub(crate) fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
+pub fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
     use std::io::Read;
     let error = |message: String| {
         vec![ConfigError {
@@ -113,7 +122,7 @@ pub(crate) fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
 }
 
 /// TOML `text` into `T`, a syntax or type error named by file, line and key.
-pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+pub fn deserialize<T: serde::de::DeserializeOwned>(
     path: &Path,
     text: &str,
 ) -> Result<T, Vec<ConfigError>> {
@@ -140,12 +149,26 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
 }
 
 /// A validation problem at `key` of `text`, with the key's line.
-pub(crate) fn located(path: &Path, text: &str, key: String, message: String) -> ConfigError {
+pub fn located(path: &Path, text: &str, key: String, message: String) -> ConfigError {
     ConfigError {
         file: path.to_owned(),
         line: locate::line_of_key(text, &key),
         key,
         message,
+    }
+}
+
+/// The number of a syslog facility name (`log.facility`): `user`, `daemon`,
+/// `local0` to `local7`; `None` for any other name, which the config refuses.
+pub fn facility_code(name: &str) -> Option<u8> {
+    match name {
+        "user" => Some(1),
+        "daemon" => Some(3),
+        _ => name
+            .strip_prefix("local")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| *n <= 7)
+            .map(|n| 16 + n),
     }
 }
 

@@ -12,9 +12,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use hopwatch_bgp::{Asn, Prefix};
+use hopwatch_config::bounds;
 
 use super::config::AzureConfig;
-use crate::config::bounds;
 
 /// AS numbers Azure Route Server keeps (65515, 65517-65520) or IANA reserves.
 fn reserved_asn(asn: Asn) -> bool {

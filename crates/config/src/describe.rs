@@ -1,0 +1,123 @@
+//! What a config will do, in a few lines a person can check against intent:
+//! `hopwatch check` prints it under "ok", with the probes' cost against the bound
+//! of `bounds`.
+
+use crate::bounds;
+use crate::model::Config;
+
+/// What the config will do, in a few lines a person can check against intent.
+pub fn describe(c: &Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let b = &c.bgp;
+    let _ = writeln!(
+        s,
+        "  BGP: AS {} as {}{}, hold time {} s, graceful restart {}",
+        b.local_as,
+        b.router_id,
+        b.local_address
+            .map(|a| format!(" from {a}"))
+            .unwrap_or_default(),
+        b.hold_time.secs(),
+        b.graceful_restart
+            .map_or("off".into(), |g| format!("{g} s")),
+    );
+    for rs in &c.route_servers {
+        let _ = writeln!(
+            s,
+            "  route server {}:{} AS {}",
+            rs.address,
+            rs.port.unwrap_or(b.port),
+            rs.peer_as
+        );
+    }
+    let h = &c.health;
+    for vip in &c.vips {
+        let _ = writeln!(s, "  VIP {}:", vip.prefix);
+        for (i, be) in vip.backends.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "    {}. {} via {}: {} every {:?}, timeout {:?}, fall {}, rise {}, expect {}{}",
+                i + 1,
+                be.name,
+                be.next_hop,
+                be.check,
+                be.interval.unwrap_or(h.interval),
+                be.timeout.unwrap_or(h.timeout),
+                be.fall.unwrap_or(h.fall),
+                be.rise.unwrap_or(h.rise),
+                be.expect_status.unwrap_or(h.expect_status),
+                be.body
+                    .as_ref()
+                    .or(h.body.as_ref())
+                    .map(|t| format!(" with {t:?}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    ha(&mut s, c);
+    let rate = bounds::probes_per_second(c);
+    let _ = writeln!(
+        s,
+        "  probes: {rate:.0} probes/s, about {:.1} % of one core (~{} µs of CPU each; refused past {:.0}/s)",
+        bounds::probe_cpu_percent(rate),
+        bounds::PROBE_CPU.as_micros(),
+        bounds::MAX_PROBES_PER_SECOND,
+    );
+    let f = &c.failover;
+    let _ = writeln!(
+        s,
+        "  failover: {}, failback after {:?} healthy, all down: {:?}; API on {}{}",
+        if f.preempt { "preempt" } else { "no preempt" },
+        f.failback_hold,
+        f.all_down,
+        c.api.listen,
+        if c.azure { "; Azure rules on" } else { "" },
+    );
+    s
+}
+
+/// The pair: the role, the AS path, and how soon the standby takes over. The figures
+/// follow from the hold time and graceful restart: when the primary's process dies
+/// its kernel closes the sessions, and a route server drops its routes at once, or
+/// keeps them (stale) for the restart time when graceful restart was negotiated
+/// (RFC 4724); when its host freezes or is cut off, only the hold timer notices, and
+/// a route server that implements RFC 8538 (FRR does by default; Azure documents
+/// nothing) keeps the routes the restart time more. While a dead
+/// primary's route is kept, the standby's cannot replace it.
+fn ha(s: &mut String, c: &Config) {
+    use std::fmt::Write;
+    let Some(role) = c.role() else { return };
+    let prepend = c.prepend();
+    let path = vec![c.bgp.local_as.to_string(); usize::from(prepend) + 1].join(" ");
+    let hold = c.bgp.hold_time.secs();
+    let _ = writeln!(
+        s,
+        "  HA: {} watcher, announcing AS path {path}{}",
+        role.as_str(),
+        if prepend > 0 {
+            format!(" ({prepend} prepended: used only while the primary's route is gone)")
+        } else {
+            " (preferred over the standby's)".into()
+        }
+    );
+    let (killed, frozen) = match c.bgp.graceful_restart {
+        None => (
+            "at once".to_string(),
+            format!("at most {hold} s (the hold time)"),
+        ),
+        Some(gr) => (
+            format!("after {gr} s (graceful restart keeps its route that long)"),
+            format!(
+                "at most {hold} s (the hold time), or {} s where the route server keeps \
+                 routes after a hold timer expiry (RFC 8538, as FRR does)",
+                u32::from(hold) + u32::from(gr)
+            ),
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "  HA: the standby's route takes over when the primary's process dies: {killed}; when \
+         its host freezes or is cut off: {frozen}"
+    );
+}
