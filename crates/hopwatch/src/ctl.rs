@@ -336,7 +336,7 @@ fn ha_table(out: &mut String, ha: &HaStatus) {
             "none" => "ours, or none (a route server does not send a peer its own route)",
             "primary" => "a more preferred watcher's (the primary's)",
             "standby" => "a less preferred watcher's (the standby's)",
-            _ => "a route as preferred as ours: our own echoed, or a second primary (ECMP!)",
+            _ => "as preferred as ours: ours sent back, or another watcher with our role",
         };
         let _ = writeln!(
             out,

@@ -93,6 +93,15 @@ async fn primary_in_use(lab: &Lab) -> bool {
         .is_ok_and(|w| !w.is_empty() && w.iter().all(|w| w == "primary"))
 }
 
+/// Whether the takeover can be seen: waits (at most 15 s: the standby's sessions
+/// may still be coming up after a restart) until the standby receives the primary's
+/// route from every route server.
+async fn observable(lab: &Lab) -> bool {
+    wait_primary_back(lab, Duration::from_secs(15))
+        .await
+        .is_ok()
+}
+
 /// Polls (every 50 ms, at most `within`) until no route server sends the standby
 /// the primary's route: the standby's (or no) route is in use. When it happened.
 async fn wait_primary_gone(lab: &Lab, within: Duration) -> anyhow::Result<u64> {
@@ -175,7 +184,7 @@ async fn primary_back(lab: &mut Lab, s: &mut Steps, observable: bool) -> anyhow:
 fn watcher_kill(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
-        let observable = primary_in_use(lab).await;
+        let observable = observable(lab).await;
         let ev = now_us();
         lab.procs.kill("watcher").await?;
         s.event("SIGKILL primary", ev);
@@ -189,7 +198,7 @@ fn watcher_kill(lab: &mut Lab) -> StepsFuture<'_> {
 fn watcher_freeze(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
-        let observable = primary_in_use(lab).await;
+        let observable = observable(lab).await;
         let freeze = lab.takeover_bound();
         let ev = now_us();
         lab.procs.signal("watcher", "STOP").await?;
@@ -227,7 +236,7 @@ fn watcher_freeze(lab: &mut Lab) -> StepsFuture<'_> {
 fn watcher_kill_then_backend(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
-        let observable = primary_in_use(lab).await;
+        let observable = observable(lab).await;
         let dead = now_us();
         lab.procs.kill("watcher").await?;
         s.mark("SIGKILL primary", dead, "event");
