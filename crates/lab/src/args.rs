@@ -43,6 +43,14 @@ pub struct LabArgs {
     /// session ends.
     #[arg(long, default_value = "10", value_name = "SECS|off", value_parser = graceful_restart)]
     pub graceful_restart: GracefulRestart,
+    /// After the scenarios (only this, without --scenario): a seeded random schedule
+    /// of every scenario under one load run for this long (e.g. 10m), reporting moves
+    /// no fault explains, failed requests per fault class and each process's memory.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub chaos: Option<Duration>,
+    /// The chaos schedule's seed (default: random, printed).
+    #[arg(long, requires = "chaos")]
+    pub seed: Option<u64>,
     /// The namespace lab (root): the seed's addressing in network namespaces of its
     /// own, kernel routes, and the blackhole and drop scenarios.
     #[arg(long)]

@@ -42,6 +42,7 @@
 mod analysis;
 pub mod args;
 pub mod bird;
+mod chaos;
 pub mod frr;
 mod lab;
 mod monitor;
@@ -79,7 +80,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let line = |text: String| print(&format!("{text}\n"));
     let started = Instant::now();
-    let order: Vec<&Scenario> = if args.scenario.is_empty() {
+    let order: Vec<&Scenario> = if args.scenario.is_empty() && args.chaos.is_some() {
+        Vec::new()
+    } else if args.scenario.is_empty() {
         scenarios::ALL
             .iter()
             .copied()
@@ -181,7 +184,18 @@ pub async fn run(
                 trials.push(t);
             }
         }
-        anyhow::Ok(trials)
+        let chaos = match args.chaos {
+            Some(d) => {
+                let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
+                line(format!(
+                    "chaos: {} under load (seed {seed}; --seed {seed} repeats the schedule)",
+                    humantime::format_duration(d)
+                ))?;
+                Some(chaos::run(&mut lab, d, seed).await?)
+            }
+            None => None,
+        };
+        anyhow::Ok((trials, chaos))
     };
     let outcome = tokio::select! {
         r = body => r,
@@ -199,7 +213,8 @@ pub async fn run(
             left.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>()
         );
     }
-    let trials = outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
+    let (trials, chaos) =
+        outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
     let run_time = started.elapsed().as_secs_f64();
     let results = report::results(
         &order,
@@ -214,8 +229,10 @@ pub async fn run(
                 && layout.profile == Profile::Instant,
         },
     );
-    print("\n")?;
-    print(&report::table(&order, &results))?;
+    if !order.is_empty() {
+        print("\n")?;
+        print(&report::table(&order, &results))?;
+    }
     let html = report::write_all(&dir, &order, &results)?;
     line(format!(
         "results: {}\nrequests: {}\nreport: {}\nrun time: {run_time:.1} s",
@@ -223,9 +240,17 @@ pub async fn run(
         dir.join("requests.csv").display(),
         html.display()
     ))?;
+    if let Some(c) = &chaos {
+        print("\n")?;
+        print(&c.text())?;
+        let path = dir.join("chaos.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(c)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        line(format!("chaos: {}", path.display()))?;
+    }
     // The run itself succeeded: expectations are judged in the table and in
     // results.json (`pass`), not by the exit status.
-    if !results.pass {
+    if !results.pass || chaos.as_ref().is_some_and(|c| !c.pass) {
         line("some scenarios did not meet their expectation (FAIL above)".into())?;
     }
     Ok(())

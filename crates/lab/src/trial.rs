@@ -97,33 +97,61 @@ pub struct Trial {
     pub records: Vec<Record>,
 }
 
+/// The load injector running: its requests when stopped.
+pub type Load = tokio::task::JoinHandle<anyhow::Result<Vec<Record>>>;
+
+/// Stops the load injector; its requests. It waits at most its request timeout and
+/// a second for the requests in flight.
+pub async fn stop_load(
+    load: Load,
+    stop: tokio::sync::oneshot::Sender<()>,
+) -> anyhow::Result<Vec<Record>> {
+    let _ = stop.send(());
+    match tokio::time::timeout(Duration::from_secs(5), load).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(anyhow::anyhow!("the load injector failed: {e}")),
+        Err(_) => Err(anyhow::anyhow!("the load injector did not stop")),
+    }
+}
+
 impl Lab {
+    /// Starts the load injector through the VIP for at most `duration`, from a
+    /// source address of its own (see [`crate::topology::Layout::load_source`]);
+    /// sending on the returned channel stops it.
+    pub fn start_load(
+        &self,
+        duration: Duration,
+    ) -> anyhow::Result<(Load, tokio::sync::oneshot::Sender<()>)> {
+        let url = format!("http://{}:{}/", self.layout.vip, self.layout.http_port);
+        let config = InjectorConfig {
+            rate: self.rate,
+            duration,
+            timeout: Duration::from_secs(1),
+            source: self.layout.load_source(self.trials_run),
+            ..InjectorConfig::new(Target::parse(&url).expect("the lab's VIP URL"))
+        };
+        let injector = Injector::new(config).map_err(|e| anyhow::anyhow!("load injector: {e}"))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // The injector runs on a thread and runtime of its own (in lt1's namespace in
+        // the namespace lab), so that the lab's own work (reading logs, starting
+        // processes) never delays a request or the reading of its response.
+        let load = tokio::spawn(in_ns(self.layout.ns_of("load"), "lab-load", move || {
+            injector.run(async {
+                let _ = rx.await;
+            })
+        }));
+        Ok((load, tx))
+    }
+
     /// Runs one trial; an error in the steps is recorded in the trial, not returned.
     pub async fn trial(&mut self, sc: &Scenario, n: usize) -> Trial {
         let mut steady_err = self.steady().await.err();
         self.trials_run += 1;
         let slack = self.slack();
-        let url = format!("http://{}:{}/", self.layout.vip, self.layout.http_port);
-        let config = InjectorConfig {
-            rate: self.rate,
-            duration: Duration::from_secs(60) + 2 * slack + 2 * self.takeover_bound(),
-            timeout: Duration::from_secs(1),
-            source: self.layout.load_source(self.trials_run),
-            ..InjectorConfig::new(Target::parse(&url).expect("the lab's VIP URL"))
-        };
-        let load_ns = self.layout.ns_of("load");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (records, steps) = match Injector::new(config) {
-            Ok(injector) => {
-                // The injector runs on a thread and runtime of its own (in lt1's
-                // namespace in the namespace lab), so that the lab's own work
-                // (reading logs, starting processes) never delays a request or the
-                // reading of its response.
-                let load = tokio::spawn(in_ns(load_ns, "lab-load", move || {
-                    injector.run(async {
-                        let _ = rx.await;
-                    })
-                }));
+        let (records, steps) = match self
+            .start_load(Duration::from_secs(60) + 2 * slack + 2 * self.takeover_bound())
+        {
+            Ok((load, tx)) => {
                 let r = if steady_err.is_some() {
                     Err(anyhow::anyhow!("not steady"))
                 } else {
@@ -135,21 +163,12 @@ impl Lab {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     r
                 };
-                let _ = tx.send(());
-                // The injector waits at most its request timeout and a second for
-                // the requests in flight.
-                let records = match tokio::time::timeout(Duration::from_secs(5), load).await {
-                    Ok(Ok(Ok(records))) => Ok(records),
-                    Ok(Ok(Err(e))) => Err(e),
-                    Ok(Err(e)) => Err(anyhow::anyhow!("the load injector failed: {e}")),
-                    Err(_) => Err(anyhow::anyhow!("the load injector did not stop")),
-                };
-                match records {
+                match stop_load(load, tx).await {
                     Ok(records) => (records, r),
                     Err(e) => (Vec::new(), r.and(Err(e))),
                 }
             }
-            Err(e) => (Vec::new(), Err(anyhow::anyhow!("load injector: {e}"))),
+            Err(e) => (Vec::new(), Err(e)),
         };
         let (steps, error) = match steps {
             Ok(s) => (s, steady_err.take().map(|e| format!("{e:#}"))),
