@@ -7,7 +7,8 @@
 //! that long first). Every row must PASS: 0 failed requests where the VIP stays, no
 //! move back and forth after a freeze, nothing answered by ws2 while the watchers
 //! disagree, and the standby alone failing over when the primary is dead. The
-//! takeover times are printed.
+//! takeover times are printed. Then a short `--chaos` on loopback: no move and no
+//! failed request outside the faults' windows.
 //!
 //! The runs are sequential (one test): two labs at once would take the CPU the
 //! watchers' 10 ms probes need on a 2-core machine. The namespace part needs root,
@@ -83,6 +84,44 @@ fn the_pair_scenarios_pass_on_loopback_and_with_hopwatch_frr_and_bird_in_namespa
     assert!(
         kill["takeover_ms"].as_f64().is_some_and(|ms| ms < 5_000.0),
         "the standby took over at once: {kill}\n{context}"
+    );
+
+    // A short chaos: every scenario that runs on loopback, in a seeded random
+    // order, under one load run. Nothing may move, and no request fail, in the
+    // quiet gaps between the faults.
+    let dir = base.join("chaos");
+    let run = lab_run::run(
+        &dir,
+        &[
+            "--chaos",
+            "45s",
+            "--seed",
+            "7",
+            "--graceful-restart",
+            "off",
+            "--rate",
+            "300",
+        ],
+        Duration::from_secs(300),
+    );
+    let chaos: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("chaos.json")).unwrap()).unwrap();
+    eprintln!("{}", run.stdout);
+    assert!(
+        chaos["faults"].as_array().is_some_and(|f| f.len() >= 3),
+        "chaos injected faults: {chaos}\n{}",
+        run.context
+    );
+    assert_eq!(
+        chaos["unexplained_moves"].as_array().map(Vec::len),
+        Some(0),
+        "no move without a fault: {chaos}\n{}",
+        run.context
+    );
+    assert_eq!(
+        chaos["failed"]["none"], 0,
+        "no failed request without a fault: {chaos}\n{}",
+        run.context
     );
 
     if !preflight("lab_pair", Peer::Frr) || !preflight("lab_pair", Peer::Bird) {
