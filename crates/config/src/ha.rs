@@ -192,6 +192,19 @@ mod tests {
     }
 
     #[test]
+    fn the_standby_example_is_the_primarys_with_its_role_and_router_id() {
+        let text = include_str!("../../../examples/standby.toml");
+        let loaded = parse(Path::new("standby.toml"), text).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let standby = loaded.config;
+        let primary = parse(Path::new("w.toml"), EXAMPLE).unwrap().config;
+        assert_eq!((standby.role(), standby.prepend()), (Some(Role::Standby), 2));
+        assert_ne!(standby.bgp.router_id, primary.bgp.router_id);
+        assert_eq!(standby.bgp.local_as, primary.bgp.local_as);
+        assert_eq!(standby.vips[0].prefix, primary.vips[0].prefix);
+    }
+
+    #[test]
     fn an_unknown_role_names_the_key() {
         let e = with_ha("role = \"backup\"").unwrap_err();
         assert!(e[0].contains("ha.role") || e[0].contains("role"), "{e:?}");
