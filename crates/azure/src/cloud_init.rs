@@ -48,6 +48,11 @@ pub fn render(c: &AzureConfig, role: Role, source: &str) -> String {
             "hopwatch run ({}), peered with both route server instances; the syslog server",
             roles::WATCHER_CONFIG
         ),
+        Role::Standby => format!(
+            "hopwatch run ({}) as the pair's standby, its AS prepended {} times, peered with both route server instances; a syslog server",
+            roles::WATCHER_CONFIG,
+            c.standby.prepend
+        ),
         Role::Observer => {
             "hopwatch observe, peered with both route server instances, logging every route".into()
         }

@@ -42,8 +42,11 @@ pub struct AzureConfig {
     pub web: Vec<Host>,
     /// `[[load]]`: the load injectors (lt1).
     pub load: Vec<Host>,
-    /// `[watcher]`: the BGP speaker that steers the VIP (watch1).
+    /// `[watcher]`: the BGP speaker that steers the VIP (watch1); the primary of a
+    /// pair when `[standby]` is enabled.
     pub watcher: WatcherCfg,
+    /// `[standby]`: a second watcher on its own VM, in another availability zone.
+    pub standby: StandbyCfg,
     /// `[observer]`: a passive BGP peer that logs what the route server passes on (watch2).
     pub observer: ObserverCfg,
     /// `[health]`: the watcher's probes.
@@ -69,6 +72,7 @@ impl Default for AzureConfig {
             ],
             load: vec![Host::new("lt1", [10, 10, 0, 6])],
             watcher: WatcherCfg::default(),
+            standby: StandbyCfg::default(),
             observer: ObserverCfg::default(),
             health: HealthCfg::default(),
         }
@@ -285,6 +289,46 @@ impl Default for WatcherCfg {
     }
 }
 
+/// `[standby]`: the standby watcher of a pair (issue 13). Off by default: a config
+/// without it renders the single watcher it always did, and the pair costs a VM.
+///
+/// A VM of its own rather than the observer's watch2 with a second address: primary
+/// and standby must not fail together, and a VM of its own can be put in another
+/// availability zone (another datacenter, so never the primary's host, rack or
+/// power), while watch2 shares the one `[vm] zone` of every VM; it also needs no
+/// secondary IP configuration on a NIC and in the guest (Azure Route Server knows
+/// its peers by address, and the observer holds watch2's). It shares the watcher's
+/// AS, graceful restart, failback hold and probes: the two must decide alike.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StandbyCfg {
+    /// Build it: the watcher becomes the pair's primary (`[ha] role = "primary"`).
+    pub enabled: bool,
+    /// Its name (watch3).
+    pub name: String,
+    /// Its address: also its BGP router ID and source, distinct from the primary's.
+    pub ip: Ipv4Addr,
+    /// Its availability zone; by default the one after `[vm] zone` (1 → 2 → 3 → 1),
+    /// and never the primary's.
+    pub zone: Option<String>,
+    /// The extra copies of the AS in its announcements (`[ha] prepend`): Azure Route
+    /// Server prefers the shortest AS path, so the primary's route wins while it is
+    /// there, and the two never form an ECMP set.
+    pub prepend: u8,
+}
+
+impl Default for StandbyCfg {
+    fn default() -> Self {
+        StandbyCfg {
+            enabled: false,
+            name: "watch3".into(),
+            ip: Ipv4Addr::new(10, 10, 0, 9),
+            zone: None,
+            prepend: hopwatch_config::ha::DEFAULT_PREPEND,
+        }
+    }
+}
+
 /// `[observer]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -363,6 +407,21 @@ impl AzureConfig {
         vec![Ipv4Addr::from(base + 4), Ipv4Addr::from(base + 5)]
     }
 
+    /// The standby's availability zone: configured, or the one after `[vm] zone`
+    /// ("" when the VMs have none, which `validate` refuses for a pair).
+    pub fn standby_zone(&self) -> String {
+        if let Some(z) = &self.standby.zone {
+            return z.clone();
+        }
+        match self.vm.zone.as_str() {
+            "1" => "2",
+            "2" => "3",
+            "3" => "1",
+            other => other,
+        }
+        .into()
+    }
+
     /// Every VM with its role, in the order they are built.
     pub fn vms(&self) -> Vec<(Role, &str, Ipv4Addr)> {
         let mut v: Vec<(Role, &str, Ipv4Addr)> = self
@@ -376,6 +435,9 @@ impl AzureConfig {
                 .map(|h| (Role::Load, h.name.as_str(), h.ip)),
         );
         v.push((Role::Watcher, self.watcher.name.as_str(), self.watcher.ip));
+        if self.standby.enabled {
+            v.push((Role::Standby, self.standby.name.as_str(), self.standby.ip));
+        }
         if self.observer.enabled {
             v.push((
                 Role::Observer,
@@ -394,8 +456,12 @@ pub enum Role {
     Web,
     /// `hopwatch load`, started by hand (lt1).
     Load,
-    /// `hopwatch run`, peered with both route server instances (watch1).
+    /// `hopwatch run`, peered with both route server instances (watch1); the
+    /// primary of a pair.
     Watcher,
+    /// `hopwatch run` as the pair's standby, peered with both route server
+    /// instances (watch3).
+    Standby,
     /// `hopwatch observe`, peered with both route server instances (watch2).
     Observer,
 }
@@ -407,12 +473,19 @@ impl Role {
             Role::Web => "web",
             Role::Load => "load",
             Role::Watcher => "watcher",
+            Role::Standby => "standby",
             Role::Observer => "observer",
         }
     }
 
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Web, Role::Watcher, Role::Observer, Role::Load];
+    pub const ALL: [Role; 5] = [
+        Role::Web,
+        Role::Watcher,
+        Role::Standby,
+        Role::Observer,
+        Role::Load,
+    ];
 }
 
 /// Reads, parses and checks a config file.

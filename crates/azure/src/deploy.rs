@@ -55,6 +55,9 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
         Var::lit("VM_ZONE", &c.vm.zone),
         Var::lit("VM_USER", &c.vm.admin_user),
     ];
+    if c.standby.enabled {
+        v.push(Var::lit("STANDBY_ZONE", c.standby_zone()));
+    }
     let key = c.vm.ssh_public_key.trim();
     if let Some(rest) = key.strip_prefix("~/") {
         v.push(Var::home("SSH_PUBLIC_KEY", rest));
@@ -234,6 +237,11 @@ fn route_server(c: &AzureConfig) -> Vec<Step> {
         "Peerings: one per BGP speaker; each peers with both route server instances".into(),
     ));
     let mut speakers = vec![(c.watcher.name.as_str(), c.watcher.asn)];
+    if c.standby.enabled {
+        // The primary's AS too: Azure accepts two peers with one AS, and the pair's
+        // preference is the standby's prepend, not a different AS.
+        speakers.push((c.standby.name.as_str(), c.watcher.asn));
+    }
     if c.observer.enabled {
         speakers.push((c.observer.name.as_str(), c.observer.asn));
     }
@@ -298,7 +306,11 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
             .var("--resource-group", "RG_VM")
             .lit("--name", name)
             .var("--location", "REGION");
-        if !c.vm.zone.is_empty() {
+        if role == Role::Standby {
+            // Never the primary's zone (`validate`): another datacenter, so the pair
+            // cannot share a host, a rack or a power feed.
+            vm = vm.var("--zone", "STANDBY_ZONE");
+        } else if !c.vm.zone.is_empty() {
             vm = vm.var("--zone", "VM_ZONE");
         }
         vm = vm
@@ -335,10 +347,18 @@ pub fn deploy(c: &AzureConfig, source: &str) -> Script {
     steps.extend(bastion(c));
     steps.extend(vms(c));
     steps.push(Step::Section("Done".into()));
-    let done = format!(
-        "The VMs install hopwatch on first boot (a few minutes). The watcher {w} logs every move; the other VMs send their syslog to it (/var/log/remote/ on {w}).",
-        w = c.watcher.name
-    );
+    let done = if c.standby.enabled {
+        format!(
+            "The VMs install hopwatch on first boot (a few minutes). The primary watcher {w} and the standby {s} each log their own moves; the other VMs send their syslog to both (/var/log/remote/ on {w} and {s}).",
+            w = c.watcher.name,
+            s = c.standby.name
+        )
+    } else {
+        format!(
+            "The VMs install hopwatch on first boot (a few minutes). The watcher {w} logs every move; the other VMs send their syslog to it (/var/log/remote/ on {w}).",
+            w = c.watcher.name
+        )
+    };
     steps.push(Step::Raw {
         bash: format!("echo {}", super::script::sh_quote(&done)),
         ps: format!("Write-Host {}", super::script::ps_quote(&done)),

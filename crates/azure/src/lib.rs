@@ -21,6 +21,12 @@
 //!   watcher: it then logs what the route server passes on, which is what the VNET
 //!   programs, and the watcher's config stays the route servers only (no warning from
 //!   `hopwatch check`).
+//! - **A watcher pair** (`[standby] enabled = true`, off by default): a second
+//!   watcher on a VM of its own (`roles::watcher_toml` with [`Role::Standby`]), in
+//!   another availability zone than every other VM, with its own peering (Azure Route
+//!   Server peers both instances with it), `[ha] role = "standby"` and its AS
+//!   prepended; the watcher's config gets `[ha] role = "primary"`. Why a VM and not
+//!   watch2 beside the observer: see `config::StandbyCfg`.
 //! - **Secrets**: SSH keys only. A password in the config is refused; with
 //!   `allow_password = true` the scripts read it from `HOPWATCH_ADMIN_PASSWORD` when they
 //!   run, so it is never written in any file.
@@ -89,10 +95,18 @@ Writes into DIR:
                              subnets, route table, route server and one peering per
                              BGP speaker, bastion, then a NIC and a VM per host
   teardown.sh, teardown.ps1  deletes both resource groups (asks; --yes / -Yes does not)
-  cloud-init/ROLE.yaml       web, watcher, observer, load: installs hopwatch's .deb
-                             (checked against its sha256), writes the role's config,
-                             enables its systemd units, forwards syslog to the watcher
+  cloud-init/ROLE.yaml       web, watcher, standby, observer, load: installs
+                             hopwatch's .deb (checked against its sha256), writes the
+                             role's config, enables its systemd units, forwards syslog
+                             to the watcher (to both watchers of a pair)
   hopwatch/watcher.toml      the watcher's config as its VM gets it (hopwatch check -c)
+  hopwatch/standby.toml      with [standby] enabled = true: the standby's config; the
+                             watcher's then says [ha] role = \"primary\"
+
+A watcher pair ([standby] enabled = true): a second watcher VM (watch3) in another
+availability zone, peered with both route server instances, announcing the VIP with
+its AS prepended (default twice), so Azure Route Server uses its route only while
+the primary's is gone. One more VM; off by default.
 
 First set [hopwatch] deb_url and deb_sha256 to your release: cargo deb -p hopwatch, then
 sha256sum target/debian/hopwatch_*.deb. Then: az login; bash DIR/deploy.sh (or pwsh
@@ -126,15 +140,30 @@ pub struct Rendered {
     pub executable: bool,
 }
 
+/// Where the watcher's config is written, as its VM gets it.
+pub const WATCHER_FILE: &str = "hopwatch/watcher.toml";
+/// Where the standby's config is written, as its VM gets it (as
+/// `/etc/hopwatch/watcher.toml`: the packaged unit reads that path).
+pub const STANDBY_FILE: &str = "hopwatch/standby.toml";
+
 /// Renders every file of a config; `source` names the config in the files' headers.
 pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
-    let watcher = roles::watcher_toml(c, source);
-    if let Err(errors) = hopwatch_config::parse(Path::new("hopwatch/watcher.toml"), &watcher) {
-        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        bail!(
-            "the rendered watcher config would not pass hopwatch check:\n{}",
-            all.join("\n")
-        );
+    let mut watchers = vec![(WATCHER_FILE, Role::Watcher)];
+    if c.standby.enabled {
+        watchers.push((STANDBY_FILE, Role::Standby));
+    }
+    let mut configs = Vec::new();
+    for (path, role) in watchers {
+        let text = roles::watcher_toml(c, role, source);
+        if let Err(errors) = hopwatch_config::parse(Path::new(path), &text) {
+            let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            bail!(
+                "the rendered {} config would not pass hopwatch check:\n{}",
+                role.name(),
+                all.join("\n")
+            );
+        }
+        configs.push((path, text));
     }
     let deploy = deploy::deploy(c, source);
     let teardown = deploy::teardown(c, source);
@@ -148,8 +177,8 @@ pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
         file("deploy.ps1", deploy.powershell(), false),
         file("teardown.sh", teardown.bash(), true),
         file("teardown.ps1", teardown.powershell(), false),
-        file("hopwatch/watcher.toml", watcher, false),
     ];
+    out.extend(configs.into_iter().map(|(p, t)| file(p, t, false)));
     let used: Vec<Role> = c.vms().iter().map(|(r, _, _)| *r).collect();
     for role in Role::ALL.into_iter().filter(|r| used.contains(r)) {
         let text = cloud_init::render(c, role, source);

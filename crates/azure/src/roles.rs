@@ -32,23 +32,31 @@ const SYSLOG_PORT: u16 = 514;
 pub fn units(role: Role) -> &'static [&'static str] {
     match role {
         Role::Web => &["hopwatch-vip.service", "hopwatch-web.service"],
-        Role::Watcher => &["hopwatch-run.service"],
+        Role::Watcher | Role::Standby => &["hopwatch-run.service"],
         Role::Observer => &["hopwatch-observe.service"],
         // Load is started by hand, when the experiment is ready.
         Role::Load => &[],
     }
 }
 
-/// The watcher's config: both route server instances, the VIP with the web servers
-/// in priority order, the Azure rules on. It must pass `hopwatch check`.
-pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
+/// A watcher's config (`role` is [`Role::Watcher`] or [`Role::Standby`]): both route
+/// server instances, the VIP with the web servers in priority order, the Azure rules
+/// on. With `[standby]` enabled the watcher is the pair's primary and both get
+/// `[ha]`, each its own router ID and source address (its VM's). It must pass
+/// `hopwatch check`.
+pub fn watcher_toml(c: &AzureConfig, role: Role, source: &str) -> String {
     let w = &c.watcher;
     let h = &c.health;
+    let pair = c.standby.enabled;
+    let (name, ip, what) = match role {
+        Role::Standby => (&c.standby.name, c.standby.ip, "the standby watcher"),
+        _ if pair => (&w.name, w.ip, "the primary watcher"),
+        _ => (&w.name, w.ip, "the watcher"),
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# hopwatch run -c {WATCHER_CONFIG}\n# Rendered by `hopwatch azure render` from {source}: the watcher on {} ({}).\n",
-        w.name, w.ip
+        "# hopwatch run -c {WATCHER_CONFIG}\n# Rendered by `hopwatch azure render` from {source}: {what} on {name} ({ip}).\n"
     );
     let _ = writeln!(
         s,
@@ -57,9 +65,15 @@ pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "[bgp]\nlocal_as = {}\nrouter_id = \"{}\"\nhold_time = 9\ngraceful_restart = {}\n",
-        w.asn, w.ip, w.graceful_restart
+        "[bgp]\nlocal_as = {}\nrouter_id = \"{ip}\"\nhold_time = 9\ngraceful_restart = {}",
+        w.asn, w.graceful_restart
     );
+    if pair {
+        // Azure Route Server knows each watcher of the pair by its address (one
+        // peering each): connect from it, whatever else the VM is given later.
+        let _ = writeln!(s, "local_address = \"{ip}\"");
+    }
+    s.push('\n');
     for rs in c.route_server_instances() {
         let _ = writeln!(
             s,
@@ -88,6 +102,9 @@ pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
         "[failover]\npreempt = true\nfailback_hold = \"{}\"\nall_down = \"keep\"\n",
         humantime::format_duration(w.failback_hold)
     );
+    if pair {
+        let _ = writeln!(s, "{}", ha_table(c, role));
+    }
     let _ = writeln!(s, "[api]\nlisten = \"127.0.0.1:9179\"\n");
     let _ = write!(
         s,
@@ -96,20 +113,61 @@ pub fn watcher_toml(c: &AzureConfig, source: &str) -> String {
     s
 }
 
+/// `[ha]` of a pair's watcher, with what Azure does with it.
+fn ha_table(c: &AzureConfig, role: Role) -> String {
+    let partner = |n: &str, ip| format!("{n} ({ip})");
+    if role == Role::Standby {
+        format!(
+            concat!(
+                "# The pair's standby; the primary is {}.\n",
+                "# Azure Route Server prefers the shortest AS path: this watcher's route,\n",
+                "# with local_as {} more times, is used only while the primary's is gone\n",
+                "# (its sessions down and, with graceful restart, its restart time over).\n",
+                "# Never ECMP: the lengths differ.\n",
+                "[ha]\nrole = \"standby\"\nprepend = {}\n",
+            ),
+            partner(&c.watcher.name, c.watcher.ip),
+            c.standby.prepend,
+            c.standby.prepend
+        )
+    } else {
+        format!(
+            concat!(
+                "# The pair's primary; the standby is {}.\n",
+                "# Azure Route Server prefers this watcher's route (the shorter AS path)\n",
+                "# while its sessions are up.\n",
+                "[ha]\nrole = \"primary\"\n",
+            ),
+            partner(&c.standby.name, c.standby.ip)
+        )
+    }
+}
+
 fn env_file(what: &str, var: &str, args: &str) -> String {
     format!(
         "# {what}\n# Rendered by `hopwatch azure render`; read by the systemd unit.\n{var}=\"{args}\"\n"
     )
 }
 
+/// Every message also goes to the watcher, as in the seed; with a pair to both
+/// watchers, so that the logs of a takeover are kept when the primary's VM is the
+/// one that died.
 fn rsyslog_forward(c: &AzureConfig) -> File {
+    let mut content = format!(
+        "# Every message also goes to the watcher {}, as in the seed (UDP).\n*.* action(type=\"omfwd\" target=\"{}\" port=\"{SYSLOG_PORT}\" protocol=\"udp\")\n",
+        c.watcher.name, c.watcher.ip
+    );
+    if c.standby.enabled {
+        let _ = write!(
+            content,
+            "# And to the standby watcher {}: the logs survive the primary's VM.\n*.* action(type=\"omfwd\" target=\"{}\" port=\"{SYSLOG_PORT}\" protocol=\"udp\")\n",
+            c.standby.name, c.standby.ip
+        );
+    }
     File {
         path: "/etc/rsyslog.d/90-hopwatch-forward.conf",
         mode: "0644",
-        content: format!(
-            "# Every message also goes to the watcher {}, as in the seed (UDP).\n*.* action(type=\"omfwd\" target=\"{}\" port=\"{SYSLOG_PORT}\" protocol=\"udp\")\n",
-            c.watcher.name, c.watcher.ip
-        ),
+        content,
     }
 }
 
@@ -160,12 +218,14 @@ pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
             });
             f.push(rsyslog_forward(c));
         }
-        Role::Watcher => {
+        Role::Watcher | Role::Standby => {
             f.push(File {
                 path: WATCHER_CONFIG,
                 mode: "0644",
-                content: watcher_toml(c, source),
+                content: watcher_toml(c, role, source),
             });
+            // Each watcher of a pair is a syslog server: its own decisions land on
+            // its own VM, and every other VM forwards to both.
             f.push(rsyslog_server());
         }
         Role::Observer => {

@@ -29,6 +29,14 @@ fn replace(from: &str, to: &str) -> String {
     EXAMPLE.replacen(from, to, 1)
 }
 
+/// The example with the watcher pair on.
+fn pair() -> String {
+    replace(
+        "enabled = false\nname = \"watch3\"",
+        "enabled = true\nname = \"watch3\"",
+    )
+}
+
 fn files(text: &str) -> Vec<Rendered> {
     let c = config::parse(Path::new("azure.toml"), text).unwrap();
     render(&c, "azure.toml").unwrap()
@@ -244,7 +252,8 @@ fn every_unit_a_role_enables_ships_in_the_package() {
 
 #[test]
 fn the_setup_checks_the_sha256_before_installing() {
-    let fs = files(EXAMPLE);
+    // The pair renders every role.
+    let fs = files(&pair());
     for role in Role::ALL {
         let ci = file(&fs, &format!("cloud-init/{}.yaml", role.name()));
         let check = ci.find("sha256sum --check").unwrap();
@@ -257,6 +266,151 @@ fn the_setup_checks_the_sha256_before_installing() {
     let watcher = file(&fs, "cloud-init/watcher.yaml");
     assert!(web.contains("target=\"10.10.0.7\" port=\"514\" protocol=\"udp\""));
     assert!(watcher.contains("input(type=\"imudp\" port=\"514\""));
+}
+
+#[test]
+fn a_config_without_standby_renders_a_watcher_alone() {
+    let fs = files(MINIMAL);
+    assert!(
+        !fs.iter()
+            .any(|f| f.path == STANDBY_FILE || f.path == "cloud-init/standby.yaml")
+    );
+    let toml = file(&fs, WATCHER_FILE);
+    assert!(
+        !toml.contains("[ha]") && !toml.contains("local_address"),
+        "{toml}"
+    );
+    let loaded = hopwatch_config::parse(Path::new("watcher.toml"), toml).unwrap();
+    assert_eq!(loaded.config.role(), None);
+    assert!(!file(&fs, "deploy.sh").contains("watch3"));
+}
+
+#[test]
+fn the_pair_renders_a_primary_and_a_standby_that_pass_the_watchers_own_checks() {
+    let fs = files(&pair());
+    let load = |path: &str| {
+        let loaded = hopwatch_config::parse(Path::new(path), file(&fs, path)).unwrap();
+        assert!(loaded.warnings.is_empty(), "{path}: {:?}", loaded.warnings);
+        loaded.config
+    };
+    let primary = load(WATCHER_FILE);
+    let standby = load(STANDBY_FILE);
+    assert_eq!(primary.role(), Some(hopwatch_config::ha::Role::Primary));
+    assert_eq!(primary.prepend(), 0);
+    assert_eq!(standby.role(), Some(hopwatch_config::ha::Role::Standby));
+    assert_eq!(standby.prepend(), 2);
+    // Distinct router IDs and sources, each its VM's own address; one AS.
+    assert_eq!(primary.bgp.router_id.to_string(), "10.10.0.7");
+    assert_eq!(standby.bgp.router_id.to_string(), "10.10.0.9");
+    assert_eq!(
+        primary.bgp.local_address,
+        Some("10.10.0.7".parse().unwrap())
+    );
+    assert_eq!(
+        standby.bgp.local_address,
+        Some("10.10.0.9".parse().unwrap())
+    );
+    assert_eq!(primary.bgp.local_as, standby.bgp.local_as);
+    // The same route servers, VIP and backends, probed alike.
+    let what = |c: &hopwatch_config::Config| {
+        let rs: Vec<String> = c
+            .route_servers
+            .iter()
+            .map(|r| format!("{} {}", r.address, r.peer_as))
+            .collect();
+        let vips: Vec<String> = c
+            .vips
+            .iter()
+            .flat_map(|v| {
+                v.backends
+                    .iter()
+                    .map(move |b| format!("{} {} {} {}", v.prefix, b.name, b.next_hop, b.check))
+            })
+            .collect();
+        (rs, vips, c.health.interval, c.failover.failback_hold)
+    };
+    assert_eq!(what(&primary), what(&standby));
+    assert_eq!(what(&standby).0, ["10.10.1.4 65515", "10.10.1.5 65515"]);
+    // check describes the pair.
+    let d = hopwatch_config::describe(&standby);
+    assert!(
+        d.contains("HA: standby watcher, announcing AS path 65001 65001 65001"),
+        "{d}"
+    );
+    // Each VM gets its own file, at the path the packaged unit reads.
+    for (role, path) in [("watcher", WATCHER_FILE), ("standby", STANDBY_FILE)] {
+        let ci = file(&fs, &format!("cloud-init/{role}.yaml"));
+        assert!(ci.contains(&format!("- path: {}\n", roles::WATCHER_CONFIG)));
+        for line in file(&fs, path).lines().filter(|l| !l.is_empty()) {
+            assert!(
+                ci.contains(&format!("      {line}\n")),
+                "{role}: {line:?} missing"
+            );
+        }
+        assert!(ci.contains("systemctl enable --now --no-block hopwatch-run.service"));
+        assert!(ci.contains("input(type=\"imudp\" port=\"514\""), "{role}");
+    }
+    // Every other VM forwards its syslog to both watchers.
+    let web = file(&fs, "cloud-init/web.yaml");
+    for ip in ["10.10.0.7", "10.10.0.9"] {
+        assert!(
+            web.contains(&format!("target=\"{ip}\" port=\"514\"")),
+            "{ip}"
+        );
+    }
+}
+
+#[test]
+fn the_pair_peers_the_standby_with_the_route_server_in_another_zone() {
+    let fs = files(&pair());
+    let deploy = file(&fs, "deploy.sh");
+    let peerings: Vec<&str> = deploy
+        .split("az network routeserver peering create")
+        .skip(1)
+        .collect();
+    assert_eq!(peerings.len(), 3, "{deploy}");
+    // Literals are quoted only when they need it.
+    let standby = peerings
+        .iter()
+        .find(|p| p.contains("--name watch3 "))
+        .unwrap();
+    assert!(standby.contains("--peer-ip \"$VM_WATCH3_IP\""), "{standby}");
+    assert!(standby.contains("--peer-asn 65001 "), "{standby}");
+    assert!(deploy.contains("\nVM_WATCH3_IP=10.10.0.9\n"), "{deploy}");
+    assert!(deploy.contains("\nSTANDBY_ZONE=2\n"), "{deploy}");
+    let vm = deploy.split("--name watch3 ").last().unwrap();
+    assert!(vm.contains("--zone \"$STANDBY_ZONE\""), "{vm}");
+    assert!(vm.contains("cloud-init/standby.yaml"), "{vm}");
+    // An explicit zone is used as is.
+    let fs = files(&pair().replace("prepend = 2\n", "prepend = 2\nzone = \"3\"\n"));
+    assert!(file(&fs, "deploy.sh").contains("\nSTANDBY_ZONE=3\n"));
+}
+
+#[test]
+fn a_standby_that_could_fail_with_or_tie_with_the_primary_is_refused() {
+    let p = pair();
+    let e = one_error(&p.replace("prepend = 2\n", "prepend = 0\n"));
+    assert!(e.contains("standby.prepend") && e.contains("ECMP"), "{e}");
+    let e = one_error(&p.replace("prepend = 2\n", "prepend = 11\n"));
+    assert!(
+        e.contains("standby.prepend") && e.contains("at most 10"),
+        "{e}"
+    );
+    let e = one_error(&p.replace("prepend = 2\n", "prepend = 2\nzone = \"1\"\n"));
+    assert!(e.starts_with("azure.toml:"), "{e}");
+    assert!(
+        e.contains("standby.zone") && e.contains("primary's zone"),
+        "{e}"
+    );
+    let e = one_error(&p.replace("zone = \"1\"", "zone = \"\""));
+    assert!(
+        e.contains("vm.zone") && e.contains("availability zones"),
+        "{e}"
+    );
+    let e = one_error(&p.replace("ip = \"10.10.0.9\"", "ip = \"10.10.0.8\""));
+    assert!(e.contains("two VMs"), "{e}");
+    // Off, none of it is checked.
+    assert!(errors(&EXAMPLE.replace("prepend = 2\n", "prepend = 0\n")).is_empty());
 }
 
 #[test]

@@ -104,6 +104,7 @@ pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
     login(c, &mut err);
     release(c, &mut err);
     speakers(c, &mut err);
+    standby(c, &mut err);
 
     // The watcher's own bounds (`config::bounds`): what this renders, `hopwatch
     // check` accepts.
@@ -246,6 +247,9 @@ fn vms(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
         keys.push((format!("load[{i}]"), &h.name, h.ip));
     }
     keys.push(("watcher".into(), &c.watcher.name, c.watcher.ip));
+    if c.standby.enabled {
+        keys.push(("standby".into(), &c.standby.name, c.standby.ip));
+    }
     if c.observer.enabled {
         keys.push(("observer".into(), &c.observer.name, c.observer.ip));
     }
@@ -413,6 +417,56 @@ fn speakers(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
             format!(
                 "{} s: graceful restart time is at most 4095 s",
                 c.watcher.graceful_restart
+            ),
+        );
+    }
+}
+
+/// The pair: a standby that cannot fail with the primary, and one route servers
+/// never prefer or share with it.
+fn standby(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let s = &c.standby;
+    if !s.enabled {
+        return;
+    }
+    let max = hopwatch_config::ha::MAX_PREPEND;
+    if s.prepend == 0 {
+        err(
+            "standby.prepend",
+            "0 would make the standby's route as preferred as the primary's: Azure Route Server would share the traffic between the two next hops (ECMP) whenever the watchers disagree. Use 1 or more (default 2)".into(),
+        );
+    } else if s.prepend > max {
+        err(
+            "standby.prepend",
+            format!(
+                "{}: at most {max} (one already makes the route less preferred)",
+                s.prepend
+            ),
+        );
+    }
+    // The zone is what keeps the pair from failing together: VMs in one zone may
+    // share a host, and Azure promises nothing else without an availability set.
+    let zone = c.standby_zone();
+    let key = if s.zone.is_some() {
+        "standby.zone"
+    } else {
+        "vm.zone"
+    };
+    if c.vm.zone.is_empty() || zone.is_empty() {
+        err(
+            key,
+            "a watcher pair needs availability zones: the standby goes in another zone than the primary, so the two never share a host. Set [vm] zone (\"1\") and, if you like, [standby] zone (default: the next one)".into(),
+        );
+    } else if !["1", "2", "3"].contains(&zone.as_str()) {
+        err(
+            "standby.zone",
+            format!("{zone:?}: an availability zone is \"1\", \"2\" or \"3\""),
+        );
+    } else if zone == c.vm.zone {
+        err(
+            "standby.zone",
+            format!(
+                "{zone:?} is the primary's zone ([vm] zone): in one zone the two watchers may share a host and fail together; use another"
             ),
         );
     }

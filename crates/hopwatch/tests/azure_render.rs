@@ -27,6 +27,13 @@ const SHELLCHECK: &str = "/usr/bin/shellcheck";
 const CLOUD_INIT: &str = "/usr/bin/cloud-init";
 const PASSWORD: &str = "Pword9876543";
 
+/// The example with the watcher pair on (`[standby] enabled = true`).
+fn pair() -> String {
+    let from = "enabled = false\nname = \"watch3\"";
+    assert!(EXAMPLE.contains(from));
+    EXAMPLE.replacen(from, "enabled = true\nname = \"watch3\"", 1)
+}
+
 #[test]
 fn the_rendered_bash_scripts_pass_shellcheck_with_no_warning() {
     let tmp = Temp::new("shellcheck");
@@ -430,6 +437,8 @@ fn the_help_teaches_what_render_writes() {
         "cloud-init/ROLE.yaml",
         "hopwatch check",
         "examples/azure.toml",
+        "hopwatch/standby.toml",
+        "[standby] enabled = true",
     ] {
         assert!(help.contains(want), "--help lacks {want}:\n{help}");
     }
@@ -475,5 +484,148 @@ fn the_fake_az_refuses_what_the_real_one_refuses() {
                 text(&o)
             );
         }
+    }
+}
+
+#[test]
+fn the_pair_renders_a_standby_that_passes_shellcheck_cloud_init_and_hopwatch_check() {
+    let tmp = Temp::new("pair");
+    let out = render(&tmp, &pair());
+    let files = rendered(&out);
+    assert!(
+        Path::new(SHELLCHECK).exists() && Path::new(CLOUD_INIT).exists(),
+        "{SHELLCHECK} or {CLOUD_INIT} is missing: apt-get install shellcheck cloud-init"
+    );
+    let mut scripts = vec![out.join("deploy.sh")];
+    for role in ["watcher", "standby"] {
+        let ci = out.join(format!("cloud-init/{role}.yaml"));
+        let o = Command::new(CLOUD_INIT)
+            .args(["schema", "--config-file"])
+            .arg(&ci)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
+        let setup = written_file(
+            &files[&format!("cloud-init/{role}.yaml")],
+            "/usr/local/sbin/hopwatch-setup",
+        );
+        assert!(
+            setup.contains("systemctl enable --now --no-block hopwatch-run.service"),
+            "{setup}"
+        );
+        let file = tmp.0.join(format!("{role}.setup.sh"));
+        std::fs::write(&file, setup).unwrap();
+        scripts.push(file);
+    }
+    for s in &scripts {
+        let o = Command::new(SHELLCHECK)
+            .args(["--severity=style", "--external-sources"])
+            .arg(s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+    }
+    // Each watcher's config, as its VM gets it, passes `hopwatch check` without a
+    // warning, and says its role; the router IDs differ, the route servers agree.
+    let mut ids = Vec::new();
+    for (role, path) in [
+        ("watcher", "hopwatch/watcher.toml"),
+        ("standby", "hopwatch/standby.toml"),
+    ] {
+        let from_ci = written_file(
+            &files[&format!("cloud-init/{role}.yaml")],
+            "/etc/hopwatch/watcher.toml",
+        );
+        assert_eq!(from_ci, files[path], "{role}");
+        let o = hopwatch(&["check", "-c", out.join(path).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("warning"),
+            "{}",
+            text(&o)
+        );
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        for rs in ["10.10.1.4", "10.10.1.5"] {
+            assert!(
+                stdout.contains(&format!("route server {rs}:179 AS 65515")),
+                "{stdout}"
+            );
+        }
+        assert!(stdout.contains("VIP 100.64.0.1/32"), "{stdout}");
+        let (want, id) = if role == "standby" {
+            (
+                "HA: standby watcher, announcing AS path 65001 65001 65001",
+                "10.10.0.9",
+            )
+        } else {
+            (
+                "HA: primary watcher, announcing AS path 65001 (",
+                "10.10.0.7",
+            )
+        };
+        assert!(stdout.contains(want), "{stdout}");
+        assert!(
+            stdout.contains(&format!("BGP: AS 65001 as {id} from {id}")),
+            "{stdout}"
+        );
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn deploy_of_the_pair_builds_the_standby_in_another_zone_and_peers_it_with_both_instances() {
+    let tmp = Temp::new("pair-deploy");
+    let out = render(&tmp, &pair());
+    let (o, log) = run_with_fake_az(&tmp, &out.join("deploy.sh"), &[], &[], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let calls: Vec<Call> = log.iter().map(|a| Call::parse(a)).collect();
+    let mut azure = Azure::default();
+    for c in &calls {
+        azure.apply(c);
+    }
+    // One peering per speaker: Azure peers both route server instances with each, and
+    // the standby shares the primary's AS.
+    let peerings: Vec<(&str, &str, &str)> = azure
+        .peerings
+        .iter()
+        .map(|(n, ip, asn)| (n.as_str(), ip.as_str(), asn.as_str()))
+        .collect();
+    assert_eq!(
+        peerings,
+        [
+            ("watch1", "10.10.0.7", "65001"),
+            ("watch3", "10.10.0.9", "65001"),
+            ("watch2", "10.10.0.8", "65002"),
+        ]
+    );
+    let vms: Vec<(String, String)> = azure
+        .vms
+        .iter()
+        .map(|(n, p)| {
+            (
+                n.clone(),
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        vms.contains(&("watch3".to_string(), "standby.yaml".to_string())),
+        "{vms:?}"
+    );
+    assert_eq!(vms.len(), 6, "{vms:?}");
+    let zones: BTreeMap<&str, &str> = calls
+        .iter()
+        .filter(|c| c.path == "vm create")
+        .map(|c| (c.get("--name"), c.get("--zone")))
+        .collect();
+    assert_eq!(zones["watch1"], "1");
+    assert_eq!(zones["watch3"], "2", "{zones:?}");
+    let standby = &rendered(&out)["hopwatch/standby.toml"];
+    for instance in ["10.10.1.4", "10.10.1.5"] {
+        assert!(
+            standby.contains(&format!("address = \"{instance}\"")),
+            "{standby}"
+        );
     }
 }
