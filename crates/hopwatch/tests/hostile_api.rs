@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use hopwatch_events::watcher::{ApiError, Health, Status};
 use hopwatch_events::{Event, Line};
 use loopback::events::{ip_addr, is_route};
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{Proc, free_port, spawn, spawn_cmd, web};
 
 const WS1: &str = "127.91.0.4";
@@ -225,43 +226,19 @@ fn start_lab(tag: &str, soft_nofile: Option<u32>) -> Lab {
         std::env::temp_dir().join(format!("hopwatch-hostile-api-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("watcher.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{p2}/health" }},
-]
-
-[health]
-interval = "20ms"
-timeout = "200ms"
-fall = 3
-rise = 2
-
-[failover]
-failback_hold = "60s"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        vips: vec![Vip::new(
+            VIP,
+            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
+        )],
+        interval: Some("20ms"),
+        timeout: Some("200ms"),
+        fall: Some(3),
+        rise: Some(2),
+        failback_hold: Some("60s"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
     let ws1 = web(WS1, p1, "ws1");
     let ws2 = web(WS2, p2, "ws2");
     let mut rs = spawn(&[

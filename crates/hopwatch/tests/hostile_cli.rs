@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use hopwatch_events::Event;
 use loopback::events::is_route;
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, spawn_with, web};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hopwatch");
@@ -206,7 +207,8 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
     const FOREIGN: u64 = 20_000;
     let health = free_port(WS1);
     let _ws1 = web(WS1, health, "ws1");
-    let bgp = free_port(RS).to_string();
+    let bgp = free_port(RS);
+    let bgp_s = bgp.to_string();
     // The hostile route server: it accepts the watcher and announces 20,000 routes.
     let mut rs = spawn_with(
         &[
@@ -218,7 +220,7 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
             "--local-address",
             RS,
             "--port",
-            &bgp,
+            &bgp_s,
             "--peer",
             WATCHER,
             "--peer-as",
@@ -241,37 +243,13 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
     let dir = temp_dir("hostile-cli-flood");
     let cfg = dir.join("watcher.toml");
     let api = format!("{WATCHER}:{}", free_port(WATCHER));
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{health}/health" }},
-]
-
-[health]
-interval = "50ms"
-timeout = "200ms"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        vips: vec![Vip::new(VIP, vec![Backend::web("ws1", WS1, health)])],
+        interval: Some("50ms"),
+        timeout: Some("200ms"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
     let mut watcher = spawn(&["run", "-c", cfg.to_str().unwrap()]);
     watcher.wait_for("the session", |l| matches!(l.event, Event::Established(_)));
     let (lines, one_by_one) = watcher_lines_once_flooded(&mut watcher, FOREIGN);

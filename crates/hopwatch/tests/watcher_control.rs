@@ -15,6 +15,7 @@ use std::time::Duration;
 use hopwatch_events::Event;
 use hopwatch_events::watcher::Status;
 use loopback::events::is_route_via;
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, web};
 
 const WS1: &str = "127.23.0.4";
@@ -47,40 +48,26 @@ fn http(api: &str, method: &str, path: &str, token: Option<&str>, body: &str) ->
 }
 
 fn config(bgp: u16, api: &str, p1: u16, p2: u16, syslog: &str, extra_vip: bool) -> String {
-    let mut c = format!(
-        r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "100.64.0.1/32"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "tcp://{WS2}:{p2}" }},
-]
-
-[api]
-listen = "{api}"
-token = "{TOKEN}"
-
-[log]
-syslog = "{syslog}"
-facility = "local3"
-"#
-    );
+    let mut c = WatcherConfig {
+        hold_time: None,
+        vips: vec![Vip::new(
+            "100.64.0.1/32",
+            vec![
+                Backend::web("ws1", WS1, p1),
+                Backend::new("ws2", WS2, format!("tcp://{WS2}:{p2}")),
+            ],
+        )],
+        token: Some(TOKEN.into()),
+        syslog: Some((syslog.into(), "local3")),
+        ..WatcherConfig::new(WATCHER, RS, bgp, api)
+    };
     if extra_vip {
-        c.push_str(&format!(
-            "\n[[vip]]\nprefix = \"100.64.0.2/32\"\nbackends = [ {{ name = \"ws2\", next_hop = \"{WS2}\", check = \"http://{WS2}:{p2}/\" }} ]\n"
+        c.vips.push(Vip::new(
+            "100.64.0.2/32",
+            vec![Backend::new("ws2", WS2, format!("http://{WS2}:{p2}/"))],
         ));
     }
-    c
+    c.to_toml()
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use hopwatch_events::bgp::Action;
 use hopwatch_events::{Event, Line};
 use loopback::events::{dump, is_route, is_withdraw};
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, web};
 
 const WS1: &str = "127.22.0.4";
@@ -54,44 +55,20 @@ fn the_watcher_fails_over_fails_back_after_the_hold_and_obeys_ctl() {
     let dir = std::env::temp_dir().join(format!("hopwatch-watcher-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("watcher.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-graceful_restart = 10
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{p2}/health" }},
-]
-
-[health]
-interval = "10ms"
-timeout = "30ms"
-fall = 2
-rise = 3
-
-[failover]
-failback_hold = "2s"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        graceful_restart: Some(10),
+        vips: vec![Vip::new(
+            VIP,
+            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
+        )],
+        interval: Some("10ms"),
+        timeout: Some("30ms"),
+        fall: Some(2),
+        rise: Some(3),
+        failback_hold: Some("2s"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
 
     let mut ws1 = web(WS1, p1, "ws1");
     let _ws2 = web(WS2, p2, "ws2");

@@ -9,6 +9,8 @@
 
 #[path = "../support/events.rs"]
 pub mod events;
+#[path = "../support/watcher_config.rs"]
+pub mod watcher_config;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

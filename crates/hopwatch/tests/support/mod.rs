@@ -35,6 +35,7 @@ pub mod route_server;
 pub mod rs_peers;
 pub mod tshark;
 pub mod wait;
+pub mod watcher_config;
 
 pub use hopwatch::Hopwatch;
 pub use netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
