@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`Line`]: one line, `{"ts_us": .., "event": "<name>", ..fields}`, with an
-//!   [`Event`] for what happened; [`Line::parse`] and [`Line::to_json`].
+//!   [`Event`] for what happened; [`Line::parse`] and [`Line::to_json`] (also its
+//!   `Display`).
 //! - [`bgp`]: session and route events of every BGP speaker, and route attributes.
 //! - [`watcher`]: the watcher's events and its `/status` documents.
 //! - [`route_server`]: the route server's events and its API documents.
@@ -81,6 +82,14 @@ impl Line {
     /// whatever the order of the fields here).
     pub fn to_json(&self) -> String {
         to_sorted_json(self)
+    }
+}
+
+/// The line as printed ([`Line::to_json`]), so a failure message shows what the
+/// process wrote.
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_json())
     }
 }
 

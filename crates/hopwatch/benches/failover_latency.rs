@@ -41,9 +41,12 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hopwatch_events::bgp::Action;
+use hopwatch_events::watcher::Health;
+use hopwatch_events::{Event, Line};
 use hopwatch_load::now_us;
-use serde_json::Value;
 use support::Hopwatch;
+use support::events::{ip_addr, is_from, is_route};
 use support::lab::{NetLab, RS1, RS2, VIP, WS1, WS2};
 use support::proc;
 
@@ -218,8 +221,8 @@ impl Bench {
             ]),
             &self.lifetime,
         );
-        w.wait_for("listening", Duration::from_secs(10), |v| {
-            v["event"] == "listening"
+        w.wait_for("listening", Duration::from_secs(10), |l| {
+            matches!(l.event, Event::Listening(_))
         });
         w
     }
@@ -279,8 +282,8 @@ impl Bench {
             .events()
             .iter()
             .rev()
-            .find(|v| v["event"] == "update" && v["prefix"] == VIP)
-            .is_some_and(|v| v["action"] == "announce" && v["next_hop"] == WS1)
+            .find(|l| matches!(&l.event, Event::Update(u) if u.prefix == VIP))
+            .is_some_and(|l| is_route(l, VIP, WS1))
     }
 
     fn watcher(&self) -> &Hopwatch {
@@ -295,8 +298,8 @@ impl Bench {
     }
 }
 
-fn is_update(v: &Value, nh: &str) -> bool {
-    v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == nh
+fn is_update(l: &Line, nh: &str) -> bool {
+    is_route(l, VIP, nh)
 }
 
 fn main() {
@@ -510,20 +513,23 @@ fn main() {
         std::thread::sleep(soak - soak_started.elapsed());
     }
     let soaked = soak_started.elapsed();
-    let moves: Vec<Value> = w
+    let moves: Vec<Line> = w
         .events()
         .into_iter()
         .skip(after_start)
-        .filter(|v| v["event"] == "move" || (v["event"] == "health"))
+        .filter(|l| matches!(l.event, Event::Move(_) | Event::Health(_)))
         .collect();
-    let obs_updates: Vec<Value> = b
+    let obs_updates: Vec<Line> = b
         .obs
         .events()
         .into_iter()
         .skip(obs_after_start)
-        .filter(|v| v["event"] == "update")
+        .filter(|l| matches!(l.event, Event::Update(_)))
         .collect();
-    let n_moves = moves.iter().filter(|v| v["event"] == "move").count();
+    let n_moves = moves
+        .iter()
+        .filter(|l| matches!(l.event, Event::Move(_)))
+        .count();
     println!(
         "soak: {:.0} s with both backends healthy (HOPWATCH_BENCH_SOAK_SECS={}; the \
          issue asks for 300 s): {n_moves} moves, {} health changes, {} UPDATEs at the \
@@ -575,37 +581,38 @@ fn trial(b: &mut Bench, mode: Mode, i: usize, r: &mut Results) {
             // The watcher's stdout reader may lag the observer's: wait (bounded) for
             // its `update_sent` to the measured route server, the last of the lines
             // printed for the move, before reading the events.
-            let _ = w.try_wait_for_from(w_from, Duration::from_secs(2), |v| {
-                v["event"] == "update_sent" && v["peer"] == RS1
+            let _ = w.try_wait_for_from(w_from, Duration::from_secs(2), |l| {
+                matches!(l.event, Event::UpdateSent(_)) && is_from(l, RS1)
             });
             let ws = w.events();
             let after = || ws.iter().skip(w_from);
-            let down = after()
-                .find(|v| v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "down");
-            let mv = after().find(|v| v["event"] == "move" && v["to"] == "ws2");
-            let sent = after().find(|v| {
-                v["event"] == "update_sent"
-                    && v["peer"] == RS1
-                    && v["announce"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x["next_hop"] == WS2))
+            let down = after().find(|l| {
+                matches!(&l.event, Event::Health(h) if h.backend == "ws1" && h.to == Health::Down)
             });
-            let us = |v: Option<&Value>| v.and_then(|v| v["ts_us"].as_u64());
-            if mv.is_some_and(|m| m["reason"] != "failover") {
+            let mv = after().find_map(|l| match &l.event {
+                Event::Move(m) if m.to.as_deref() == Some("ws2") => Some((l.ts_us, m)),
+                _ => None,
+            });
+            let sent = after().find(|l| {
+                is_from(l, RS1)
+                    && matches!(&l.event, Event::UpdateSent(u)
+                        if u.announce.iter().any(|x| x.next_hop == ip_addr(WS2)))
+            });
+            if let Some((_, m)) = mv.filter(|(_, m)| m.reason != "failover") {
                 r.anomalies
-                    .push(format!("{label}: move reason {}", mv.unwrap()["reason"]));
+                    .push(format!("{label}: move reason {:?}", m.reason));
             }
             Some(Trial {
-                to_wire: ev["ts_us"].as_u64().unwrap_or(0).saturating_sub(t0),
+                to_wire: ev.ts_us.saturating_sub(t0),
                 inject,
-                detection: us(down).map(|d| d.saturating_sub(t0)),
-                decision_to_wire: us(mv).zip(us(sent)).map(|(m, s)| s.saturating_sub(m)),
+                detection: down.map(|d| d.ts_us.saturating_sub(t0)),
+                decision_to_wire: mv.zip(sent).map(|((m, _), s)| s.ts_us.saturating_sub(m)),
             })
         }
         None => {
             r.misses.push(format!(
-                "{label}: no UPDATE via ws2 within {MOVE_TIMEOUT:?}; watcher events since: {:?}",
-                b.watcher().events().get(w_from..)
+                "{label}: no UPDATE via ws2 within {MOVE_TIMEOUT:?}; watcher events since:\n{}",
+                support::events::dump(b.watcher().events().get(w_from..).unwrap_or_default())
             ));
             None
         }
@@ -630,17 +637,19 @@ fn trial(b: &mut Bench, mode: Mode, i: usize, r: &mut Results) {
         ));
     }
     // The route server must have seen exactly the move and the failback.
-    let updates: Vec<Value> = b
+    let updates: Vec<Line> = b
         .obs
         .events()
         .into_iter()
         .skip(o_from)
-        .filter(|v| v["event"] == "update")
+        .filter(|l| matches!(l.event, Event::Update(_)))
         .collect();
-    if updates.len() != 2 || updates.iter().any(|v| v["action"] != "announce") {
+    let announces = |l: &Line| matches!(&l.event, Event::Update(u) if u.action == Action::Announce);
+    if updates.len() != 2 || !updates.iter().all(announces) {
         r.anomalies.push(format!(
-            "{label}: the route server saw {} updates: {updates:?}",
-            updates.len()
+            "{label}: the route server saw {} updates:\n{}",
+            updates.len(),
+            support::events::dump(&updates)
         ));
     }
     if let Some(t) = measured {

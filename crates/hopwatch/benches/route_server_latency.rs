@@ -25,10 +25,18 @@ mod loopback;
 use std::io::Write;
 use std::process::Command;
 
+use hopwatch_events::Event;
+use hopwatch_events::route_server::Programmed;
+use loopback::events::ip_addr;
 use loopback::{Proc, spawn};
 
 const SPEAKER: &str = "127.25.0.7";
 const RS: &str = "127.25.1.4";
+
+/// Whether `p`'s first next hop is `hop`.
+fn first_hop_is(p: &Programmed, hop: &str) -> bool {
+    p.next_hops.as_ref().and_then(|h| h.first()) == Some(&ip_addr(hop))
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -89,17 +97,18 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
         &bgp_s,
     ]);
     let mut spk = spawn_exec(&spk_args);
-    spk.wait_for("the session", |v| v["event"] == "established");
+    spk.wait_for("the session", |l| matches!(l.event, Event::Established(_)));
     let mut stdin = spk.stdin.take().unwrap();
 
     let mut lat = Vec::with_capacity(moves);
     for i in 0..moves {
         let hop = hops[i % 2];
         writeln!(stdin, "announce route {vip} next-hop {hop}").unwrap();
-        let v = rs.wait_for("programmed", |v| {
-            v["event"] == "programmed" && v["prefix"] == vip.as_str() && v["next_hops"][0] == hop
+        let p = rs.wait_for("programmed", |l| match &l.event {
+            Event::Programmed(p) if p.prefix == vip && first_hop_is(p, hop) => Some(p.clone()),
+            _ => None,
         });
-        if let Some(us) = v["latency_us"].as_u64() {
+        if let Some(us) = p.latency_us {
             lat.push(us as f64 / 1000.0);
         }
     }
@@ -115,9 +124,10 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
     // 4,000 routes from one peer (Azure Route Server's per-peer limit, so the VIP
     // goes first).
     writeln!(stdin, "withdraw route {vip}").unwrap();
-    rs.wait_for("the VIP removed", |v| {
-        v["event"] == "programmed" && v["next_hops"].is_null()
-    });
+    rs.wait_for(
+        "the VIP removed",
+        |l| matches!(&l.event, Event::Programmed(p) if p.next_hops.is_none()),
+    );
     let mut first_received = u64::MAX;
     let mut last_programmed = 0;
     for i in 0..4000u32 {
@@ -133,14 +143,14 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
     stdin.flush().unwrap();
     let mut done = 0;
     while done < 4000 {
-        let v = rs.wait_for("a programmed route", |v| {
-            v["event"] == "programmed"
-                && v["prefix"]
-                    .as_str()
-                    .is_some_and(|p| p.starts_with(&format!("{burst_net}.")))
+        let (ts_us, p) = rs.wait_for("a programmed route", |l| match &l.event {
+            Event::Programmed(p) if p.prefix.starts_with(&format!("{burst_net}.")) => {
+                Some((l.ts_us, p.clone()))
+            }
+            _ => None,
         });
-        first_received = first_received.min(v["received_us"].as_u64().unwrap_or(u64::MAX));
-        last_programmed = last_programmed.max(v["ts_us"].as_u64().unwrap_or(0));
+        first_received = first_received.min(p.received_us.unwrap_or(u64::MAX));
+        last_programmed = last_programmed.max(ts_us);
         done += 1;
     }
     println!(
@@ -252,8 +262,10 @@ mod requests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
+    use hopwatch_events::Event;
+
     use super::loopback::{spawn, web};
-    use super::{RS, SPEAKER};
+    use super::{RS, SPEAKER, first_hop_is};
 
     /// The backend (`hopwatch web`) and the VIP the route server proxies to it.
     pub const WEB: &str = "127.25.0.4";
@@ -441,12 +453,13 @@ mod requests {
             "--port",
             &bgp_s,
         ]);
-        spk.wait_for("the session", |v| v["event"] == "established");
+        spk.wait_for("the session", |l| matches!(l.event, Event::Established(_)));
         let mut stdin = spk.stdin.take().unwrap();
         writeln!(stdin, "announce route {VIP}/32 next-hop {WEB}").unwrap();
-        rs.wait_for("the VIP programmed", |v| {
-            v["event"] == "programmed" && v["next_hops"][0] == WEB
-        });
+        rs.wait_for(
+            "the VIP programmed",
+            |l| matches!(&l.event, Event::Programmed(p) if first_hop_is(p, WEB)),
+        );
 
         let direct: SocketAddr = format!("{WEB}:{port}").parse().unwrap();
         let vip: SocketAddr = format!("{VIP}:{port}").parse().unwrap();

@@ -23,8 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hopwatch_events::watcher::{ApiError, Health, Status};
+use hopwatch_events::{Event, Line};
+use loopback::events::{ip_addr, is_route};
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{Proc, free_port, spawn, spawn_cmd, web};
-use serde_json::Value;
 
 const WS1: &str = "127.91.0.4";
 const WS2: &str = "127.91.0.5";
@@ -185,6 +188,16 @@ fn raise_own_nofile() {
     }
 }
 
+/// The `error` of an API's error document, `None` when `body` is not one.
+fn api_error(body: &str) -> Option<String> {
+    serde_json::from_str::<ApiError>(body).ok().map(|e| e.error)
+}
+
+/// Whether `l` is the watcher's verdict that `backend` is now `to`.
+fn health_of(l: &Line, backend: &str, to: Health) -> bool {
+    matches!(&l.event, Event::Health(h) if h.backend == backend && h.to == to)
+}
+
 /// Two web backends, `observe` standing in for the route server, and the watcher.
 struct Lab {
     watcher: Proc,
@@ -213,43 +226,19 @@ fn start_lab(tag: &str, soft_nofile: Option<u32>) -> Lab {
         std::env::temp_dir().join(format!("hopwatch-hostile-api-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("watcher.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{p2}/health" }},
-]
-
-[health]
-interval = "20ms"
-timeout = "200ms"
-fall = 3
-rise = 2
-
-[failover]
-failback_hold = "60s"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        vips: vec![Vip::new(
+            VIP,
+            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
+        )],
+        interval: Some("20ms"),
+        timeout: Some("200ms"),
+        fall: Some(3),
+        rise: Some(2),
+        failback_hold: Some("60s"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
     let ws1 = web(WS1, p1, "ws1");
     let ws2 = web(WS2, p2, "ws2");
     let mut rs = spawn(&[
@@ -274,9 +263,7 @@ listen = "{api}"
             &format!("ulimit -Sn {n} 2>/dev/null; exec '{bin}' run -c '{cfg_s}'"),
         ]),
     };
-    rs.wait_for("the VIP via ws1", |v| {
-        v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == WS1
-    });
+    rs.wait_for("the VIP via ws1", |l| is_route(l, VIP, WS1));
     Lab {
         watcher,
         rs,
@@ -307,7 +294,7 @@ fn start_route_server() -> (Proc, String) {
         "--api",
         &api,
     ]);
-    p.wait_for("started", |v| v["event"] == "started");
+    p.wait_for("started", |l| matches!(l.event, Event::Started(_)));
     (p, api)
 }
 
@@ -381,8 +368,8 @@ fn connections_past_the_cap_are_refused_counted_and_the_api_recovers() {
             }
         }
     };
-    let status: Value = serde_json::from_str(&status).unwrap();
-    assert_eq!(status["vips"][0]["active"], "ws1", "{status}");
+    let doc: Status = serde_json::from_str(&status).unwrap();
+    assert_eq!(doc.vips[0].active.as_deref(), Some("ws1"), "{status}");
     let (_, text) = http(&lab.api, "GET", "/metrics", "");
     let refused = metric(
         &text,
@@ -479,22 +466,22 @@ fn health_verdicts_stay_right_while_an_attacker_holds_the_api() {
     // (issue 10: a restarted ws2 stayed down for 8 s).
     lab.ws2.child.kill().unwrap();
     let _ = lab.ws2.child.wait();
-    lab.watcher.wait_for("ws2 down", |v| {
-        v["event"] == "health" && v["backend"] == "ws2" && v["to"] == "down"
-    });
+    lab.watcher
+        .wait_for("ws2 down", |l| health_of(l, "ws2", Health::Down));
     std::thread::sleep(Duration::from_secs(2));
     lab.ws2 = web(WS2, lab.p2, "ws2");
     let restarted = Instant::now();
-    let up = lab.watcher.try_wait_for(Duration::from_secs(5), |v| {
-        v["event"] == "health" && v["backend"] == "ws2" && v["to"] == "up"
-    });
+    let up = lab
+        .watcher
+        .try_wait_for(Duration::from_secs(5), |l| health_of(l, "ws2", Health::Up));
     let up_after = restarted.elapsed();
     let killed = Instant::now();
     lab.ws1.child.kill().unwrap();
     let _ = lab.ws1.child.wait();
-    let moved = lab.watcher.try_wait_for(Duration::from_secs(5), |v| {
-        v["event"] == "move" && v["to"] == "ws2"
-    });
+    let moved = lab.watcher.try_wait_for(
+        Duration::from_secs(5),
+        |l| matches!(&l.event, Event::Move(m) if m.to.as_deref() == Some("ws2")),
+    );
     let move_after = killed.elapsed();
     attacker.stop.store(true, Ordering::Relaxed);
     attacker.thread.join().unwrap();
@@ -514,16 +501,15 @@ fn health_verdicts_stay_right_while_an_attacker_holds_the_api() {
         moved.is_some(),
         "the VIP did not leave the dead ws1 within 5 s during the attack"
     );
-    lab.rs.wait_for("the VIP via ws2", |v| {
-        v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == WS2
-    });
+    lab.rs
+        .wait_for("the VIP via ws2", |l| is_route(l, VIP, WS2));
     // After the attack, `ctl` works and says so.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (ok, out, err) = ctl(&lab.api, &["--json", "status"]);
         if ok {
-            let v: Value = serde_json::from_str(&out).unwrap();
-            assert_eq!(v["vips"][0]["active"], "ws2", "{v}");
+            let doc: Status = serde_json::from_str(&out).unwrap();
+            assert_eq!(doc.vips[0].active.as_deref(), Some("ws2"), "{out}");
             break;
         }
         assert!(
@@ -556,8 +542,8 @@ fn restart_instance_refuses_an_unknown_instance_and_an_unbounded_delay() {
     let (mut rs, api) = start_route_server();
     let (code, body) = http(&api, "POST", "/restart", r#"{"instance": "127.91.1.99"}"#);
     assert_eq!(code, 404, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("127.91.1.99"), "{v}");
+    let e: ApiError = serde_json::from_str(&body).unwrap();
+    assert!(e.error.contains("127.91.1.99"), "{body}");
     let (ok, _, err) = ctl(&api, &["restart-instance", "127.91.1.99"]);
     assert!(!ok, "ctl restart-instance of an unknown instance exited 0");
     assert!(err.contains("404"), "{err}");
@@ -579,15 +565,17 @@ fn restart_instance_refuses_an_unknown_instance_and_an_unbounded_delay() {
     assert!(!ok, "ctl restart-instance with an unbounded delay exited 0");
     assert!(err.contains("400"), "{err}");
     assert!(
-        !rs.seen.iter().any(|v| v["event"] == "instance_stopped"),
+        !rs.seen
+            .iter()
+            .any(|l| matches!(l.event, Event::InstanceStopped(_))),
         "a refused restart stopped an instance"
     );
 
     // A bounded one works, and the instance comes back.
     let (ok, _, err) = ctl(&api, &["restart-instance", RS2, "--after-ms", "200"]);
     assert!(ok, "{err}");
-    rs.wait_for("the instance back", |v| {
-        v["event"] == "instance_started" && v["instance"] == RS2
+    rs.wait_for("the instance back", |l| {
+        matches!(l.event, Event::InstanceStarted(_)) && l.instance == Some(ip_addr(RS2))
     });
 }
 
@@ -622,27 +610,37 @@ fn api_errors_clip_echoed_input_and_unknown_paths_answer_json() {
             "{what}: the error echoes {} bytes",
             body.len()
         );
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(v["error"].as_str().unwrap().contains('…'), "{what}: {v}");
+        let e: ApiError = serde_json::from_str(&body).unwrap();
+        assert!(e.error.contains('…'), "{what}: {body}");
     }
     let (code, body) = http(&lab.api, "GET", "/no/such/thing", "");
     assert_eq!(code, 404);
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert_eq!(v["error"], "no such path: /no/such/thing", "{body:?}");
+    assert_eq!(
+        api_error(&body).as_deref(),
+        Some("no such path: /no/such/thing"),
+        "{body:?}"
+    );
     let (code, body) = http(&lab.api, "DELETE", "/status", "");
     assert_eq!(code, 405);
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert!(v["error"].is_string(), "405 without a JSON error: {body:?}");
+    assert!(
+        api_error(&body).is_some(),
+        "405 without a JSON error: {body:?}"
+    );
 
     let (_rs, rs_api) = start_route_server();
     let (code, body) = http(&rs_api, "GET", "/nope", "");
     assert_eq!(code, 404);
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert_eq!(v["error"], "no such path: /nope", "{body:?}");
+    assert_eq!(
+        api_error(&body).as_deref(),
+        Some("no such path: /nope"),
+        "{body:?}"
+    );
     let (code, body) = http(&rs_api, "POST", "/peers", "");
     assert_eq!(code, 405);
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert!(v["error"].is_string(), "405 without a JSON error: {body:?}");
+    assert!(
+        api_error(&body).is_some(),
+        "405 without a JSON error: {body:?}"
+    );
     let (code, body) = http(&rs_api, "POST", "/restart", &format!(r#"{{"{long}": 1}}"#));
     assert_eq!(code, 400);
     assert!(body.len() < 1000, "the error echoes {} bytes", body.len());

@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use hopwatch_events::Event;
+use loopback::events::is_route;
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, spawn_with, web};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hopwatch");
@@ -183,15 +186,15 @@ fn watcher_lines_once_flooded(watcher: &mut loopback::Proc, foreign: u64) -> (us
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut summarised, mut one_by_one) = (0, 0);
     while Instant::now() < deadline && summarised + one_by_one < foreign {
-        let Some(v) = watcher.try_wait_for(Duration::from_millis(200), |v| {
-            v["event"] == "routes_received" || v["event"] == "update"
+        let Some(l) = watcher.try_wait_for(Duration::from_millis(200), |l| {
+            matches!(l.event, Event::RoutesReceived(_) | Event::Update(_))
         }) else {
             continue;
         };
-        if v["event"] == "routes_received" {
-            summarised += v["foreign_announced"].as_u64().unwrap_or(0);
-        } else if v["prefix"] != VIP {
-            one_by_one += 1;
+        match &l.event {
+            Event::RoutesReceived(r) => summarised += r.foreign_announced,
+            Event::Update(u) if u.prefix != VIP => one_by_one += 1,
+            _ => {}
         }
     }
     // Anything printed in the next second counts too.
@@ -204,7 +207,8 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
     const FOREIGN: u64 = 20_000;
     let health = free_port(WS1);
     let _ws1 = web(WS1, health, "ws1");
-    let bgp = free_port(RS).to_string();
+    let bgp = free_port(RS);
+    let bgp_s = bgp.to_string();
     // The hostile route server: it accepts the watcher and announces 20,000 routes.
     let mut rs = spawn_with(
         &[
@@ -216,7 +220,7 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
             "--local-address",
             RS,
             "--port",
-            &bgp,
+            &bgp_s,
             "--peer",
             WATCHER,
             "--peer-as",
@@ -239,39 +243,15 @@ fn a_route_server_flooding_foreign_routes_gets_a_summary_not_a_line_each() {
     let dir = temp_dir("hostile-cli-flood");
     let cfg = dir.join("watcher.toml");
     let api = format!("{WATCHER}:{}", free_port(WATCHER));
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{health}/health" }},
-]
-
-[health]
-interval = "50ms"
-timeout = "200ms"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        vips: vec![Vip::new(VIP, vec![Backend::web("ws1", WS1, health)])],
+        interval: Some("50ms"),
+        timeout: Some("200ms"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
     let mut watcher = spawn(&["run", "-c", cfg.to_str().unwrap()]);
-    watcher.wait_for("the session", |v| v["event"] == "established");
+    watcher.wait_for("the session", |l| matches!(l.event, Event::Established(_)));
     let (lines, one_by_one) = watcher_lines_once_flooded(&mut watcher, FOREIGN);
     assert_eq!(
         one_by_one, 0,
@@ -280,14 +260,14 @@ listen = "{api}"
     let summarised: u64 = watcher
         .seen
         .iter()
-        .filter(|v| v["event"] == "routes_received")
-        .map(|v| v["foreign_announced"].as_u64().unwrap_or(0))
+        .filter_map(|l| match &l.event {
+            Event::RoutesReceived(r) => Some(r.foreign_announced),
+            _ => None,
+        })
         .sum();
     assert_eq!(summarised, FOREIGN, "every foreign route is counted once");
     assert!(lines < 100, "{lines} lines on the watcher's stdout");
     // The watcher still does its job: the route server got the VIP.
-    rs.wait_for("the VIP from the watcher", |v| {
-        v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == WS1
-    });
+    rs.wait_for("the VIP from the watcher", |l| is_route(l, VIP, WS1));
     let _ = std::fs::remove_dir_all(&dir);
 }

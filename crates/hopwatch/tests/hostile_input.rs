@@ -17,6 +17,9 @@ use hopwatch_bgp::{Asn, HoldTime, RouterId};
 use socket2::{Domain, Socket, Type};
 
 mod loopback;
+use hopwatch_events::Event;
+use hopwatch_events::bgp::Action;
+use loopback::events::{is_from, is_route_via};
 use loopback::{free_port, read_notification, spawn};
 
 const OBSERVER: &str = "127.20.0.8";
@@ -153,8 +156,8 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
         "100.64.0.1/32 next-hop 127.20.0.4",
     ]);
     let mut spk_in = spk.stdin.take().unwrap();
-    obs.wait_for("update", |v| {
-        v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.4"
+    obs.wait_for("update", |l| {
+        is_from(l, SPEAKER) && is_route_via(l, "127.20.0.4")
     });
 
     let mut long = header(5000, 2);
@@ -275,36 +278,37 @@ fn malformed_messages_get_the_right_notification_and_other_peers_are_unharmed() 
         peer.send(&bad);
         peer.send(&update_with(&attrs([10, 10, 0, 4]), &[32, 100, 64, 0, 10]));
         let src = source.to_string();
-        let v = obs.wait_for("update", |v| {
-            v["event"] == "update" && v["peer"] == src.as_str() && v["action"] == "announce"
+        let v = obs.wait_for("update", |l| match &l.event {
+            Event::Update(u) if is_from(l, &src) && u.action == Action::Announce => Some(u.clone()),
+            _ => None,
         });
         assert_eq!(
-            v["prefix"], "100.64.0.10/32",
-            "{name}: the malformed route was taken: {v}"
+            v.prefix, "100.64.0.10/32",
+            "{name}: the malformed route was taken: {v:?}"
         );
         assert!(
             obs.seen
                 .iter()
-                .any(|e| e["event"] == "attribute_errors" && e["peer"] == src.as_str()),
+                .any(|l| matches!(l.event, Event::AttributeErrors(_)) && is_from(l, &src)),
             "{name}: the error was not reported"
         );
         assert!(
             !obs.seen
                 .iter()
-                .any(|e| e["event"] == "notification_sent" && e["peer"] == src.as_str()),
+                .any(|l| matches!(l.event, Event::NotificationSent(_)) && is_from(l, &src)),
             "{name}: treat-as-withdraw must not reset the session"
         );
     }
 
     // The well-behaved speaker was never disturbed and still moves its route.
     writeln!(spk_in, "announce route 100.64.0.1/32 next-hop 127.20.0.5").unwrap();
-    obs.wait_for("update", |v| {
-        v["event"] == "update" && v["peer"] == SPEAKER && v["next_hop"] == "127.20.0.5"
+    obs.wait_for("update", |l| {
+        is_from(l, SPEAKER) && is_route_via(l, "127.20.0.5")
     });
     assert!(
         !obs.seen
             .iter()
-            .any(|e| e["event"] == "down" && e["peer"] == SPEAKER),
+            .any(|l| matches!(l.event, Event::Down(_)) && is_from(l, SPEAKER)),
         "the good peer's session went down"
     );
 }

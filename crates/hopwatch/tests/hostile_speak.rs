@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use hopwatch_bgp::message::{self, Capability, Codec, Message, Open};
 use hopwatch_bgp::{Asn, HoldTime, RouterId};
+use hopwatch_events::bgp::Action;
+use hopwatch_events::{Event, Line};
+use loopback::events::{ip_addr, is_route_via};
 use loopback::{Proc, free_port, read_notification, spawn, spawn_with};
 use socket2::{Domain, Socket, Type};
 
@@ -94,14 +97,15 @@ fn speak(addr: &str, obs: &str, port: &str, extra: &[&str]) -> (Proc, Stderr) {
     (p, err)
 }
 
-fn announced(v: &serde_json::Value, prefix: &str) -> bool {
-    v["event"] == "update" && v["action"] == "announce" && v["prefix"] == prefix
+fn announced(l: &Line, prefix: &str) -> bool {
+    matches!(&l.event, Event::Update(u) if u.action == Action::Announce && u.prefix == prefix)
 }
 
-fn is_session_loss(v: &serde_json::Value) -> bool {
-    v["event"] == "down"
-        || v["event"] == "notification_received"
-        || v["event"] == "notification_sent"
+fn is_session_loss(l: &Line) -> bool {
+    matches!(
+        l.event,
+        Event::Down(_) | Event::NotificationReceived(_) | Event::NotificationSent(_)
+    )
 }
 
 #[test]
@@ -183,7 +187,7 @@ fn an_announce_too_big_for_one_update_is_refused_and_the_session_stays_up() {
         &port,
         &["--announce", "100.64.0.1/32 next-hop 127.32.2.4"],
     );
-    obs.wait_for("the first route", |v| announced(v, "100.64.0.1/32"));
+    obs.wait_for("the first route", |l| announced(l, "100.64.0.1/32"));
     let mut stdin = spk.stdin.take().unwrap();
 
     // 2,000 communities (8,000 octets) and 3,000 ASes: neither fits 4,096 octets.
@@ -204,8 +208,8 @@ fn an_announce_too_big_for_one_update_is_refused_and_the_session_stays_up() {
     stdin.flush().unwrap();
     err.wait_for(&["line 1", "4096"]);
     err.wait_for(&["line 2", "4096"]);
-    let bad = obs.try_wait_for(Duration::from_millis(1500), |v| {
-        is_session_loss(v) || (v["event"] == "update" && v["next_hop"] == "127.32.2.5")
+    let bad = obs.try_wait_for(Duration::from_millis(1500), |l| {
+        is_session_loss(l) || is_route_via(l, "127.32.2.5")
     });
     assert!(
         bad.is_none(),
@@ -219,14 +223,22 @@ fn an_announce_too_big_for_one_update_is_refused_and_the_session_stays_up() {
     )
     .unwrap();
     stdin.flush().unwrap();
-    let v = obs.wait_for("the next move", |v| {
-        announced(v, "100.64.0.1/32") && v["next_hop"] == "127.32.2.6"
+    let v = obs.wait_for("the next move", |l| match &l.event {
+        Event::Update(u)
+            if announced(l, "100.64.0.1/32") && u.next_hop == Some(ip_addr("127.32.2.6")) =>
+        {
+            Some(u.clone())
+        }
+        _ => None,
     });
-    assert_eq!(v["communities"], serde_json::json!(["1:1"]));
+    assert_eq!(
+        v.attributes.map(|a| a.communities).unwrap_or_default(),
+        ["1:1"]
+    );
     assert!(
         !obs.seen.iter().any(is_session_loss),
-        "the session went down: {:#?}",
-        obs.seen
+        "the session went down:\n{}",
+        loopback::events::dump(&obs.seen)
     );
 }
 
@@ -256,14 +268,16 @@ fn a_next_hop_that_cannot_be_unicast_is_refused() {
         &port,
         &["--announce", "100.64.0.1/32 next-hop 127.32.5.4"],
     );
-    obs.wait_for("the first route", |v| announced(v, "100.64.0.1/32"));
+    obs.wait_for("the first route", |l| announced(l, "100.64.0.1/32"));
     let mut stdin = spk.stdin.take().unwrap();
     for nh in ["255.255.255.255", "224.0.0.5", "240.0.0.1", "0.0.0.0"] {
         writeln!(stdin, "announce route 100.64.0.1/32 next-hop {nh}").unwrap();
         stdin.flush().unwrap();
         err.wait_for(&[nh, "unicast"]);
     }
-    let sent = obs.try_wait_for(Duration::from_millis(500), |v| v["event"] == "update");
+    let sent = obs.try_wait_for(Duration::from_millis(500), |l| {
+        matches!(l.event, Event::Update(_))
+    });
     assert!(sent.is_none(), "a refused next hop was sent: {sent:?}");
 }
 
@@ -329,7 +343,7 @@ fn route_server(rs: &str, peer: &str) -> (Proc, u16) {
         "--api",
         &api,
     ]);
-    p.wait_for("started", |v| v["event"] == "started");
+    p.wait_for("started", |l| matches!(l.event, Event::Started(_)));
     (p, bgp)
 }
 

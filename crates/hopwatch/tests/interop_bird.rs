@@ -39,7 +39,7 @@ fn speak_reaches_established_with_a_passive_bird() {
     let bird = bird_for_speak(&lab, true, true);
     let speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
     let est = assert_established(&speak, PEER_AS, true);
-    assert_eq!(est["hold_time"], 9, "{est}");
+    assert_eq!(est.hold_time, 9, "{est:?}");
     let proto = bird.wait_established();
     assert!(
         bird::neighbor_capabilities(&proto).contains("4-octet AS numbers"),

@@ -68,7 +68,7 @@ fn speak_reaches_established_with_a_passive_exabgp() {
     let exa = exabgp_peer(&lab, SPEAK_AS, true, true, vec![]);
     let speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
     let est = assert_established(&speak, PEER_AS, true);
-    assert_eq!(est["hold_time"], 9, "{est}");
+    assert_eq!(est.hold_time, 9, "{est:?}");
     exa.wait_up();
     let open = exa.wait_open_received();
     assert!(open_offers_four_octet_as(&open), "{open}");

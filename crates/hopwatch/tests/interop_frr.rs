@@ -6,6 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use hopwatch_events::Event;
+
 use support::checks::{
     announce_vip_nh1, assert_established, assert_observed, move_vip_and_check_wire,
 };
@@ -42,7 +44,7 @@ fn speak_reaches_established_with_a_passive_frr() {
     let frr = frr_for_speak(&lab, true);
     let speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
     let est = assert_established(&speak, PEER_AS, true);
-    assert_eq!(est["hold_time"], 9, "{est}");
+    assert_eq!(est.hold_time, 9, "{est:?}");
     let n = frr.wait_established();
     assert_eq!(
         n["neighborCapabilities"]["4byteAs"], "advertisedAndReceived",
@@ -176,7 +178,7 @@ fn frr_keeps_the_vip_through_a_speak_restart_within_the_restart_time() {
         let eor = second
             .events()
             .iter()
-            .any(|v| v["event"] == "end_of_rib_sent");
+            .any(|l| matches!(l.event, Event::EndOfRibSent(_)));
         fresh = poll().is_some_and(|p| !frr::is_stale(&p)) && eor;
     }
     let missing: Vec<_> = polls.iter().filter(|(_, p)| p.is_none()).collect();

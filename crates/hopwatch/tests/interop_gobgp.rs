@@ -57,7 +57,7 @@ fn speak_reaches_established_with_a_passive_gobgp() {
     let g = gobgp_for_speak(&lab, true);
     let speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
     let est = assert_established(&speak, PEER_AS, true);
-    assert_eq!(est["hold_time"], 9, "{est}");
+    assert_eq!(est.hold_time, 9, "{est:?}");
     let n = g.wait_established();
     assert!(remote_has_four_octet_as(&n), "{n}");
 }

@@ -8,6 +8,7 @@
 
 mod support;
 
+use hopwatch_events::Event;
 use support::route_server::{
     RouteServer, RsPeer, kill_and_expect_removal_despite_helper_only_gr, print_figures, rs_lab,
     run_scenario, say, step,
@@ -50,8 +51,8 @@ fn the_kernel_route_goes_when_bird_in_its_default_aware_mode_is_killed() {
     let proto = bird.wait_established();
     let est = rs
         .hw
-        .wait_for("established", support::wait::SESSION_TIMEOUT, |v| {
-            v["event"] == "established"
+        .wait_for("established", support::wait::SESSION_TIMEOUT, |l| {
+            matches!(l.event, Event::Established(_))
         });
     say(&format!(
         "[BIRD default GR] route server's established event: {est}"

@@ -11,6 +11,9 @@ mod support;
 
 use std::time::Duration;
 
+use hopwatch_events::Event;
+use hopwatch_events::bgp::AsPath;
+use support::events::{ip_addr, is_from};
 use support::exabgp::Exabgp;
 use support::netns::ip;
 use support::route_server::{RS_ADDR, RouteServer, rs_lab, run_scenario, say};
@@ -73,18 +76,25 @@ fn a_route_through_65515_is_not_installed_and_an_unconfigured_peer_is_refused() 
     good.exa.command(&format!(
         "announce route {CLEAN} next-hop {NH1} as-path [65001]"
     ));
-    let got = rs
-        .hw
-        .wait_for("the UPDATE through 65515", ROUTE_TIMEOUT, |v| {
-            v["event"] == "update" && v["prefix"] == vip
-        });
+    let got = rs.hw.wait_for(
+        "the UPDATE through 65515",
+        ROUTE_TIMEOUT,
+        |l| matches!(&l.event, Event::Update(u) if u.prefix == vip),
+    );
     say(&format!("[ExaBGP] route server received: {got}"));
-    assert_eq!(got["as_path"], serde_json::json!([65001, 65515]), "{got}");
-    let prog = rs
-        .hw
-        .wait_for("the clean route programmed", ROUTE_TIMEOUT, |v| {
-            v["event"] == "programmed" && v["prefix"] == CLEAN
-        });
+    let Event::Update(update) = &got.event else {
+        unreachable!("the wait returns an update")
+    };
+    assert_eq!(
+        update.attributes.as_ref().map(|a| &a.as_path),
+        Some(&AsPath::Asns(vec![65001, 65515])),
+        "{got}"
+    );
+    let prog = rs.hw.wait_for(
+        "the clean route programmed",
+        ROUTE_TIMEOUT,
+        |l| matches!(&l.event, Event::Programmed(p) if p.prefix == CLEAN),
+    );
     say(&format!("[ExaBGP] clean route: {prog}"));
     let clean = rs.kernel_route_for(CLEAN);
     assert!(
@@ -96,35 +106,29 @@ fn a_route_through_65515_is_not_installed_and_an_unconfigured_peer_is_refused() 
     let programmed_vip = rs
         .hw
         .events()
-        .into_iter()
-        .filter(|v| v["event"] == "programmed" && v["prefix"] == vip)
+        .iter()
+        .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
         .count();
     assert_eq!(programmed_vip, 0, "{vip} was programmed\n{}", rs.hw.dump());
-    let row = rs.peer_row(SPEAKER_ADDR);
-    say(&format!("[ExaBGP] ctl peers row: {row}"));
-    assert_eq!(row["rejected"], 1, "{row}");
-    assert_eq!(row["routes"], 1, "{row}");
-    let rib = rs.ctl("rib");
-    let prefixes: Vec<&str> = rib[0]["routes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["prefix"].as_str())
-        .collect();
-    assert_eq!(prefixes, [CLEAN], "{rib}");
+    let row = rs.peer_row(SPEAKER_ADDR).unwrap();
+    say(&format!("[ExaBGP] ctl peers row: {row:?}"));
+    assert_eq!(row.rejected, 1, "{row:?}");
+    assert_eq!(row.routes, 1, "{row:?}");
+    let rib = rs.rib();
+    let prefixes: Vec<&str> = rib[0].routes.iter().map(|r| r.prefix.as_str()).collect();
+    assert_eq!(prefixes, [CLEAN], "{rib:?}");
 
     // The stranger at 10.10.0.8 is refused before any OPEN, and never gets a session.
     let refused = rs
         .hw
-        .wait_for("the stranger refused", SESSION_TIMEOUT, |v| {
-            v["event"] == "connection_error" && v["peer"] == STRANGER
+        .wait_for("the stranger refused", SESSION_TIMEOUT, |l| {
+            matches!(l.event, Event::ConnectionError(_)) && is_from(l, STRANGER)
         });
     say(&format!("[ExaBGP] stranger: {refused}"));
-    assert_eq!(refused["instance"], RS_ADDR, "{refused}");
+    assert_eq!(refused.instance, Some(ip_addr(RS_ADDR)), "{refused}");
     assert!(
-        refused["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("unconfigured peer refused")),
+        matches!(&refused.event, Event::ConnectionError(c)
+            if c.error.contains("unconfigured peer refused")),
         "{refused}"
     );
     // Let it retry a few times.
@@ -139,16 +143,19 @@ fn a_route_through_65515_is_not_installed_and_an_unconfigured_peer_is_refused() 
         .into_iter()
         .find(|m| m["type"] == "open" && m["neighbor"]["direction"] == "receive");
     assert!(opened.is_none(), "the stranger got an OPEN: {opened:?}");
-    let peers = rs.ctl("peers");
+    let peers = rs.peers();
     assert!(
-        !peers.to_string().contains(STRANGER),
-        "the stranger is listed: {peers}"
+        !peers
+            .iter()
+            .flat_map(|i| &i.peers)
+            .any(|p| p.peer == ip_addr(STRANGER)),
+        "the stranger is listed: {peers:?}"
     );
     let refusals = rs
         .hw
         .events()
-        .into_iter()
-        .filter(|v| v["event"] == "connection_error" && v["peer"] == STRANGER)
+        .iter()
+        .filter(|l| matches!(l.event, Event::ConnectionError(_)) && is_from(l, STRANGER))
         .count();
     say(&format!(
         "[ExaBGP] stranger refused {refusals} times; its log:\n{}",
@@ -158,7 +165,7 @@ fn a_route_through_65515_is_not_installed_and_an_unconfigured_peer_is_refused() 
         rs.hw
             .events()
             .iter()
-            .all(|v| v["peer"] != STRANGER || v["event"] == "connection_error"),
+            .all(|l| !is_from(l, STRANGER) || matches!(l.event, Event::ConnectionError(_))),
         "the stranger got further than a refusal\n{}",
         rs.hw.dump()
     );

@@ -12,6 +12,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hopwatch_events::{Event, Line};
+use loopback::events::ip_addr;
 use loopback::{free_port, spawn, web};
 use serde_json::Value;
 
@@ -36,6 +38,11 @@ fn who(port: u16) -> Option<String> {
     let body = out.split_once("\r\n\r\n")?.1;
     let v: Value = serde_json::from_str(body).ok()?;
     v["hostname"].as_str().map(str::to_owned)
+}
+
+/// Whether `l` programs the VIP to `next_hop` alone.
+fn programmed_via(l: &Line, next_hop: &str) -> bool {
+    matches!(&l.event, Event::Programmed(p) if p.next_hops == Some(vec![ip_addr(next_hop)]))
 }
 
 fn until(what: &str, f: impl Fn() -> bool) {
@@ -89,9 +96,7 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         "--announce",
         &format!("{VIP}/32 next-hop {WS1}"),
     ]);
-    rs.wait_for("the VIP programmed via ws1", |v| {
-        v["event"] == "programmed" && v["next_hops"] == serde_json::json!([WS1])
-    });
+    rs.wait_for("the VIP programmed via ws1", |l| programmed_via(l, WS1));
     until("requests to reach ws1", || {
         who(port).as_deref() == Some("ws1")
     });
@@ -107,11 +112,12 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         .args(["ctl", "--api", &api, "programs"])
         .output()
         .unwrap();
-    let programs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let programs: Vec<Line> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        programs[0]["received_us"].as_u64().is_some()
-            && programs[0]["latency_us"].as_u64().is_some(),
-        "{programs}"
+        matches!(&programs[0].event, Event::Programmed(p)
+            if p.received_us.is_some() && p.latency_us.is_some()),
+        "{}",
+        programs[0]
     );
 
     // A next-hop change: every new connection goes to ws2.
@@ -120,9 +126,7 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         "announce route {VIP}/32 next-hop {WS2}"
     )
     .unwrap();
-    rs.wait_for("the VIP programmed via ws2", |v| {
-        v["event"] == "programmed" && v["next_hops"] == serde_json::json!([WS2])
-    });
+    rs.wait_for("the VIP programmed via ws2", |l| programmed_via(l, WS2));
     for _ in 0..20 {
         assert_eq!(who(port).as_deref(), Some("ws2"));
     }
@@ -146,7 +150,9 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    rs.wait_for("the instance to stop", |v| v["event"] == "instance_stopped");
+    rs.wait_for("the instance to stop", |l| {
+        matches!(l.event, Event::InstanceStopped(_))
+    });
     let started = Instant::now();
     let mut served = 0;
     while started.elapsed() < Duration::from_millis(1500) {
@@ -157,18 +163,19 @@ fn requests_to_the_vip_follow_the_announced_next_hop() {
         );
         served += 1;
     }
-    rs.wait_for("the instance to start again", |v| {
-        v["event"] == "instance_started"
+    rs.wait_for("the instance to start again", |l| {
+        matches!(l.event, Event::InstanceStarted(_))
     });
-    rs.wait_for("its session again", |v| {
-        v["event"] == "established" && v["instance"] == RS1
+    rs.wait_for("its session again", |l| {
+        matches!(l.event, Event::Established(_)) && l.instance == Some(ip_addr(RS1))
     });
     assert!(served > 10, "only {served} requests during the restart");
 
     // A withdraw: the VIP no longer answers.
     writeln!(speak.stdin.as_mut().unwrap(), "withdraw route {VIP}/32").unwrap();
-    rs.wait_for("the VIP removed", |v| {
-        v["event"] == "programmed" && v["next_hops"].is_null()
-    });
+    rs.wait_for(
+        "the VIP removed",
+        |l| matches!(&l.event, Event::Programmed(p) if p.next_hops.is_none()),
+    );
     until("the VIP to stop answering", || who(port).is_none());
 }

@@ -11,6 +11,9 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
+use hopwatch_events::Event;
+use hopwatch_events::bgp::{Action, AsPath};
+use loopback::events::{ip_addr, is_route, is_route_via, is_withdraw};
 use loopback::{free_port, spawn, spawn_with};
 
 const OBS: &str = "127.21.0.8";
@@ -57,59 +60,61 @@ fn speak_takes_commands_from_stdin_and_pipe_and_observe_reports_them() {
         ],
         Stdio::piped(),
     );
-    let v = obs.wait_for("the first route", |v| {
-        v["event"] == "update" && v["action"] == "announce"
+    let (ts_us, v) = obs.wait_for("the first route", |l| match &l.event {
+        Event::Update(u) if u.action == Action::Announce => Some((l.ts_us, u.clone())),
+        _ => None,
     });
-    assert_eq!(v["prefix"], "100.64.0.1/32");
-    assert_eq!(v["next_hop"], "127.21.0.4");
-    assert_eq!(v["as_path"], serde_json::json!([65001]));
-    assert_eq!(v["med"], 5);
-    assert_eq!(v["communities"], serde_json::json!(["65001:7"]));
-    assert!(
-        v["ts_us"].as_u64().unwrap() > 1_600_000_000_000_000,
-        "ts_us is µs since the epoch"
-    );
-    obs.wait_for("End-of-RIB", |v| v["event"] == "end_of_rib");
+    assert_eq!(v.prefix, "100.64.0.1/32");
+    assert_eq!(v.next_hop, Some(ip_addr("127.21.0.4")));
+    let attributes = v.attributes.unwrap();
+    assert_eq!(attributes.as_path, AsPath::Asns(vec![65001]));
+    assert_eq!(attributes.med, Some(5));
+    assert_eq!(attributes.communities, ["65001:7"]);
+    assert!(ts_us > 1_600_000_000_000_000, "ts_us is µs since the epoch");
+    obs.wait_for("End-of-RIB", |l| matches!(l.event, Event::EndOfRib(_)));
 
     // A bad command: an error on stderr, and nothing sent.
     let mut stdin = spk.stdin.take().unwrap();
     writeln!(stdin, "announce route 100.64.0.1/32 next-hop banana").unwrap();
-    let none = obs.try_wait_for(Duration::from_millis(500), |v| v["event"] == "update");
+    let none = obs.try_wait_for(Duration::from_millis(500), |l| {
+        matches!(l.event, Event::Update(_))
+    });
     assert!(none.is_none(), "a bad command sent something: {none:?}");
 
     // A good command on stdin, then one through the named pipe.
     writeln!(stdin, "announce route 100.64.0.1/32 next-hop 127.21.0.5").unwrap();
-    obs.wait_for("the stdin move", |v| {
-        v["event"] == "update" && v["next_hop"] == "127.21.0.5"
-    });
+    obs.wait_for("the stdin move", |l| is_route_via(l, "127.21.0.5"));
     let mut fifo = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
     writeln!(fifo, "announce route 2001:db8::1/128 next-hop 2001:db8::4").unwrap();
     writeln!(fifo, "withdraw route 100.64.0.1/32").unwrap();
     drop(fifo);
-    obs.wait_for("the IPv6 route", |v| {
-        v["event"] == "update" && v["prefix"] == "2001:db8::1/128" && v["next_hop"] == "2001:db8::4"
+    obs.wait_for("the IPv6 route", |l| {
+        is_route(l, "2001:db8::1/128", "2001:db8::4")
     });
-    obs.wait_for("the withdraw", |v| {
-        v["event"] == "update" && v["action"] == "withdraw" && v["prefix"] == "100.64.0.1/32"
-    });
+    obs.wait_for("the withdraw", |l| is_withdraw(l, "100.64.0.1/32"));
 
     // SIGUSR1: the observer's table holds exactly what is announced now.
     obs.signal("USR1");
-    let table = obs.wait_for("the table", |v| v["event"] == "table");
-    let routes = table["routes"].as_array().unwrap();
-    assert_eq!(routes.len(), 1, "{table}");
-    assert_eq!(routes[0]["prefix"], "2001:db8::1/128");
-    assert_eq!(routes[0]["peer"], SPK);
+    let table = obs.wait_for("the table", |l| match &l.event {
+        Event::Table(t) => Some(t.clone()),
+        _ => None,
+    });
+    let routes = &table.routes;
+    assert_eq!(routes.len(), 1, "{table:?}");
+    assert_eq!(routes[0].prefix, "2001:db8::1/128");
+    assert_eq!(routes[0].peer, ip_addr(SPK));
 
     // SIGTERM on the speaker: a Cease with a shutdown message, and exit 0.
     spk.signal("TERM");
-    let n = obs.wait_for("the Cease", |v| v["event"] == "notification_received");
+    let n = obs.wait_for("the Cease", |l| match &l.event {
+        Event::NotificationReceived(n) => Some(n.clone()),
+        _ => None,
+    });
+    assert_eq!((n.code, n.subcode), (6, 2), "{n:?}");
     assert_eq!(
-        (n["code"].as_u64(), n["subcode"].as_u64()),
-        (Some(6), Some(2)),
-        "{n}"
+        n.shutdown_message.as_deref(),
+        Some("hopwatch speak stopping")
     );
-    assert_eq!(n["shutdown_message"], "hopwatch speak stopping");
     assert!(spk.exit_success(), "speak did not exit cleanly");
     let mut err = String::new();
     spk.child
@@ -125,8 +130,11 @@ fn speak_takes_commands_from_stdin_and_pipe_and_observe_reports_them() {
 
     // SIGTERM on the observer: it prints its (now empty) table on the way out.
     obs.signal("TERM");
-    let table = obs.wait_for("the exit table", |v| v["event"] == "table");
-    assert_eq!(table["routes"], serde_json::json!([]));
+    let table = obs.wait_for("the exit table", |l| match &l.event {
+        Event::Table(t) => Some(t.clone()),
+        _ => None,
+    });
+    assert!(table.routes.is_empty(), "{table:?}");
     assert!(obs.exit_success(), "observe did not exit cleanly");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,8 +12,11 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
+use hopwatch_events::Event;
+use hopwatch_events::watcher::Status;
+use loopback::events::is_route_via;
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, web};
-use serde_json::Value;
 
 const WS1: &str = "127.23.0.4";
 const WS2: &str = "127.23.0.5";
@@ -45,40 +48,26 @@ fn http(api: &str, method: &str, path: &str, token: Option<&str>, body: &str) ->
 }
 
 fn config(bgp: u16, api: &str, p1: u16, p2: u16, syslog: &str, extra_vip: bool) -> String {
-    let mut c = format!(
-        r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "100.64.0.1/32"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "tcp://{WS2}:{p2}" }},
-]
-
-[api]
-listen = "{api}"
-token = "{TOKEN}"
-
-[log]
-syslog = "{syslog}"
-facility = "local3"
-"#
-    );
+    let mut c = WatcherConfig {
+        hold_time: None,
+        vips: vec![Vip::new(
+            "100.64.0.1/32",
+            vec![
+                Backend::web("ws1", WS1, p1),
+                Backend::new("ws2", WS2, format!("tcp://{WS2}:{p2}")),
+            ],
+        )],
+        token: Some(TOKEN.into()),
+        syslog: Some((syslog.into(), "local3")),
+        ..WatcherConfig::new(WATCHER, RS, bgp, api)
+    };
     if extra_vip {
-        c.push_str(&format!(
-            "\n[[vip]]\nprefix = \"100.64.0.2/32\"\nbackends = [ {{ name = \"ws2\", next_hop = \"{WS2}\", check = \"http://{WS2}:{p2}/\" }} ]\n"
+        c.vips.push(Vip::new(
+            "100.64.0.2/32",
+            vec![Backend::new("ws2", WS2, format!("http://{WS2}:{p2}/"))],
         ));
     }
-    c
+    c.to_toml()
 }
 
 #[test]
@@ -111,9 +100,7 @@ fn token_metrics_syslog_and_reload_work_as_an_operator_expects() {
     ]);
     let cfg_s = cfg.to_str().unwrap().to_owned();
     let mut watcher = spawn(&["run", "-c", &cfg_s]);
-    rs.wait_for("the VIP", |v| {
-        v["event"] == "update" && v["next_hop"] == WS1
-    });
+    rs.wait_for("the VIP", |l| is_route_via(l, WS1));
 
     // The token: 401 without it or with a wrong one, and never echoed.
     let (code, body) = http(&api, "GET", "/status", None, "");
@@ -123,8 +110,8 @@ fn token_metrics_syslog_and_reload_work_as_an_operator_expects() {
     assert_eq!(code, 401);
     let (code, body) = http(&api, "GET", "/status", Some(TOKEN), "");
     assert_eq!(code, 200, "{body}");
-    let status: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(status["vips"][0]["active"], "ws1", "{status}");
+    let status: Status = serde_json::from_str(&body).unwrap();
+    assert_eq!(status.vips[0].active.as_deref(), Some("ws1"), "{body}");
     assert!(!body.contains(TOKEN), "the status echoes the token");
 
     // Malformed input: 400 with a message, nothing changes.
@@ -154,9 +141,7 @@ fn token_metrics_syslog_and_reload_work_as_an_operator_expects() {
     // Kill ws1: the move is logged to syslog in RFC 5424 form.
     ws1.child.kill().unwrap();
     let _ = ws1.child.wait();
-    rs.wait_for("the move", |v| {
-        v["event"] == "update" && v["next_hop"] == WS2
-    });
+    rs.wait_for("the move", |l| is_route_via(l, WS2));
     let mut buf = [0u8; 2048];
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.contains("(failover)")) {
@@ -173,28 +158,26 @@ fn token_metrics_syslog_and_reload_work_as_an_operator_expects() {
     // SIGHUP with a broken config: refused, nothing changes.
     std::fs::write(&cfg, "[bgp]\nlocal_as = \n").unwrap();
     watcher.signal("HUP");
-    let refused = watcher.wait_for("the refusal", |v| v["event"] == "reload_refused");
-    assert!(
-        refused["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("watcher.toml:2"),
-        "{refused}"
-    );
+    let refused = watcher.wait_for("the refusal", |l| match &l.event {
+        Event::ReloadRefused(r) => Some(r.clone()),
+        _ => None,
+    });
+    assert!(refused.errors[0].contains("watcher.toml:2"), "{refused:?}");
 
     // SIGHUP with a second VIP: announced, and the session never drops.
     std::fs::write(&cfg, config(bgp, &api, p1, p2, &syslog_addr, true)).unwrap();
     watcher.signal("HUP");
-    let done = watcher.wait_for("the reload", |v| v["event"] == "reloaded");
-    assert_eq!(
-        done["vips_kept"], 1,
-        "the unchanged VIP was rebuilt: {done}"
-    );
-    rs.wait_for("the new VIP", |v| {
-        v["event"] == "update" && v["prefix"] == "100.64.0.2/32"
+    let done = watcher.wait_for("the reload", |l| match &l.event {
+        Event::Reloaded(r) => Some(r.clone()),
+        _ => None,
     });
+    assert_eq!(done.vips_kept, 1, "the unchanged VIP was rebuilt: {done:?}");
+    rs.wait_for(
+        "the new VIP",
+        |l| matches!(&l.event, Event::Update(u) if u.prefix == "100.64.0.2/32"),
+    );
     assert!(
-        !rs.seen.iter().any(|v| v["event"] == "down"),
+        !rs.seen.iter().any(|l| matches!(l.event, Event::Down(_))),
         "the session dropped during the reload"
     );
 

@@ -13,7 +13,9 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use hopwatch_events::watcher::{Health, Move};
+use hopwatch_events::{Event, Line};
+use support::events::dump;
 use support::frr;
 use support::frr_rs::FrrRouteServer;
 use support::lab::{NetLab, RS1, RS2, VIP, VIP_ADDR, WATCH1, WS1, WS2};
@@ -34,8 +36,8 @@ fn web(lab: &NetLab, label: &str, name: &str, addr: &str, ns: &str) -> Hopwatch 
         .map(|s| s.to_string())
         .collect();
     let w = Hopwatch::start_in(ns, lab.dir(), label, &args, proc::DAEMON_LIFETIME_S);
-    w.wait_for("listening", Duration::from_secs(10), |v| {
-        v["event"] == "listening"
+    w.wait_for("listening", Duration::from_secs(10), |l| {
+        matches!(l.event, Event::Listening(_))
     });
     w
 }
@@ -90,8 +92,14 @@ fn kernel_route_via(lab: &NetLab, nh: &str) -> String {
     })
 }
 
-fn is_move(v: &Value, from: &str, to: &str) -> bool {
-    v["event"] == "move" && v["from"] == from && v["to"] == to
+/// The move of `l` if it is one from backend `from` to `to`, with its `ts_us`.
+fn move_of(l: &Line, from: &str, to: &str) -> Option<(u64, Move)> {
+    match &l.event {
+        Event::Move(m) if m.from.as_deref() == Some(from) && m.to.as_deref() == Some(to) => {
+            Some((l.ts_us, m.clone()))
+        }
+        _ => None,
+    }
 }
 
 #[test]
@@ -131,7 +139,7 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
         let n = watcher
             .events()
             .iter()
-            .filter(|v| v["event"] == "end_of_rib_sent")
+            .filter(|l| matches!(l.event, Event::EndOfRibSent(_)))
             .count();
         (n >= 2).then_some(n)
     });
@@ -158,10 +166,10 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
         "kill to FRR's RIB via ws2 (vtysh polled): {:?}",
         killed.elapsed()
     );
-    let mv = watcher.wait_for_from(from, "the failover", ROUTE_TIMEOUT, |v| {
-        is_move(v, "ws1", "ws2")
+    let (_, mv) = watcher.wait_for_from(from, "the failover", ROUTE_TIMEOUT, |l| {
+        move_of(l, "ws1", "ws2")
     });
-    assert_eq!(mv["reason"], "failover", "{mv}");
+    assert_eq!(mv.reason, "failover", "{mv:?}");
     let route = kernel_route_via(&lab, WS2);
     eprintln!("router after the kill: {route}");
     check_one_update_per_session(&caps, &marks, WS2);
@@ -191,42 +199,47 @@ fn the_example_watcher_moves_frrs_route_with_one_update_and_fails_back_after_the
         std::thread::sleep(Duration::from_millis(100));
     };
     eprintln!("web back to FRR's RIB via ws1: {moved_back:?}");
-    let decisions: Vec<Value> = watcher
+    let decisions: Vec<Line> = watcher
         .events()
         .into_iter()
         .skip(from)
-        .filter(|v| v["event"] == "move" || v["event"] == "health")
+        .filter(|l| matches!(l.event, Event::Move(_) | Event::Health(_)))
         .collect();
     assert!(
         moved_back >= HOLD,
         "FRR moved back to ws1 after {moved_back:?}, before the {HOLD:?} hold: {polls:?}\n\
-         the watcher's health changes and moves since ws1's restart: {decisions:#?}"
+         the watcher's health changes and moves since ws1's restart:\n{}",
+        dump(&decisions)
     );
-    let up = watcher.wait_for_from(from, "ws1 up", ROUTE_TIMEOUT, |v| {
-        v["event"] == "health" && v["backend"] == "ws1" && v["to"] == "up"
+    let up = watcher.wait_for_from(
+        from,
+        "ws1 up",
+        ROUTE_TIMEOUT,
+        |l| matches!(&l.event, Event::Health(h) if h.backend == "ws1" && h.to == Health::Up),
+    );
+    let (moved_us, mv) = watcher.wait_for_from(from, "the failback", ROUTE_TIMEOUT, |l| {
+        move_of(l, "ws2", "ws1")
     });
-    let mv = watcher.wait_for_from(from, "the failback", ROUTE_TIMEOUT, |v| {
-        is_move(v, "ws2", "ws1")
-    });
-    assert_eq!(mv["reason"], "failback", "{mv}");
-    let held_us = mv["ts_us"].as_u64().unwrap() - up["ts_us"].as_u64().unwrap();
+    assert_eq!(mv.reason, "failback", "{mv:?}");
+    let held_us = moved_us - up.ts_us;
     assert!(
         held_us >= HOLD.as_micros() as u64,
-        "the watcher failed back {held_us} µs after ws1 came up, before the hold: {mv}"
+        "the watcher failed back {held_us} µs after ws1 came up, before the hold: {mv:?}"
     );
     rs.wait_route(1, VIP, "via ws1 again", |p| frr::next_hop(p) == WS1);
     let route = kernel_route_via(&lab, WS1);
     eprintln!("router after the failback: {route}");
     check_one_update_per_session(&caps, &marks, WS1);
-    let moves: Vec<Value> = watcher
+    let moves: Vec<Line> = watcher
         .events()
         .into_iter()
-        .filter(|v| v["event"] == "move")
+        .filter(|l| matches!(l.event, Event::Move(_)))
         .collect();
     assert_eq!(
         moves.len(),
         3,
-        "startup, failover, failback only: {moves:#?}"
+        "startup, failover, failback only:\n{}",
+        dump(&moves)
     );
 }
 

@@ -13,8 +13,11 @@ mod loopback;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hopwatch_events::bgp::Action;
+use hopwatch_events::{Event, Line};
+use loopback::events::{dump, is_route, is_withdraw};
+use loopback::watcher_config::{Backend, Vip, WatcherConfig};
 use loopback::{free_port, spawn, web};
-use serde_json::Value;
 
 const WS1: &str = "127.22.0.4";
 const WS2: &str = "127.22.0.5";
@@ -36,8 +39,12 @@ fn ctl(api: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn moved_to(v: &Value, nh: &str) -> bool {
-    v["event"] == "update" && v["prefix"] == VIP && v["next_hop"] == nh
+fn moved_to(l: &Line, nh: &str) -> bool {
+    is_route(l, VIP, nh)
+}
+
+fn is_any_withdraw(l: &Line) -> bool {
+    matches!(&l.event, Event::Update(u) if u.action == Action::Withdraw)
 }
 
 #[test]
@@ -48,44 +55,20 @@ fn the_watcher_fails_over_fails_back_after_the_hold_and_obeys_ctl() {
     let dir = std::env::temp_dir().join(format!("hopwatch-watcher-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("watcher.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[bgp]
-local_as = 65001
-router_id = "{WATCHER}"
-local_address = "{WATCHER}"
-port = {bgp}
-hold_time = 9
-graceful_restart = 10
-
-[[route_server]]
-address = "{RS}"
-peer_as = 65515
-
-[[vip]]
-prefix = "{VIP}"
-backends = [
-  {{ name = "ws1", next_hop = "{WS1}", check = "http://{WS1}:{p1}/health" }},
-  {{ name = "ws2", next_hop = "{WS2}", check = "http://{WS2}:{p2}/health" }},
-]
-
-[health]
-interval = "10ms"
-timeout = "30ms"
-fall = 2
-rise = 3
-
-[failover]
-failback_hold = "2s"
-
-[api]
-listen = "{api}"
-"#
-        ),
-    )
-    .unwrap();
+    let config = WatcherConfig {
+        graceful_restart: Some(10),
+        vips: vec![Vip::new(
+            VIP,
+            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
+        )],
+        interval: Some("10ms"),
+        timeout: Some("30ms"),
+        fall: Some(2),
+        rise: Some(3),
+        failback_hold: Some("2s"),
+        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
+    };
+    std::fs::write(&cfg, config.to_toml()).unwrap();
 
     let mut ws1 = web(WS1, p1, "ws1");
     let _ws2 = web(WS2, p2, "ws2");
@@ -105,7 +88,7 @@ listen = "{api}"
 
     // Start: the primary, after its first verdicts.
     rs.wait_for("the VIP via ws1", |v| moved_to(v, WS1));
-    rs.wait_for("End-of-RIB", |v| v["event"] == "end_of_rib");
+    rs.wait_for("End-of-RIB", |l| matches!(l.event, Event::EndOfRib(_)));
 
     // Kill the primary: the VIP moves to ws2, replaced and never withdrawn.
     let killed = Instant::now();
@@ -113,12 +96,13 @@ listen = "{api}"
     let _ = ws1.child.wait();
     rs.wait_for("the VIP via ws2", |v| moved_to(v, WS2));
     eprintln!("kill to UPDATE at the route server: {:?}", killed.elapsed());
-    let mv = watcher.wait_for("the move", |v| v["event"] == "move" && v["to"] == "ws2");
-    assert_eq!(mv["reason"], "failover", "{mv}");
+    let mv = watcher.wait_for("the move", |l| match &l.event {
+        Event::Move(m) if m.to.as_deref() == Some("ws2") => Some(m.clone()),
+        _ => None,
+    });
+    assert_eq!(mv.reason, "failover", "{mv:?}");
     assert!(
-        !rs.seen
-            .iter()
-            .any(|v| v["event"] == "update" && v["action"] == "withdraw"),
+        !rs.seen.iter().any(is_any_withdraw),
         "a withdraw reached the route server"
     );
 
@@ -163,19 +147,24 @@ listen = "{api}"
     // helpers keep the VIP only then), and the VIP is not withdrawn.
     let before = rs.seen.len();
     watcher.signal("TERM");
-    let down = rs.wait_for("the session down", |v| v["event"] == "down");
-    assert_eq!(down["reason"], "connection lost", "{down}");
+    let down = rs.wait_for("the session down", |l| match &l.event {
+        Event::Down(d) => Some(d.clone()),
+        _ => None,
+    });
+    assert_eq!(down.reason, "connection lost", "{down:?}");
     assert!(watcher.exit_success(), "the watcher did not exit cleanly");
     assert!(
-        !rs.seen[before..].iter().any(|v| {
-            v["event"] == "notification_received"
-                || (v["event"] == "update" && v["action"] == "withdraw")
-        }),
-        "a NOTIFICATION or a withdraw on a planned restart: {:?}",
-        &rs.seen[before..]
+        !rs.seen[before..]
+            .iter()
+            .any(|l| matches!(l.event, Event::NotificationReceived(_)) || is_any_withdraw(l)),
+        "a NOTIFICATION or a withdraw on a planned restart:\n{}",
+        dump(&rs.seen[before..])
     );
-    let stopping = watcher.wait_for("stopping", |v| v["event"] == "stopping");
-    assert_eq!(stopping["mode"], "restart", "{stopping}");
+    let stopping = watcher.wait_for("stopping", |l| match &l.event {
+        Event::Stopping(s) => Some(s.clone()),
+        _ => None,
+    });
+    assert_eq!(stopping.mode, "restart", "{stopping:?}");
 
     // Decommission: the VIP is withdrawn, then the session ends with a Cease
     // (Hard Reset where RFC 8538 was negotiated), and the watcher exits.
@@ -184,21 +173,22 @@ listen = "{api}"
     rs.wait_for("the VIP again", |v| moved_to(v, WS1));
     let out = ctl(&api, &["shutdown", "--withdraw"]);
     assert!(out.contains("withdrawing"), "{out}");
-    let n = rs.wait_for("the Cease", |v| v["event"] == "notification_received");
+    let n = rs.wait_for("the Cease", |l| match &l.event {
+        Event::NotificationReceived(n) => Some(n.clone()),
+        _ => None,
+    });
     assert!(
-        n["code"] == 6 && (n["subcode"] == 2 || n["subcode"] == 9),
-        "Administrative Shutdown or Hard Reset: {n}"
+        n.code == 6 && (n.subcode == 2 || n.subcode == 9),
+        "Administrative Shutdown or Hard Reset: {n:?}"
     );
-    let withdraw = rs.seen[from..]
-        .iter()
-        .position(|v| v["event"] == "update" && v["action"] == "withdraw" && v["prefix"] == VIP);
+    let withdraw = rs.seen[from..].iter().position(|l| is_withdraw(l, VIP));
     let cease = rs.seen[from..]
         .iter()
-        .position(|v| v["event"] == "notification_received");
+        .position(|l| matches!(l.event, Event::NotificationReceived(_)));
     assert!(
         matches!((withdraw, cease), (Some(w), Some(c)) if w < c),
-        "the withdraw comes before the Cease: {:?}",
-        &rs.seen[from..]
+        "the withdraw comes before the Cease:\n{}",
+        dump(&rs.seen[from..])
     );
     assert!(watcher.exit_success(), "the watcher did not exit cleanly");
     let _ = std::fs::remove_dir_all(&dir);

@@ -55,8 +55,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hopwatch_events::bgp::Notification;
+use hopwatch_events::watcher::Stopping;
+use hopwatch_events::{Event, Line};
 use serde_json::Value;
 use support::bird::Bird;
+use support::events::{dump, is_from};
 use support::frr;
 use support::frr_rs::FrrRouteServer;
 use support::gobgp::Gobgp;
@@ -538,8 +542,8 @@ fn web(lab: &NetLab, name: &str, addr: &str, ns: &str) -> Hopwatch {
         .map(|s| s.to_string())
         .collect();
     let w = Hopwatch::start_in(ns, lab.dir(), name, &args, proc::DAEMON_LIFETIME_S);
-    w.wait_for("listening", Duration::from_secs(10), |v| {
-        v["event"] == "listening"
+    w.wait_for("listening", Duration::from_secs(10), |l| {
+        matches!(l.event, Event::Listening(_))
     });
     w
 }
@@ -564,13 +568,21 @@ fn start_watcher(lab: &NetLab, label: &str) -> Hopwatch {
     )
 }
 
+/// The `stopping` event of `l`, if it is one.
+fn stopping_of(l: &Line) -> Option<Stopping> {
+    match &l.event {
+        Event::Stopping(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// Waits until `watcher` has sent End-of-RIB to both route server addresses.
 fn wait_end_of_rib(watcher: &Hopwatch) {
     let eors = wait::poll(SESSION_TIMEOUT, Duration::from_millis(50), || {
         let n = watcher
             .events()
             .iter()
-            .filter(|v| v["event"] == "end_of_rib_sent")
+            .filter(|l| matches!(l.event, Event::EndOfRibSent(_)))
             .count();
         (n >= 2).then_some(n)
     });
@@ -600,12 +612,12 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
         });
     }
     wait_end_of_rib(&first);
-    let est: Vec<Value> = first
+    let est: Vec<Line> = first
         .events()
         .into_iter()
-        .filter(|v| v["event"] == "established")
+        .filter(|l| matches!(l.event, Event::Established(_)))
         .collect();
-    eprintln!("[{name}] the watcher's sessions: {est:?}");
+    eprintln!("[{name}] the watcher's sessions:\n{}", dump(&est));
 
     // SIGTERM and restart, with every route server address polled every 50 ms.
     let t0 = Instant::now();
@@ -631,19 +643,21 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
             "the watcher did not exit 0 after SIGTERM: {status:?}\n{}",
             first.dump()
         );
-        let stopping = first.wait_for("stopping", Duration::from_secs(1), |v| {
-            v["event"] == "stopping"
-        });
-        assert_eq!(stopping["mode"], "restart", "{stopping}");
-        assert_eq!(stopping["graceful_restart"], true, "{stopping}");
+        let stopping = first.wait_for("stopping", Duration::from_secs(1), stopping_of);
+        assert_eq!(stopping.mode, "restart", "{stopping:?}");
+        assert!(stopping.graceful_restart, "{stopping:?}");
         // The watcher's side of it: no NOTIFICATION at all (a route server without
         // RFC 8538 would drop the VIP on any, even a Cease with the N bit).
-        let sent: Vec<Value> = first
+        let sent: Vec<Line> = first
             .events()
             .into_iter()
-            .filter(|v| v["event"] == "notification_sent")
+            .filter(|l| matches!(l.event, Event::NotificationSent(_)))
             .collect();
-        assert!(sent.is_empty(), "a NOTIFICATION on SIGTERM: {sent:?}");
+        assert!(
+            sent.is_empty(),
+            "a NOTIFICATION on SIGTERM:\n{}",
+            dump(&sent)
+        );
         // Down for a moment, as a service manager's restart is; the pollers go on.
         std::thread::sleep(DOWN_FOR);
         timeline.push((t0.elapsed(), "restart"));
@@ -652,7 +666,7 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
             let eor = second
                 .events()
                 .iter()
-                .filter(|v| v["event"] == "end_of_rib_sent")
+                .filter(|l| matches!(l.event, Event::EndOfRibSent(_)))
                 .count()
                 >= 2;
             let all = polls.iter().all(|p| {
@@ -679,17 +693,17 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
     });
     eprintln!("[{name}] timeline: {timeline:?}");
     for w in [&first, &second] {
-        let moves: Vec<Value> = w
+        let moves: Vec<Line> = w
             .events()
             .into_iter()
-            .filter(|v| v["event"] == "move")
+            .filter(|l| matches!(l.event, Event::Move(_)))
             .collect();
         assert!(
-            moves
-                .iter()
-                .all(|m| m["reason"] == "startup" && m["to"] == "ws1"),
+            moves.iter().all(|l| matches!(&l.event, Event::Move(m)
+                if m.reason == "startup" && m.to.as_deref() == Some("ws1"))),
             "the watcher moved the VIP during the test, which is then no test of the \
-             restart: {moves:?}\n{}",
+             restart:\n{}\n{}",
+            dump(&moves),
             w.dump()
         );
     }
@@ -764,10 +778,8 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
         "the watcher did not exit 0 after the decommission: {status:?}\n{}",
         second.dump()
     );
-    let stopping = second.wait_for("stopping", Duration::from_secs(1), |v| {
-        v["event"] == "stopping"
-    });
-    assert_eq!(stopping["mode"], "decommission", "{stopping}");
+    let stopping = second.wait_for("stopping", Duration::from_secs(1), stopping_of);
+    assert_eq!(stopping.mode, "decommission", "{stopping:?}");
     // Per session: the VIP withdrawn, then a Cease: Hard Reset to a route server
     // that set the N bit (an Administrative Shutdown would keep the VIP stale
     // there), Administrative Shutdown to others. For FRR this is also the wire's
@@ -775,27 +787,27 @@ fn restart_keeps_the_vip_and_decommission_removes_it(lab: &NetLab, rs: &dyn Rout
     let subcode = if rs.n_bit() { 9 } else { 2 };
     let events = second.events();
     for addr in ADDRS {
-        let at = |pred: &dyn Fn(&Value) -> bool| {
-            events.iter().position(|v| v["peer"] == addr && pred(v))
+        let at = |pred: &dyn Fn(&Event) -> bool| {
+            events
+                .iter()
+                .position(|l| is_from(l, addr) && pred(&l.event))
         };
-        let withdrawn = at(&|v| {
-            v["event"] == "update_sent"
-                && v["withdraw"]
-                    .as_array()
-                    .is_some_and(|w| w.iter().any(|p| p == VIP))
+        let withdrawn =
+            at(&|e| matches!(e, Event::UpdateSent(u) if u.withdraw.iter().any(|p| p == VIP)));
+        let cease = at(&|e| matches!(e, Event::NotificationSent(_)));
+        let n: Option<&Notification> = cease.and_then(|c| match &events[c].event {
+            Event::NotificationSent(n) => Some(n),
+            _ => None,
         });
-        let cease = at(&|v| v["event"] == "notification_sent");
-        let n = cease.map(|c| &events[c]).unwrap_or(&Value::Null);
         assert!(
             matches!((withdrawn, cease), (Some(w), Some(c)) if w < c)
-                && n["code"] == 6
-                && n["subcode"] == subcode,
-            "to {addr}: no withdraw then Cease with subcode {subcode}: {n}\n{}",
+                && n.is_some_and(|n| n.code == 6 && n.subcode == subcode),
+            "to {addr}: no withdraw then Cease with subcode {subcode}: {n:?}\n{}",
             second.dump()
         );
         eprintln!(
             "[{name}] decommission to {addr}: withdraw, then {}",
-            n["text"]
+            n.map_or("", |n| n.text.as_str())
         );
     }
 }

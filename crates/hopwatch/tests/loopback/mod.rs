@@ -1,11 +1,16 @@
 //! Running `hopwatch` roles as child processes on loopback for tests: stopped by
-//! PID on drop, stdout parsed as JSON lines by a reader thread, every wait bounded.
-//! Every line must also parse as an event of the contract (`hopwatch-events`,
-//! `docs/events.md`): one that does not fails the wait that meets it, so a renamed
-//! field fails every test that prints it, whatever the test looks up.
+//! PID on drop, stdout read as the event contract's lines (`hopwatch-events`,
+//! `docs/events.md`) by a reader thread, every wait bounded. A line that names an
+//! event but does not parse as one fails the wait that meets it, so a renamed field
+//! fails every test that prints it, whatever the test looks for.
 
 // Each test binary that includes this module uses a different part of it.
 #![allow(dead_code)]
+
+#[path = "../support/events.rs"]
+pub mod events;
+#[path = "../support/watcher_config.rs"]
+pub mod watcher_config;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -13,38 +18,24 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use hopwatch_events::{Event, Line};
+
+use events::{Pick, Read};
 
 /// A child `hopwatch`, stopped by PID when dropped.
 pub struct Proc {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
-    pub events: mpsc::Receiver<Value>,
+    /// Its event lines, or (`Err`) a line that breaks the contract.
+    pub events: mpsc::Receiver<Result<Line, String>>,
     /// Every event seen so far by [`Proc::wait_for`].
-    pub seen: Vec<Value>,
+    pub seen: Vec<Line>,
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The `event` of the marker that replaces a line breaking the contract.
-pub const BROKEN_CONTRACT: &str = "<breaks the event contract>";
-
-/// `v`, or the marker of a broken contract when `line` is an event line that does
-/// not parse as [`hopwatch_events::Line`] (a field renamed, retyped or gone).
-pub fn contract_checked(v: Value, line: &str) -> Value {
-    if v.get("event").is_none() {
-        return v;
-    }
-    match hopwatch_events::Line::parse(line) {
-        Ok(_) => v,
-        Err(e) => {
-            serde_json::json!({"event": BROKEN_CONTRACT, "error": e.to_string(), "line": line})
-        }
     }
 }
 
@@ -57,7 +48,7 @@ pub fn free_port(ip: &str) -> u16 {
 /// Starts `hopwatch web` on `ip:port` answering as `name`, once it listens.
 pub fn web(ip: &str, port: u16, name: &str) -> Proc {
     let mut p = spawn(&["web", "--listen", &format!("{ip}:{port}"), "--name", name]);
-    p.wait_for("listening", |v| v["event"] == "listening");
+    p.wait_for("listening", |l| matches!(l.event, Event::Listening(_)));
     p
 }
 
@@ -90,47 +81,47 @@ fn spawn_argv(argv: &[&str], stderr: Stdio) -> Proc {
         .expect("start hopwatch");
     let out = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take();
-    let (tx, events) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(contract_checked(v, &line));
-            }
+            let _ = match events::read(&line) {
+                Read::Event(l) => tx.send(Ok(l)),
+                Read::Broken(e) => tx.send(Err(e)),
+                Read::Other => continue,
+            };
         }
     });
     Proc {
         child,
         stdin,
-        events,
+        events: rx,
         seen: Vec::new(),
     }
 }
 
 impl Proc {
-    /// Waits (at most 10 s) for an event matching `pred`.
-    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        self.try_wait_for(Duration::from_secs(10), &pred)
-            .unwrap_or_else(|| panic!("no {what} within 10 s; saw {:#?}", self.seen))
+    /// Waits (at most 10 s) for the event `pick` accepts (see [`Pick`]).
+    pub fn wait_for<P: Pick>(&mut self, what: &str, pick: impl Fn(&Line) -> P) -> P::Out {
+        self.try_wait_for(Duration::from_secs(10), pick)
+            .unwrap_or_else(|| panic!("no {what} within 10 s; saw\n{}", events::dump(&self.seen)))
     }
 
-    /// Waits at most `limit` for an event matching `pred`.
-    pub fn try_wait_for(
+    /// Waits at most `limit` for the event `pick` accepts.
+    pub fn try_wait_for<P: Pick>(
         &mut self,
         limit: Duration,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Option<Value> {
+        pick: impl Fn(&Line) -> P,
+    ) -> Option<P::Out> {
         let deadline = Instant::now() + limit;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    if v["event"] == BROKEN_CONTRACT {
-                        panic!("a line breaks the event contract: {v}");
-                    }
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        return Some(v);
+                Ok(Ok(l)) => {
+                    self.seen.push(l.clone());
+                    if let Some(out) = pick(&l).pick(&l) {
+                        return Some(out);
                     }
                 }
+                Ok(Err(broken)) => panic!("a line breaks the event contract: {broken}"),
                 Err(_) => break,
             }
         }

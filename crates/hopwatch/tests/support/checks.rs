@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use hopwatch_events::bgp::{Action, AsPath, Established, Table, UpdateSent};
+use hopwatch_events::{Event, Line};
 
+use super::events::ip_addr;
 use super::hopwatch::Hopwatch;
 use super::netns::{PEER_ADDR, SPEAKER_ADDR};
 use super::tshark::Capture;
@@ -13,31 +15,36 @@ use super::wait::{self, ROUTE_TIMEOUT, SESSION_TIMEOUT};
 use super::{NH1, NH2, VIP};
 
 /// Waits for hopwatch's `established` event and checks what it says about the peer.
-pub fn assert_established(hw: &Hopwatch, peer_as: u32, four_octet_as: bool) -> Value {
-    let est = hw.wait_established(SESSION_TIMEOUT);
-    let dump = || format!("established event: {est}\n{}", hw.dump());
-    assert_eq!(est["peer"], PEER_ADDR, "{}", dump());
-    assert_eq!(est["peer_as"], peer_as, "{}", dump());
-    assert_eq!(est["four_octet_as"], four_octet_as, "{}", dump());
+pub fn assert_established(hw: &Hopwatch, peer_as: u32, four_octet_as: bool) -> Established {
+    let (ts_us, est) = hw.wait_for("established", SESSION_TIMEOUT, |l| match &l.event {
+        Event::Established(e) => Some((l.ts_us, e.clone())),
+        _ => None,
+    });
+    let dump = || format!("established event: {est:?}\n{}", hw.dump());
+    assert_eq!(est.peer, ip_addr(PEER_ADDR), "{}", dump());
+    assert_eq!(est.peer_as, peer_as, "{}", dump());
+    assert_eq!(est.four_octet_as, four_octet_as, "{}", dump());
+    assert!(ts_us > 1_600_000_000_000_000, "{}", dump());
     assert!(
-        est["ts_us"]
-            .as_u64()
-            .is_some_and(|t| t > 1_600_000_000_000_000),
+        est.families.iter().any(|f| f == "ipv4-unicast"),
         "{}",
         dump()
     );
-    let families = est["families"].as_array().cloned().unwrap_or_default();
-    assert!(families.iter().any(|f| f == "ipv4-unicast"), "{}", dump());
     est
 }
 
-/// Whether `v` is an `update_sent` event announcing `prefix` via `next_hop`.
-pub fn is_update_sent(v: &Value, prefix: &str, next_hop: &str) -> bool {
-    v["event"] == "update_sent"
-        && v["announce"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|r| r["prefix"] == prefix && r["next_hop"] == next_hop)
-        })
+/// The `update_sent` of `l` if it announces `prefix` via `next_hop`.
+pub fn update_sent(l: &Line, prefix: &str, next_hop: &str) -> Option<UpdateSent> {
+    match &l.event {
+        Event::UpdateSent(u)
+            if u.announce
+                .iter()
+                .any(|r| r.prefix == prefix && r.next_hop == ip_addr(next_hop)) =>
+        {
+            Some(u.clone())
+        }
+        _ => None,
+    }
 }
 
 /// The `--announce` argument for the VIP via NH1.
@@ -55,20 +62,19 @@ pub fn move_vip_and_check_wire(speak: &mut Hopwatch, cap: &Capture, peer_shows: 
         f.next_hops.iter().any(|n| n == NH1)
     });
     // Let the initial burst (UPDATE, End-of-RIB) finish before drawing the line.
-    let _ = speak.try_wait_for_from(0, Duration::from_secs(5), |v| {
-        v["event"] == "end_of_rib_sent"
+    let _ = speak.try_wait_for_from(0, Duration::from_secs(5), |l| {
+        matches!(l.event, Event::EndOfRibSent(_))
     });
     wait::settle(Duration::from_millis(500));
     let mark = cap.mark(SPEAKER_ADDR);
     let from = speak.event_count();
     speak.send(&format!("announce route {VIP} next-hop {NH2}"));
-    let sent = speak.wait_for_from(from, "update_sent via NH2", ROUTE_TIMEOUT, |v| {
-        is_update_sent(v, VIP, NH2)
+    let sent = speak.wait_for_from(from, "update_sent via NH2", ROUTE_TIMEOUT, |l| {
+        update_sent(l, VIP, NH2)
     });
-    assert_eq!(
-        sent["withdraw"],
-        serde_json::json!([]),
-        "speak reported a withdraw: {sent}"
+    assert!(
+        sent.withdraw.is_empty(),
+        "speak reported a withdraw: {sent:?}"
     );
     peer_shows(NH2);
     cap.wait_frame(SPEAKER_ADDR, mark, "announcing the VIP via NH2", |f| {
@@ -80,37 +86,58 @@ pub fn move_vip_and_check_wire(speak: &mut Hopwatch, cap: &Capture, peer_shows: 
         panic!("{e}");
     }
     // And speak itself reported no withdraw at any point.
-    let withdrew = speak.events().into_iter().any(|v| {
-        v["event"] == "update_sent" && v["withdraw"].as_array().is_some_and(|w| !w.is_empty())
-    });
+    let withdrew = speak
+        .events()
+        .iter()
+        .any(|l| matches!(&l.event, Event::UpdateSent(u) if !u.withdraw.is_empty()));
     assert!(!withdrew, "speak reported a withdraw\n{}", speak.dump());
 }
 
 /// Waits for `observe` to decode `prefix` from the peer, checks next hop, AS path, MED
 /// and community, then checks the SIGUSR1 table holds it too.
 pub fn assert_observed(observe: &Hopwatch, prefix: &str, next_hop: &str, as_path: &[u32]) {
-    let ev = observe.wait_for(
+    let (ts_us, ev) = observe.wait_for(
         &format!("update announcing {prefix}"),
         SESSION_TIMEOUT,
-        |v| v["event"] == "update" && v["action"] == "announce" && v["prefix"] == prefix,
+        |l| match &l.event {
+            Event::Update(u) if u.action == Action::Announce && u.prefix == prefix => {
+                Some((l.ts_us, u.clone()))
+            }
+            _ => None,
+        },
     );
-    let dump = || format!("update event: {ev}\n{}", observe.dump());
-    assert_eq!(ev["peer"], PEER_ADDR, "{}", dump());
-    assert_eq!(ev["next_hop"], next_hop, "{}", dump());
-    assert_eq!(ev["as_path"], serde_json::json!(as_path), "{}", dump());
-    assert_eq!(ev["med"], 50, "{}", dump());
-    let communities = ev["communities"].as_array().cloned().unwrap_or_default();
-    assert!(communities.iter().any(|c| c == "65000:1"), "{}", dump());
-    assert!(ev["ts_us"].as_u64().is_some(), "{}", dump());
+    let dump = || format!("update event: {ev:?}\n{}", observe.dump());
+    let attributes = ev.attributes.clone().unwrap_or_default();
+    assert_eq!(ev.peer, ip_addr(PEER_ADDR), "{}", dump());
+    assert_eq!(ev.next_hop, Some(ip_addr(next_hop)), "{}", dump());
+    assert_eq!(
+        attributes.as_path,
+        AsPath::Asns(as_path.to_vec()),
+        "{}",
+        dump()
+    );
+    assert_eq!(attributes.med, Some(50), "{}", dump());
+    assert!(
+        attributes.communities.iter().any(|c| c == "65000:1"),
+        "{}",
+        dump()
+    );
+    assert!(ts_us > 0, "{}", dump());
     let from = observe.event_count();
     observe.signal("USR1");
-    let table = observe.wait_for_from(from, "table after SIGUSR1", ROUTE_TIMEOUT, |v| {
-        v["event"] == "table"
+    let table: Table = observe.wait_for_from(from, "table after SIGUSR1", ROUTE_TIMEOUT, |l| {
+        match &l.event {
+            Event::Table(t) => Some(t.clone()),
+            _ => None,
+        }
     });
-    let routes = table["routes"].as_array().cloned().unwrap_or_default();
-    let row = routes.iter().find(|r| r["prefix"] == prefix);
-    let row = row.unwrap_or_else(|| panic!("{prefix} missing from the table: {table}"));
-    assert_eq!(row["peer"], PEER_ADDR, "{table}");
-    assert_eq!(row["next_hop"], next_hop, "{table}");
-    assert_eq!(row["as_path"], serde_json::json!(as_path), "{table}");
+    let row = table.routes.iter().find(|r| r.prefix == prefix);
+    let row = row.unwrap_or_else(|| panic!("{prefix} missing from the table: {table:?}"));
+    assert_eq!(row.peer, ip_addr(PEER_ADDR), "{table:?}");
+    assert_eq!(row.next_hop, ip_addr(next_hop), "{table:?}");
+    assert_eq!(
+        row.attributes.as_path,
+        AsPath::Asns(as_path.to_vec()),
+        "{table:?}"
+    );
 }

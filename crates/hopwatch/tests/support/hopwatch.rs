@@ -1,6 +1,7 @@
 //! The binary under test: `hopwatch speak` or `hopwatch observe` in the speaker
 //! namespace, its stdin kept open as a command pipe, its stdout (one JSON event per
-//! line) collected by a reader thread so tests can wait for events with a deadline.
+//! line) read as the event contract's lines (`events`) by a reader thread so tests
+//! can wait for events with a deadline.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -8,34 +9,27 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use hopwatch_events::bgp::Established;
+use hopwatch_events::{Event, Line};
 
+use super::events::{self, Pick, Read};
 use super::netns::{Lab, PEER_ADDR, SPEAKER_ADDR};
 use super::proc;
 
-/// The pseudo-event the reader appends when hopwatch's stdout closes.
-pub const STDOUT_CLOSED: &str = "<stdout closed>";
-
-/// The `event` of the marker that replaces a line breaking the event contract
-/// (`hopwatch-events`, `docs/events.md`): a field renamed, retyped or gone.
-pub const BROKEN_CONTRACT: &str = "<breaks the event contract>";
-
-/// `v`, or the marker of a broken contract when `line` is an event line that does
-/// not parse as [`hopwatch_events::Line`].
-fn contract_checked(v: Value, line: &str) -> Value {
-    if v.get("event").is_none_or(|e| e == "<not json>") {
-        return v;
-    }
-    match hopwatch_events::Line::parse(line) {
-        Ok(_) => v,
-        Err(e) => {
-            serde_json::json!({"event": BROKEN_CONTRACT, "error": e.to_string(), "line": line})
-        }
-    }
+/// What a process printed on stdout so far.
+#[derive(Default)]
+struct Stdout {
+    /// Its event lines.
+    lines: Vec<Line>,
+    /// Each line that broke the event contract, with the number of event lines
+    /// before it.
+    broken: Vec<(usize, String)>,
+    /// Stdout closed (the process is gone): no line will come any more.
+    closed: bool,
 }
 
-/// The events printed so far, and a condvar signalled on each new one.
-type Events = Arc<(Mutex<Vec<Value>>, Condvar)>;
+/// The lines printed so far, and a condvar signalled on each new one.
+type Events = Arc<(Mutex<Stdout>, Condvar)>;
 
 /// A running `hopwatch` process.
 pub struct Hopwatch {
@@ -120,7 +114,7 @@ impl Hopwatch {
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
-        let events: Events = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let events: Events = Arc::new((Mutex::new(Stdout::default()), Condvar::new()));
         let sink = Arc::clone(&events);
         let label = name.to_string();
         let reader = std::thread::spawn(move || {
@@ -130,20 +124,21 @@ impl Hopwatch {
                 if let Some(f) = log.as_mut() {
                     let _ = writeln!(f, "{line}");
                 }
-                let v = serde_json::from_str::<Value>(&line).unwrap_or_else(|_| {
-                    eprintln!("[{label}] non-JSON stdout line: {line}");
-                    serde_json::json!({ "event": "<not json>", "line": line })
-                });
-                let v = contract_checked(v, &line);
                 let (lock, cv) = &*sink;
-                lock.lock().expect("event lock").push(v);
+                let mut out = lock.lock().expect("event lock");
+                match events::read(&line) {
+                    Read::Event(l) => out.lines.push(l),
+                    Read::Broken(e) => {
+                        let at = out.lines.len();
+                        out.broken.push((at, e));
+                    }
+                    Read::Other => eprintln!("[{label}] stdout line that is no event: {line}"),
+                }
                 cv.notify_all();
             }
             // The process is gone (or closed stdout): no event will come any more.
             let (lock, cv) = &*sink;
-            lock.lock()
-                .expect("event lock")
-                .push(serde_json::json!({ "event": STDOUT_CLOSED }));
+            lock.lock().expect("event lock").closed = true;
             cv.notify_all();
         });
         Hopwatch {
@@ -172,30 +167,35 @@ impl Hopwatch {
     }
 
     /// Every event so far.
-    pub fn events(&self) -> Vec<Value> {
-        self.events.0.lock().expect("event lock").clone()
+    pub fn events(&self) -> Vec<Line> {
+        self.events.0.lock().expect("event lock").lines.clone()
     }
 
     /// How many events so far (an index for [`Hopwatch::wait_for_from`]).
     pub fn event_count(&self) -> usize {
-        self.events.0.lock().expect("event lock").len()
+        self.events.0.lock().expect("event lock").lines.len()
     }
 
-    /// Waits up to `timeout` for an event matching `pred`; panics (with every event
-    /// and stderr) if none comes.
-    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        self.wait_for_from(0, what, timeout, pred)
+    /// Waits up to `timeout` for the event `pick` accepts (see [`Pick`]); panics
+    /// (with every event and stderr) if none comes.
+    pub fn wait_for<P: Pick>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pick: impl Fn(&Line) -> P,
+    ) -> P::Out {
+        self.wait_for_from(0, what, timeout, pick)
     }
 
     /// Like [`Hopwatch::wait_for`], looking only at events from index `from` on.
-    pub fn wait_for_from(
+    pub fn wait_for_from<P: Pick>(
         &self,
         from: usize,
         what: &str,
         timeout: Duration,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
-        match self.try_wait_for_from(from, timeout, pred) {
+        pick: impl Fn(&Line) -> P,
+    ) -> P::Out {
+        match self.try_wait_for_from(from, timeout, pick) {
             Some(v) => v,
             None => panic!(
                 "[{}] no event {what} within {timeout:?} (or hopwatch exited)\n{}",
@@ -205,46 +205,42 @@ impl Hopwatch {
         }
     }
 
-    /// Waits up to `timeout` for an event matching `pred` from index `from` on.
-    pub fn try_wait_for_from(
+    /// Waits up to `timeout` for the event `pick` accepts, from index `from` on.
+    pub fn try_wait_for_from<P: Pick>(
         &self,
         from: usize,
         timeout: Duration,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Option<Value> {
+        pick: impl Fn(&Line) -> P,
+    ) -> Option<P::Out> {
         let deadline = Instant::now() + timeout;
         let (lock, cv) = &*self.events;
-        let mut events = lock.lock().expect("event lock");
+        let mut out = lock.lock().expect("event lock");
         loop {
             // A line that breaks the event contract fails the test here, whatever
-            // `pred` looks for.
-            if let Some(v) = events
-                .iter()
-                .skip(from)
-                .find(|v| v["event"] == BROKEN_CONTRACT)
-            {
-                panic!("[{}] a line breaks the event contract: {v}", self.name);
+            // `pick` looks for.
+            if let Some((_, e)) = out.broken.iter().find(|(at, _)| *at >= from) {
+                panic!("[{}] a line breaks the event contract: {e}", self.name);
             }
-            if let Some(v) = events.iter().skip(from).find(|v| pred(v)) {
-                return Some(v.clone());
+            if let Some(v) = out.lines.iter().skip(from).find_map(|l| pick(l).pick(l)) {
+                return Some(v);
             }
-            if events.last().is_some_and(|v| v["event"] == STDOUT_CLOSED) {
+            if out.closed {
                 return None;
             }
             let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            events = cv
-                .wait_timeout(events, deadline - now)
-                .expect("event lock")
-                .0;
+            out = cv.wait_timeout(out, deadline - now).expect("event lock").0;
         }
     }
 
-    /// Waits for `"event":"established"` and returns it.
-    pub fn wait_established(&self, timeout: Duration) -> Value {
-        self.wait_for("established", timeout, |v| v["event"] == "established")
+    /// Waits for an `established` line and returns what it says.
+    pub fn wait_established(&self, timeout: Duration) -> Established {
+        self.wait_for("established", timeout, |l| match &l.event {
+            Event::Established(e) => Some(e.clone()),
+            _ => None,
+        })
     }
 
     /// The PID of the `hopwatch` process itself (the child of its `timeout` wrapper).
@@ -294,11 +290,10 @@ impl Hopwatch {
 
     /// Every event and the stderr tail, for failure messages.
     pub fn dump(&self) -> String {
-        let events: Vec<String> = self.events().iter().map(Value::to_string).collect();
         format!(
             "--- [{}] events ---\n{}\n--- [{}] stderr (last lines) ---\n{}",
             self.name,
-            events.join("\n"),
+            events::dump(&self.events()),
             self.name,
             proc::tail_file(&self.stderr, 40)
         )

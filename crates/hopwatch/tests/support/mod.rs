@@ -2,7 +2,8 @@
 //! namespaces that each test creates for itself, talking to the `hopwatch` binary.
 //!
 //! It is split by concern: `netns` owns the namespaces and the temp folder, `proc` the
-//! child processes, `hopwatch` the binary under test and its JSON event lines, `tshark`
+//! child processes, `hopwatch` the binary under test and its JSON event lines (read
+//! as the typed contract through `events`, which the loopback harness shares), `tshark`
 //! the wire capture, and one module per peer knows that daemon's configuration and
 //! CLI. `lab` is the seed's multi-namespace lab and `frr_rs` FRR as its route server,
 //! both thin glue over the lab crate (`hopwatch-lab`: the network, the addresses,
@@ -19,6 +20,7 @@
 
 pub mod bird;
 pub mod checks;
+pub mod events;
 pub mod exabgp;
 pub mod frr;
 pub mod frr_rs;
@@ -33,6 +35,7 @@ pub mod route_server;
 pub mod rs_peers;
 pub mod tshark;
 pub mod wait;
+pub mod watcher_config;
 
 pub use hopwatch::Hopwatch;
 pub use netns::{Lab, PEER_ADDR, SPEAKER_ADDR};

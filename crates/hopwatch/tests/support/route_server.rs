@@ -18,10 +18,16 @@
 //! `programmed` event) is printed to stderr, past the harness's capture.
 
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use hopwatch_events::bgp::SessionState;
+use hopwatch_events::route_server::{InstancePeers, InstanceRib, PeerStatus, Programmed};
+use hopwatch_events::{Event, Line};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::events::{ip_addr, is_from};
 use super::hopwatch::Hopwatch;
 use super::netns::{Lab, PEER_ADDR, SPEAKER_ADDR, ip};
 use super::proc;
@@ -120,49 +126,65 @@ impl RouteServer {
             &args,
             proc::DAEMON_LIFETIME_S,
         );
-        hw.wait_for("started", SESSION_TIMEOUT, |v| v["event"] == "started");
+        hw.wait_for("started", SESSION_TIMEOUT, |l| {
+            matches!(l.event, Event::Started(_))
+        });
         RouteServer {
             hw,
             ns: lab.router.clone(),
         }
     }
 
-    /// `hopwatch ctl --api 127.0.0.1:9180 --json VIEW`, run in the router namespace.
-    pub fn ctl(&self, view: &str) -> Value {
+    /// `hopwatch ctl --api 127.0.0.1:9180 --json VIEW`, run in the router namespace,
+    /// as the API's document `T`; `None` when it does not parse.
+    fn ctl<T: DeserializeOwned>(&self, view: &str) -> Option<T> {
         let bin = env!("CARGO_BIN_EXE_hopwatch");
         let out = proc::run_in(&self.ns, &[bin, "ctl", "--api", RS_API, "--json", view]);
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// `ctl peers`: each instance's peers (none when `ctl` fails).
+    pub fn peers(&self) -> Vec<InstancePeers> {
+        self.ctl("peers").unwrap_or_default()
+    }
+
+    /// `ctl rib`: each instance's best paths (none when `ctl` fails).
+    pub fn rib(&self) -> Vec<InstanceRib> {
+        self.ctl("rib").unwrap_or_default()
     }
 
     /// The `ctl peers` row of `peer` on the (only) instance.
-    pub fn peer_row(&self, peer: &str) -> Value {
-        self.ctl("peers")[0]["peers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["peer"] == peer)
+    pub fn peer_row(&self, peer: &str) -> Option<PeerStatus> {
+        self.peers()
+            .first()?
+            .peers
+            .iter()
+            .find(|p| p.peer == ip_addr(peer))
             .cloned()
-            .unwrap_or(Value::Null)
     }
 
     /// Waits until `ctl peers` says the session with `peer` is Established, and
     /// checks the `established` event; returns the `ctl peers` row.
-    pub fn wait_established(&self, peer: &str) -> Value {
+    pub fn wait_established(&self, peer: &str) -> PeerStatus {
         let row = wait::poll(SESSION_TIMEOUT, Duration::from_millis(100), || {
-            Some(self.peer_row(peer)).filter(|r| r["state"] == "Established")
+            self.peer_row(peer)
+                .filter(|r| r.state == SessionState::Established)
         })
         .unwrap_or_else(|| {
             panic!(
-                "the route server never reached Established with {peer}: {}\n{}",
-                self.ctl("peers"),
+                "the route server never reached Established with {peer}: {:?}\n{}",
+                self.peers(),
                 self.hw.dump()
             )
         });
-        let est = self.hw.wait_for("established", SESSION_TIMEOUT, |v| {
-            v["event"] == "established" && v["peer"] == peer
+        let est = self.hw.wait_for("established", SESSION_TIMEOUT, |l| {
+            matches!(l.event, Event::Established(_)) && is_from(l, peer)
         });
-        assert_eq!(est["instance"], RS_ADDR, "{est}");
-        assert_eq!(est["peer_as"], RS_PEER_AS, "{est}");
+        let Event::Established(e) = &est.event else {
+            unreachable!("the wait returns an established line")
+        };
+        assert_eq!(est.instance, Some(ip_addr(RS_ADDR)), "{est}");
+        assert_eq!(e.peer_as, RS_PEER_AS, "{est}");
         row
     }
 
@@ -242,26 +264,28 @@ impl RouteServer {
     pub fn wait_kernel_gone(&self, peer_tail: &dyn Fn() -> String) {
         assert!(
             self.try_wait_kernel_gone(ROUTE_TIMEOUT),
-            "the router namespace still routes {VIP}: {:?}\nctl peers: {}\n{}\n{}",
+            "the router namespace still routes {VIP}: {:?}\nctl peers: {:?}\n{}\n{}",
             self.kernel_route(),
-            self.ctl("peers"),
+            self.peers(),
             self.hw.dump(),
             peer_tail()
         );
     }
 
     /// Waits for a `programmed` event for the VIP from index `from` on, whose next
-    /// hops are `next_hops` (`None`: removed); returns it.
-    pub fn wait_programmed(&self, from: usize, next_hops: Option<&[&str]>) -> Value {
-        let want = match next_hops {
-            Some(h) => serde_json::json!(h),
-            None => Value::Null,
-        };
+    /// hops are `next_hops` (`None`: removed); returns the line and its event.
+    pub fn wait_programmed(&self, from: usize, next_hops: Option<&[&str]>) -> (Line, Programmed) {
+        let want: Option<Vec<IpAddr>> = next_hops.map(|h| h.iter().map(|a| ip_addr(a)).collect());
         self.hw.wait_for_from(
             from,
-            &format!("programmed {VIP} -> {want}"),
+            &format!("programmed {VIP} -> {want:?}"),
             ROUTE_TIMEOUT,
-            |v| v["event"] == "programmed" && v["prefix"] == VIP && v["next_hops"] == want,
+            |l| match &l.event {
+                Event::Programmed(p) if p.prefix == VIP && p.next_hops == want => {
+                    Some((l.clone(), p.clone()))
+                }
+                _ => None,
+            },
         )
     }
 }
@@ -305,9 +329,12 @@ pub fn kill_and_expect_removal_despite_helper_only_gr(
     peer: &mut dyn RsPeer,
     label: &str,
 ) -> Figure {
-    let est = rs.hw.wait_for("established", SESSION_TIMEOUT, |v| {
-        v["event"] == "established" && v["peer"] == SPEAKER_ADDR
-    });
+    let est = rs
+        .hw
+        .wait_for("established", SESSION_TIMEOUT, |l| match &l.event {
+            Event::Established(e) if is_from(l, SPEAKER_ADDR) => Some(e.clone()),
+            _ => None,
+        });
     let from = rs.hw.event_count();
     let t0 = Instant::now();
     peer.kill();
@@ -319,18 +346,19 @@ pub fn kill_and_expect_removal_despite_helper_only_gr(
          Graceful Restart capability with no address family (it preserves no forwarding \
          state), which RFC 4724 4.2 does not let a receiver retain routes for; hopwatch \
          took it as restart time {} for every family and keeps the route stale.\n\
-         established event: {est}\nctl peers: {}\nkernel: {:?}\n{}\n{}",
-        est["peer_restart_time"],
-        rs.ctl("peers"),
+         established event: {est:?}\nctl peers: {:?}\nkernel: {:?}\n{}\n{}",
+        est.peer_restart_time
+            .map_or_else(|| "none".to_string(), |t| format!("{t} s")),
+        rs.peers(),
         rs.kernel_route(),
         rs.hw.dump(),
         peer.tail()
     );
     let observed = t0.elapsed();
-    let ev = rs.wait_programmed(from, None);
+    let (_, ev) = rs.wait_programmed(from, None);
     Figure {
         step: "SIGKILL (helper-only GR)",
-        latency_us: ev["latency_us"].as_u64(),
+        latency_us: ev.latency_us,
         observed,
         down_to_programmed_us: None,
     }
@@ -359,7 +387,7 @@ pub fn run_scenario(rs: &RouteServer, peer: &mut dyn RsPeer) -> Vec<Figure> {
     let row = rs.wait_established(SPEAKER_ADDR);
     let own = peer.wait_established();
     say(&format!(
-        "[{name}] Established: route server says {row}; the peer says\n{}",
+        "[{name}] Established: route server says {row:?}; the peer says\n{}",
         own.trim()
     ));
     // 2. The VIP via NH1.
@@ -398,10 +426,10 @@ pub fn step(
         None => rs.wait_kernel_gone(&tail),
     }
     let observed = t0.elapsed();
-    let ev = rs.wait_programmed(from, want.map(|nh| [nh]).as_ref().map(|a| &a[..]));
-    assert_eq!(ev["error"], Value::Null, "programming failed: {ev}");
+    let (line, ev) = rs.wait_programmed(from, want.map(|nh| [nh]).as_ref().map(|a| &a[..]));
+    assert_eq!(ev.error, None, "programming failed: {line}");
     say(&format!(
-        "[{}] {what}: `ip -j route show {VIP}`: {}; `ip route get {VIP_ADDR}`: {}; event {ev}",
+        "[{}] {what}: `ip -j route show {VIP}`: {}; `ip route get {VIP_ADDR}`: {}; event {line}",
         peer.name(),
         rs.kernel_route()
             .map_or_else(|| "none".into(), |r| r.json.to_string()),
@@ -413,12 +441,12 @@ pub fn step(
         .events()
         .iter()
         .skip(from)
-        .take_while(|v| v["event"] != "programmed")
-        .find(|v| v["event"] == "down")
-        .and_then(|d| Some(ev["ts_us"].as_u64()?.saturating_sub(d["ts_us"].as_u64()?)));
+        .take_while(|l| !matches!(l.event, Event::Programmed(_)))
+        .find(|l| matches!(l.event, Event::Down(_)))
+        .map(|d| line.ts_us.saturating_sub(d.ts_us));
     Figure {
         step: what,
-        latency_us: ev["latency_us"].as_u64(),
+        latency_us: ev.latency_us,
         observed,
         down_to_programmed_us,
     }
