@@ -1,11 +1,11 @@
 //! Turning the shared command-line settings (and the watcher's `[bgp]`) into a
-//! session configuration, and the Cease a BGP role sends when it stops.
+//! session configuration. The Cease a BGP role sends when it stops is
+//! `hopwatch_daemon::cease`.
 
 use std::time::Duration;
 
+use hopwatch_bgp::Asn;
 use hopwatch_bgp::session::{GracefulRestart, SessionConfig};
-use hopwatch_bgp::{Asn, Notification};
-use hopwatch_bgp_driver::Speaker;
 
 use crate::cli::BgpArgs;
 
@@ -42,11 +42,4 @@ pub fn session_config_from(bgp: &hopwatch_config::Bgp, peer_as: Asn) -> SessionC
         notification: true,
     });
     cfg
-}
-
-/// Sends Cease / Administrative Shutdown with `why` to every peer and waits a
-/// moment for it to leave.
-pub async fn shutdown(speaker: &Speaker, why: &str) {
-    let n: Notification = hopwatch_bgp::session::shutdown_notification(why);
-    speaker.shutdown(n, Duration::from_secs(2)).await;
 }

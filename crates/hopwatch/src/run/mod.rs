@@ -38,6 +38,8 @@ use hopwatch_bgp::session::State as SessionState;
 use hopwatch_bgp_driver::rib_out::Change;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_config::{self as config, Config};
+use hopwatch_daemon::cease::shutdown;
+use hopwatch_daemon::json;
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
@@ -46,8 +48,7 @@ use hopwatch_watcher::Move;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config_from, shutdown};
-use crate::json;
+use crate::bgp_setup::session_config_from;
 use api::{Answer, Op, Reply};
 use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};
 use vip::VipRt;
@@ -96,7 +97,7 @@ struct Watcher {
 /// Runs the watcher until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Before any probe or session opens a socket: see `nofile`.
-    let nofile = crate::nofile::raise();
+    let nofile = hopwatch_daemon::nofile::raise();
     let loaded = config::load(&args.config).map_err(|errors| {
         anyhow!(
             errors
@@ -152,11 +153,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("control API on {}", w.config.api.listen))?;
     let router = api::router(api_tx, w.config.api.token.clone());
     // A cap on connections and timeouts, so API clients cannot starve the probes.
-    crate::api_serve::spawn(
+    hopwatch_daemon::api_serve::spawn(
         "control API",
         listener,
         router,
-        crate::api_serve::Limits::for_descriptors(nofile),
+        hopwatch_daemon::api_serve::Limits::for_descriptors(nofile),
         w.metrics.api.clone(),
     );
     json::print(&Line::now(Event::Started(Started {
