@@ -1,6 +1,6 @@
-//! Turning the shared command-line settings (and the watcher's `[bgp]`) into a
-//! session configuration. The Cease a BGP role sends when it stops is
-//! `hopwatch_daemon::cease`.
+//! Turning the shared command-line settings of `speak` and `observe` into a session
+//! configuration. The watcher's, from its `[bgp]`, is `hopwatch-watcher-daemon`'s
+//! `session`; the Cease a BGP role sends when it stops is `hopwatch_daemon::cease`.
 
 use std::time::Duration;
 
@@ -20,25 +20,6 @@ pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> Ses
         restart_time,
         restarting: false,
         forwarding_preserved: false,
-        notification: true,
-    });
-    cfg
-}
-
-/// The session settings of the watcher toward one route server, from `[bgp]`.
-pub fn session_config_from(bgp: &hopwatch_config::Bgp, peer_as: Asn) -> SessionConfig {
-    let mut cfg = SessionConfig::new(bgp.local_as, bgp.router_id, Some(peer_as));
-    cfg.hold_time = bgp.hold_time;
-    // F set: the watcher forwards nothing. The VIP's traffic goes through the route
-    // servers' data plane to the backends, and a watcher restart leaves that intact,
-    // so its forwarding state is preserved in RFC 4724's sense. With F clear, a
-    // helper must drop our stale routes as soon as the restarted watcher's OPEN
-    // arrives (RFC 4724 s4.2), before the watcher has re-announced them: BIRD does,
-    // and traffic stopped for the ~30 ms the first health verdicts take.
-    cfg.graceful_restart = bgp.graceful_restart.map(|restart_time| GracefulRestart {
-        restart_time,
-        restarting: false,
-        forwarding_preserved: true,
         notification: true,
     });
     cfg

@@ -6,8 +6,9 @@
 //! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
 //!   as exit statuses.
 //! - `bgp_setup`: command-line settings to session settings.
-//! - `run`: the watcher (health checks, decisions, BGP, control API, metrics); its
-//!   config is the `hopwatch-config` crate, which `check` loads and describes too.
+//! - `hopwatch run` is the `hopwatch-watcher-daemon` crate's `run` (the watcher:
+//!   health checks, decisions, BGP, control API, metrics); its config is the
+//!   `hopwatch-config` crate, which `check` loads and describes too.
 //! - What the long-running roles share is the `hopwatch-daemon` crate: the JSON
 //!   event lines on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs
 //!   served under limits and the descriptor limit raised at start (`api_serve`,
@@ -33,7 +34,6 @@ mod load;
 mod observe;
 mod out;
 mod route_server;
-mod run;
 mod speak;
 mod web;
 
@@ -68,7 +68,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Observe(a) => observe::run(a).await,
             cli::Cmd::Demo(a) => demo::run(a).await,
             cli::Cmd::Check(a) => check::run(&a),
-            cli::Cmd::Run(a) => run::run(a).await,
+            cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => ctl::run(a).await,
             cli::Cmd::Web(a) => web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,

@@ -18,12 +18,28 @@
 //! At start the speaker holds its routes and End-of-RIB until every VIP has its
 //! first verdict (bounded by `startup_wait`): a restarted watcher must not make the
 //! route servers drop the routes they kept for it (graceful restart).
+//!
+//! `hopwatch run` is this crate's [`run`] with its [`RunArgs`] (the binary keeps the
+//! long help beside its other subcommands'). A crate of its own, not a module of
+//! `hopwatch-watcher`: that crate is the decision engine, pure and tested with
+//! simulated time; this one is its IO (tokio, sockets, axum, syslog, systemd), and
+//! what it shares with the route server daemon (stdout, API limits, signals) is
+//! `hopwatch-daemon`. Errors are `anyhow`'s: each ends the run with a message for a
+//! person, and no caller matches on one.
+//!
+//! # Layout
+//! - `api`, `metrics`: the control API's routes and the Prometheus metrics.
+//! - `vip`: a VIP's engine and checkers, built from the config, and its status.
+//! - `received`, `ha`: what the route servers send back (our VIPs printed, the rest
+//!   summed up) and the routes seen for `/status`'s `ha`; the AS path of our routes.
+//! - `syslog`: RFC 5424 over UDP. `session`: `[bgp]` to session settings.
 
 mod api;
 mod ha;
 mod metrics;
 mod received;
-pub mod syslog;
+mod session;
+mod syslog;
 mod vip;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -48,9 +64,9 @@ use hopwatch_watcher::Move;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::session_config_from;
 use api::{Answer, Op, Reply};
 use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};
+use session::session_config_from;
 use vip::VipRt;
 
 /// Moves kept for `/status`.
