@@ -23,7 +23,7 @@ pub enum Cmd {
     #[command(after_long_help = RUN_HELP)]
     Run(hopwatch_watcher_daemon::RunArgs),
     /// An Azure Route Server stand-in with a real data plane (proxy, kernel, none).
-    RouteServer(crate::route_server::RouteServerArgs),
+    RouteServer(hopwatch_route_server_daemon::RouteServerArgs),
     /// Ask a running watcher: status, drain, undrain, force, unforce.
     Ctl(crate::ctl::CtlArgs),
     /// A scriptable BGP speaker: announce routes, and move their next hop with one

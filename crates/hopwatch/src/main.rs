@@ -14,7 +14,8 @@
 //!   served under limits and the descriptor limit raised at start (`api_serve`,
 //!   `nofile`), the stopping Cease (`cease`).
 //! - `load`: the open-loop HTTP load injector and its outage summary.
-//! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
+//! - `hopwatch route-server` is the `hopwatch-route-server-daemon` crate's `run`
+//!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
 //! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
 //! - `web`: the JSON backend (the seed's ws1 and ws2).
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
@@ -33,7 +34,6 @@ mod lab;
 mod load;
 mod observe;
 mod out;
-mod route_server;
 mod speak;
 mod web;
 
@@ -72,7 +72,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Ctl(a) => ctl::run(a).await,
             cli::Cmd::Web(a) => web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,
-            cli::Cmd::RouteServer(a) => route_server::run(a).await,
+            cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
             cli::Cmd::Azure(a) => hopwatch_azure::run(&a, out::print),
         }

@@ -15,6 +15,18 @@
 //! prefix, the union of the instances' best next hops. The RIB (`hopwatch-route-server`)
 //! and the programming profile are pure; this loop feeds them and carries out what
 //! they decide. It owns every piece of state: nothing is locked.
+//!
+//! `hopwatch route-server` is this crate's [`run`] with its [`RouteServerArgs`]. A
+//! crate of its own, not a module of `hopwatch-route-server`: that crate is pure
+//! (no tokio, no sockets, no clock) and the watcher's config and the Azure renderer
+//! use it for Azure's rules; this one is its IO (BGP speakers, the data plane,
+//! axum), and what it shares with the watcher daemon (stdout, API limits, signals)
+//! is `hopwatch-daemon`. Errors are `anyhow`'s: each ends the run with a message for
+//! a person, and no caller matches on one.
+//!
+//! # Layout
+//! - [`args`]: the command line.
+//! - `api`: the introspection API's routes, answered by this loop.
 
 mod api;
 pub mod args;
