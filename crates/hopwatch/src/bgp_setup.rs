@@ -1,11 +1,11 @@
-//! Turning the shared command-line settings (and the watcher's `[bgp]`) into a
-//! session configuration, and the Cease a BGP role sends when it stops.
+//! Turning the shared command-line settings of `speak` and `observe` into a session
+//! configuration. The watcher's, from its `[bgp]`, is `hopwatch-watcher-daemon`'s
+//! `session`; the Cease a BGP role sends when it stops is `hopwatch_daemon::cease`.
 
 use std::time::Duration;
 
+use hopwatch_bgp::Asn;
 use hopwatch_bgp::session::{GracefulRestart, SessionConfig};
-use hopwatch_bgp::{Asn, Notification};
-use hopwatch_bgp_driver::Speaker;
 
 use crate::cli::BgpArgs;
 
@@ -23,30 +23,4 @@ pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> Ses
         notification: true,
     });
     cfg
-}
-
-/// The session settings of the watcher toward one route server, from `[bgp]`.
-pub fn session_config_from(bgp: &hopwatch_config::Bgp, peer_as: Asn) -> SessionConfig {
-    let mut cfg = SessionConfig::new(bgp.local_as, bgp.router_id, Some(peer_as));
-    cfg.hold_time = bgp.hold_time;
-    // F set: the watcher forwards nothing. The VIP's traffic goes through the route
-    // servers' data plane to the backends, and a watcher restart leaves that intact,
-    // so its forwarding state is preserved in RFC 4724's sense. With F clear, a
-    // helper must drop our stale routes as soon as the restarted watcher's OPEN
-    // arrives (RFC 4724 s4.2), before the watcher has re-announced them: BIRD does,
-    // and traffic stopped for the ~30 ms the first health verdicts take.
-    cfg.graceful_restart = bgp.graceful_restart.map(|restart_time| GracefulRestart {
-        restart_time,
-        restarting: false,
-        forwarding_preserved: true,
-        notification: true,
-    });
-    cfg
-}
-
-/// Sends Cease / Administrative Shutdown with `why` to every peer and waits a
-/// moment for it to leave.
-pub async fn shutdown(speaker: &Speaker, why: &str) {
-    let n: Notification = hopwatch_bgp::session::shutdown_notification(why);
-    speaker.shutdown(n, Duration::from_secs(2)).await;
 }

@@ -21,9 +21,9 @@ pub enum Cmd {
     /// The watcher: health-check each VIP's backends and move its next hop, with one
     /// replacing UPDATE, to every route server.
     #[command(after_long_help = RUN_HELP)]
-    Run(crate::run::RunArgs),
+    Run(hopwatch_watcher_daemon::RunArgs),
     /// An Azure Route Server stand-in with a real data plane (proxy, kernel, none).
-    RouteServer(crate::route_server::RouteServerArgs),
+    RouteServer(hopwatch_route_server_daemon::RouteServerArgs),
     /// Ask a running watcher: status, drain, undrain, force, unforce.
     Ctl(crate::ctl::CtlArgs),
     /// A scriptable BGP speaker: announce routes, and move their next hop with one

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use crate::signals::terminated;
+use hopwatch_daemon::signals::terminated;
 
 /// Runs the lab with this binary as every role.
 pub async fn run(args: hopwatch_lab::LabArgs) -> anyhow::Result<()> {

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use hopwatch_daemon::signals::terminated;
 use hopwatch_load::{
     AnalysisConfig, Event, Injector, InjectorConfig, Target, analyze, output, progress::Progress,
 };
 
 use crate::out;
-use crate::signals::terminated;
 
 /// The exit status when requests were made and none succeeded (1 is any other
 /// error, 2 a usage error).

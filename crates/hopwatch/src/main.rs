@@ -3,17 +3,19 @@
 //! # Layout
 //! - `cli`: the command line (clap), with the help text users read.
 //! - `command`: the ExaBGP-syntax route commands `speak` reads.
-//! - `json`: the JSON event lines on stdout.
 //! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
 //!   as exit statuses.
-//! - `bgp_setup`: command-line settings to session settings; the stopping Cease.
-//! - `signals`: SIGTERM and Ctrl-C, for every long-running role.
-//! - `run`: the watcher (health checks, decisions, BGP, control API, metrics); its
-//!   config is the `hopwatch-config` crate, which `check` loads and describes too.
-//! - `api_serve`, `nofile`: the HTTP APIs served under limits (connections, timeouts),
-//!   and the descriptor limit raised at start, so that API clients cannot starve probes.
+//! - `bgp_setup`: command-line settings to session settings.
+//! - `hopwatch run` is the `hopwatch-watcher-daemon` crate's `run` (the watcher:
+//!   health checks, decisions, BGP, control API, metrics); its config is the
+//!   `hopwatch-config` crate, which `check` loads and describes too.
+//! - What the long-running roles share is the `hopwatch-daemon` crate: the JSON
+//!   event lines on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs
+//!   served under limits and the descriptor limit raised at start (`api_serve`,
+//!   `nofile`), the stopping Cease (`cease`).
 //! - `load`: the open-loop HTTP load injector and its outage summary.
-//! - `route_server`: the Azure Route Server stand-in (RIB, profiles, data plane, API).
+//! - `hopwatch route-server` is the `hopwatch-route-server-daemon` crate's `run`
+//!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
 //! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
 //! - `web`: the JSON backend (the seed's ws1 and ws2).
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
@@ -22,26 +24,21 @@
 //! - `hopwatch azure` is the `hopwatch-azure` crate's `run`, called from `main` with
 //!   this binary's stdout writer (`out::print`); its arguments are that crate's.
 
-mod api_serve;
 mod bgp_setup;
 mod check;
 mod cli;
 mod command;
 mod ctl;
 mod demo;
-mod json;
 mod lab;
 mod load;
-mod nofile;
 mod observe;
 mod out;
-mod route_server;
-mod run;
-mod signals;
 mod speak;
 mod web;
 
 use clap::Parser;
+use hopwatch_daemon::json;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
@@ -71,11 +68,11 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Observe(a) => observe::run(a).await,
             cli::Cmd::Demo(a) => demo::run(a).await,
             cli::Cmd::Check(a) => check::run(&a),
-            cli::Cmd::Run(a) => run::run(a).await,
+            cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => ctl::run(a).await,
             cli::Cmd::Web(a) => web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,
-            cli::Cmd::RouteServer(a) => route_server::run(a).await,
+            cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
             cli::Cmd::Azure(a) => hopwatch_azure::run(&a, out::print),
         }

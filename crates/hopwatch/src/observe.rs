@@ -9,15 +9,16 @@ use hopwatch_bgp::Prefix;
 use hopwatch_bgp::message::PathAttributes;
 use hopwatch_bgp_driver::speaker::DynamicPeers;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker};
+use hopwatch_daemon::cease::shutdown;
+use hopwatch_daemon::json;
+use hopwatch_daemon::signals::terminated;
 use hopwatch_events::bgp::{Table as TableLine, TableRoute};
 use hopwatch_events::{Event, Line};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config, shutdown};
+use crate::bgp_setup::session_config;
 use crate::cli::ObserveArgs;
-use crate::json;
-use crate::signals::terminated;
 
 /// What every peer currently announces: (peer, prefix) → (next hop, attributes).
 #[derive(Default)]

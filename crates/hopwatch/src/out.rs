@@ -11,14 +11,15 @@
 //! would leave `lab`'s children running. Any other failure (a full disk behind a
 //! redirection) is an error that names stdout.
 //!
-//! The long-running roles print JSON lines through `json.rs`'s writer thread,
-//! which follows the same rule.
+//! The long-running roles print JSON lines through `hopwatch_daemon::json`'s writer
+//! thread, which follows the same rule.
 
 use std::fmt;
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
+use hopwatch_daemon::json::is_reader_gone;
 
 /// Set once stdout's reader has gone: later output is dropped without a write.
 static READER_GONE: AtomicBool = AtomicBool::new(false);
@@ -41,11 +42,6 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 /// [`print`] of `line` and a newline.
 pub fn line(line: impl fmt::Display) -> anyhow::Result<()> {
     print(&format!("{line}\n"))
-}
-
-/// The reader of a pipe or socket has gone.
-pub fn is_reader_gone(e: &std::io::Error) -> bool {
-    e.kind() == ErrorKind::BrokenPipe
 }
 
 /// A command's verdict as an exit status: `main` prints the message on stderr and

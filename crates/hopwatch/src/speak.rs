@@ -15,14 +15,15 @@ use anyhow::{Context, bail};
 use hopwatch_bgp::Asn;
 use hopwatch_bgp_driver::rib_out::Change;
 use hopwatch_bgp_driver::{PeerConfig, Speaker};
+use hopwatch_daemon::cease::shutdown;
+use hopwatch_daemon::json;
+use hopwatch_daemon::signals::terminated;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config, shutdown};
+use crate::bgp_setup::session_config;
 use crate::cli::SpeakArgs;
 use crate::command::{self, Command};
-use crate::json;
-use crate::signals::terminated;
 
 /// Runs the speaker until SIGTERM or Ctrl-C.
 pub async fn run(args: SpeakArgs) -> anyhow::Result<()> {

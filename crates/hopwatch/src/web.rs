@@ -15,7 +15,7 @@ use axum::routing::get;
 use clap::Args;
 use serde_json::{Map, Value};
 
-use crate::signals::terminated;
+use hopwatch_daemon::signals::terminated;
 
 /// `hopwatch web`.
 #[derive(Debug, Args)]
@@ -119,7 +119,7 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    crate::json::print(&hopwatch_events::Line::now(
+    hopwatch_daemon::json::print(&hopwatch_events::Line::now(
         hopwatch_events::Event::Listening(hopwatch_events::process::Listening {
             addr: args.listen,
         }),

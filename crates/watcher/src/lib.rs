@@ -1,5 +1,5 @@
 //! hopwatch's watcher: which backend carries each VIP, decided from health and
-//! policy. `hopwatch run` (crates/hopwatch/src/run) feeds it the health checkers'
+//! policy. `hopwatch run` (crates/watcher-daemon) feeds it the health checkers'
 //! verdicts and announces each [`Move`] to the route servers as one UPDATE.
 //!
 //! The deciding part is pure, like the BGP core: no tokio, no IO, no clock. Time

@@ -15,6 +15,18 @@
 //! prefix, the union of the instances' best next hops. The RIB (`hopwatch-route-server`)
 //! and the programming profile are pure; this loop feeds them and carries out what
 //! they decide. It owns every piece of state: nothing is locked.
+//!
+//! `hopwatch route-server` is this crate's [`run`] with its [`RouteServerArgs`]. A
+//! crate of its own, not a module of `hopwatch-route-server`: that crate is pure
+//! (no tokio, no sockets, no clock) and the watcher's config and the Azure renderer
+//! use it for Azure's rules; this one is its IO (BGP speakers, the data plane,
+//! axum), and what it shares with the watcher daemon (stdout, API limits, signals)
+//! is `hopwatch-daemon`. Errors are `anyhow`'s: each ends the run with a message for
+//! a person, and no caller matches on one.
+//!
+//! # Layout
+//! - [`args`]: the command line.
+//! - `api`: the introspection API's routes, answered by this loop.
 
 mod api;
 pub mod args;
@@ -28,6 +40,9 @@ use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::GracefulRestart;
 use hopwatch_bgp::{Prefix, RouterId, Update};
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
+use hopwatch_daemon::cease::shutdown;
+use hopwatch_daemon::json;
+use hopwatch_daemon::signals::terminated;
 use hopwatch_dataplane::{AnyDataPlane, DataPlane, ProxyConfig};
 use hopwatch_events::bgp::SessionState;
 use hopwatch_events::process::{Empty, Started};
@@ -38,9 +53,6 @@ use hopwatch_route_server::rib::{Rib, RibChange, RibConfig};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::shutdown;
-use crate::json;
-use crate::signals::terminated;
 pub use args::RouteServerArgs;
 
 /// Programming events kept for the API.
@@ -90,7 +102,7 @@ type Tagged = (usize, u64, DriverEvent);
 /// Runs the route server until SIGTERM or Ctrl-C.
 pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
     // Before any session or proxied flow opens a socket: see `nofile`.
-    let nofile = crate::nofile::raise();
+    let nofile = hopwatch_daemon::nofile::raise();
     if args.peers.len() > hopwatch_route_server::rib::MAX_PEERS {
         bail!(
             "{} peers: Azure Route Server accepts at most 8",
@@ -131,12 +143,12 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("introspection API on {}", args.api))?;
     // The watcher API's limits; no metrics registry here: refusals are logged.
-    crate::api_serve::spawn(
+    hopwatch_daemon::api_serve::spawn(
         "route server API",
         listener,
         api::router(api_tx),
-        crate::api_serve::Limits::for_descriptors(nofile),
-        crate::api_serve::ConnMetrics::default(),
+        hopwatch_daemon::api_serve::Limits::for_descriptors(nofile),
+        hopwatch_daemon::api_serve::ConnMetrics::default(),
     );
     json::print(&Line::now(Event::Started(Started {
         api: args.api,

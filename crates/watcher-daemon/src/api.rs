@@ -18,7 +18,7 @@
 //! or path (`no such path: /x`), 405, 503 stopping or too many connections. Input
 //! echoed in an error is clipped at 64 characters with "…". At most 64 connections
 //! are open at once, each must send a complete request head within 5 s and lives at
-//! most 60 s (`crate::api_serve` says why).
+//! most 60 s (`hopwatch_daemon::api_serve` says why).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -110,7 +110,7 @@ pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
         .route("/force", post(force))
         .route("/shutdown", post(shutdown))
         .with_state(ApiState { tx, token });
-    crate::api_serve::with_json_errors(router)
+    hopwatch_daemon::api_serve::with_json_errors(router)
 }
 
 fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
@@ -133,7 +133,7 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
 
 /// The message clipped: it may echo a name or a body the client sent.
 fn error(code: StatusCode, msg: impl AsRef<str>) -> Response {
-    crate::api_serve::error(code, msg.as_ref())
+    hopwatch_daemon::api_serve::error(code, msg.as_ref())
 }
 
 fn unauthorized() -> Response {

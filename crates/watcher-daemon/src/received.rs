@@ -26,7 +26,7 @@ use hopwatch_events::bgp::Action;
 use hopwatch_events::watcher::RoutesReceived;
 use hopwatch_events::{Event, Line};
 
-use crate::json;
+use hopwatch_daemon::json;
 
 /// The window of the rate limit and of the summary.
 pub const WINDOW: Duration = Duration::from_secs(1);

@@ -13,7 +13,7 @@
 //! (a longer delay would stop an instance for good), 404 for an instance this route
 //! server does not run or an unknown path, 405, 503 while stopping or past the cap
 //! of connections. Input echoed in an error is clipped at 64 characters. The
-//! connections have the watcher API's limits (`crate::api_serve`).
+//! connections have the watcher API's limits (`hopwatch_daemon::api_serve`).
 
 use axum::Router;
 use axum::extract::State;
@@ -23,7 +23,7 @@ use axum::routing::get;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api_serve::error;
+use hopwatch_daemon::api_serve::error;
 
 /// The longest an instance may be stopped for by `POST /restart`: a maintenance
 /// rehearsal, not a way to remove an instance.
@@ -85,7 +85,7 @@ pub fn router(tx: mpsc::Sender<Request>) -> Router {
         .route("/programs", get(|State(tx): State<mpsc::Sender<Request>>| async move { ask(&tx, Op::Programs).await }))
         .route("/restart", axum::routing::post(restart))
         .with_state(tx);
-    crate::api_serve::with_json_errors(router)
+    hopwatch_daemon::api_serve::with_json_errors(router)
 }
 
 #[derive(serde::Deserialize)]

@@ -55,7 +55,7 @@ fn printer() -> &'static Printer {
                         Err(_) => r = r.and_then(|()| out.flush()),
                     }
                     // Other errors (a full disk) may pass; keep trying.
-                    gone = r.is_err_and(|e| crate::out::is_reader_gone(&e));
+                    gone = r.is_err_and(|e| is_reader_gone(&e));
                 }
                 if !gone {
                     let _ = out.flush();
@@ -68,6 +68,11 @@ fn printer() -> &'static Printer {
             dropped: AtomicU64::new(0),
         }
     })
+}
+
+/// The reader of a pipe or socket has gone.
+pub fn is_reader_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
 }
 
 /// Queues one line for stdout; never blocks.

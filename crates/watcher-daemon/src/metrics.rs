@@ -9,7 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api_serve::ConnMetrics;
+use hopwatch_daemon::api_serve::ConnMetrics;
 
 /// A backend of a VIP.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -18,12 +18,28 @@
 //! At start the speaker holds its routes and End-of-RIB until every VIP has its
 //! first verdict (bounded by `startup_wait`): a restarted watcher must not make the
 //! route servers drop the routes they kept for it (graceful restart).
+//!
+//! `hopwatch run` is this crate's [`run`] with its [`RunArgs`] (the binary keeps the
+//! long help beside its other subcommands'). A crate of its own, not a module of
+//! `hopwatch-watcher`: that crate is the decision engine, pure and tested with
+//! simulated time; this one is its IO (tokio, sockets, axum, syslog, systemd), and
+//! what it shares with the route server daemon (stdout, API limits, signals) is
+//! `hopwatch-daemon`. Errors are `anyhow`'s: each ends the run with a message for a
+//! person, and no caller matches on one.
+//!
+//! # Layout
+//! - `api`, `metrics`: the control API's routes and the Prometheus metrics.
+//! - `vip`: a VIP's engine and checkers, built from the config, and its status.
+//! - `received`, `ha`: what the route servers send back (our VIPs printed, the rest
+//!   summed up) and the routes seen for `/status`'s `ha`; the AS path of our routes.
+//! - `syslog`: RFC 5424 over UDP. `session`: `[bgp]` to session settings.
 
 mod api;
 mod ha;
 mod metrics;
 mod received;
-pub mod syslog;
+mod session;
+mod syslog;
 mod vip;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -38,6 +54,8 @@ use hopwatch_bgp::session::State as SessionState;
 use hopwatch_bgp_driver::rib_out::Change;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_config::{self as config, Config};
+use hopwatch_daemon::cease::shutdown;
+use hopwatch_daemon::json;
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
@@ -46,10 +64,9 @@ use hopwatch_watcher::Move;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::bgp_setup::{session_config_from, shutdown};
-use crate::json;
 use api::{Answer, Op, Reply};
 use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};
+use session::session_config_from;
 use vip::VipRt;
 
 /// Moves kept for `/status`.
@@ -96,7 +113,7 @@ struct Watcher {
 /// Runs the watcher until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Before any probe or session opens a socket: see `nofile`.
-    let nofile = crate::nofile::raise();
+    let nofile = hopwatch_daemon::nofile::raise();
     let loaded = config::load(&args.config).map_err(|errors| {
         anyhow!(
             errors
@@ -152,11 +169,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("control API on {}", w.config.api.listen))?;
     let router = api::router(api_tx, w.config.api.token.clone());
     // A cap on connections and timeouts, so API clients cannot starve the probes.
-    crate::api_serve::spawn(
+    hopwatch_daemon::api_serve::spawn(
         "control API",
         listener,
         router,
-        crate::api_serve::Limits::for_descriptors(nofile),
+        hopwatch_daemon::api_serve::Limits::for_descriptors(nofile),
         w.metrics.api.clone(),
     );
     json::print(&Line::now(Event::Started(Started {

@@ -103,6 +103,7 @@ impl Limits {
 /// Why a connection was refused or closed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
+    /// The reason (`limit`, `descriptors`, `header`, `age`).
     pub reason: String,
 }
 
