@@ -33,7 +33,7 @@
 //! the VIP from every route server within [`REMOVAL_BOUND`], and the watcher exit 0.
 //! The figures (polls, the longest gap between polls, how long the VIP was stale, the
 //! time to removal) are printed. The SIGTERM path itself (no NOTIFICATION) is
-//! `Stop` in `src/run/mod.rs`.
+//! `Stop` in `crates/watcher-daemon/src/lib.rs`.
 //!
 //! What this catches: with SIGTERM sending a Cease / Administrative Shutdown
 //! instead (the behaviour before issue 13; tried by patching `Stop` for one run),
