@@ -198,7 +198,10 @@ mod tests {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let standby = loaded.config;
         let primary = parse(Path::new("w.toml"), EXAMPLE).unwrap().config;
-        assert_eq!((standby.role(), standby.prepend()), (Some(Role::Standby), 2));
+        assert_eq!(
+            (standby.role(), standby.prepend()),
+            (Some(Role::Standby), 2)
+        );
         assert_ne!(standby.bgp.router_id, primary.bgp.router_id);
         assert_eq!(standby.bgp.local_as, primary.bgp.local_as);
         assert_eq!(standby.vips[0].prefix, primary.vips[0].prefix);

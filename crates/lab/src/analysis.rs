@@ -112,11 +112,26 @@ impl Lab {
             ));
         }
         if sc.moves() && ev > 0 {
-            // Failover: the analysis's outage (or switch) the event started, ending on ws2.
-            t.failover_ms = summary
+            // Failover: the analysis's outage (or switch) the event started, ending on
+            // ws2. One that ended on ws1 (healed before the route moved: under a
+            // route server whose programming takes seconds) is no failover, and the
+            // trial says so rather than time it.
+            let outage = summary
                 .outages
                 .iter()
-                .find(|o| o.event.as_deref() == Some(t.event.as_str()))
+                .find(|o| o.event.as_deref() == Some(t.event.as_str()));
+            if let Some(o) = outage.filter(|o| o.after.as_deref() == Some("ws1"))
+                && t.error.is_none()
+            {
+                t.error = Some(format!(
+                    "the outage ended on ws1, where it started ({:.1} ms, {} failed): ws1 \
+                     came back before the route to ws2 was in use, so this is no failover",
+                    o.duration_ms.unwrap_or(0.0),
+                    o.failed_requests
+                ));
+            }
+            t.failover_ms = outage
+                .filter(|o| o.after.as_deref() != Some("ws1"))
                 .and_then(|o| o.duration_ms)
                 .or_else(|| {
                     records

@@ -207,6 +207,17 @@ impl Lab {
         .map(|_| ())
     }
 
+    /// Waits for the failover of a failure injected at `ev`: the watcher's move to
+    /// ws2 (5 s at most), then the route programmed to ws2 (5 s at most, plus the
+    /// cloud profile's slack). The scenario keeps its failure in place until then,
+    /// so that `failover` is the real figure under a route server whose programming
+    /// takes seconds, not an outage that ended because ws1 came back first.
+    pub async fn wait_failover(&self, ev: u64) -> anyhow::Result<()> {
+        self.wait_move(ev, "ws2").await?;
+        self.wait_programmed(ev, self.layout.ws2, Duration::from_secs(5) + self.slack())
+            .await
+    }
+
     /// Waits for the failback to ws1 after ws1 was back at `back_us`: at most the
     /// hold, plus 6 s, plus the cloud profile's slack.
     pub async fn wait_failback(&self, back_us: u64) -> anyhow::Result<()> {

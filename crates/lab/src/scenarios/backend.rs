@@ -84,7 +84,7 @@ fn kill(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.procs.kill("ws1").await?;
         s.event("SIGKILL ws1", ev);
-        lab.wait_move(ev, "ws2").await?;
+        lab.wait_failover(ev).await?;
         lab.settle().await;
         let back = now_us();
         lab.spawn_role("ws1").await?;
@@ -100,7 +100,7 @@ fn hang(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.procs.signal("ws1", "STOP").await?;
         s.event("SIGSTOP ws1", ev);
-        lab.wait_move(ev, "ws2").await?;
+        lab.wait_failover(ev).await?;
         lab.settle().await;
         let back = now_us();
         lab.procs.signal("ws1", "CONT").await?;
@@ -118,11 +118,9 @@ fn drain(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.ctl_both(&["drain", "ws1"]).await?;
         s.event("drain ws1", ev);
-        lab.wait_move(ev, "ws2").await?;
         // Stop ws1 only once the route points away from it, as an operator would:
         // under the cloud profile that takes seconds.
-        lab.wait_programmed(ev, lab.layout.ws2, Duration::from_secs(5) + lab.slack())
-            .await?;
+        lab.wait_failover(ev).await?;
         lab.settle().await;
         let t = now_us();
         lab.procs.stop("ws1").await?;

@@ -42,7 +42,7 @@ fn link_down(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.net()?.ws1_link(false)?;
         s.event("ws1 link down", ev);
-        lab.wait_move(ev, "ws2").await?;
+        lab.wait_failover(ev).await?;
         lab.settle().await;
         let back = now_us();
         lab.net()?.ws1_link(true)?;
@@ -59,7 +59,7 @@ fn nft_drop(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.net()?.ws1_drop(port, true)?;
         s.event(format!("nft drop ws1:{port}"), ev);
-        lab.wait_move(ev, "ws2").await?;
+        lab.wait_failover(ev).await?;
         lab.settle().await;
         let back = now_us();
         lab.net()?.ws1_drop(port, false)?;
