@@ -223,15 +223,46 @@ impl Lab {
     pub async fn wait_failback(&self, back_us: u64) -> anyhow::Result<()> {
         let vip = self.layout.vip_prefix;
         let within = self.hold + Duration::from_secs(6) + self.slack();
-        wait_for(
+        let m = wait_for(
             &self.watcher_log(),
             back_us,
             within,
             "failback to ws1",
             |v| is_move(v, vip, "ws1"),
         )
+        .await?;
+        // Until the route is back on ws1, so that the failback is the real figure
+        // under a route server whose programming takes seconds.
+        self.wait_programmed(
+            m.ts_us,
+            self.layout.ws1,
+            Duration::from_secs(5) + self.slack(),
+        )
         .await
-        .map(|_| ())
+    }
+
+    /// Under the cloud profile, waits until the VIP's route last changed at least
+    /// the profile's interval ago (one change per route per 30 s): a trial that
+    /// began sooner would time that rule, not the failover.
+    async fn wait_route_ready(&self) {
+        if self.layout.profile != Profile::Azure {
+            return;
+        }
+        let vip = self.layout.vip_prefix;
+        let last = self
+            .programmed_events()
+            .iter()
+            .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
+            .map(|l| l.ts_us)
+            .max();
+        if let Some(last) = last {
+            let interval = hopwatch_route_server::program::AZURE_MIN_INTERVAL;
+            let ready = last + u64::try_from(interval.as_micros()).unwrap_or(u64::MAX) + 500_000;
+            let now = now_us();
+            if ready > now {
+                tokio::time::sleep(Duration::from_micros(ready - now)).await;
+            }
+        }
     }
 
     /// Starts every role and waits (bounded) until the VIP answers from ws1.
@@ -402,7 +433,9 @@ impl Lab {
             let _ = self.ctl_both(&["undrain", "ws1"]).await;
         }
         self.wait_vip_on("ws1", self.hold + Duration::from_secs(8) + self.slack())
-            .await
+            .await?;
+        self.wait_route_ready().await;
+        Ok(())
     }
 
     /// The process of instance `i` (0 or 1) of FRR or BIRD.

@@ -97,6 +97,9 @@ pub struct Trial {
     pub records: Vec<Record>,
 }
 
+/// A request of the lab's load without an answer this long has failed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The load injector running: its requests when stopped.
 pub type Load = tokio::task::JoinHandle<anyhow::Result<Vec<Record>>>;
 
@@ -126,7 +129,7 @@ impl Lab {
         let config = InjectorConfig {
             rate: self.rate,
             duration,
-            timeout: Duration::from_secs(1),
+            timeout: REQUEST_TIMEOUT,
             source: self.layout.load_source(self.trials_run),
             ..InjectorConfig::new(Target::parse(&url).expect("the lab's VIP URL"))
         };
@@ -149,14 +152,14 @@ impl Lab {
         self.trials_run += 1;
         let slack = self.slack();
         let (records, steps) = match self
-            .start_load(Duration::from_secs(60) + 2 * slack + 2 * self.takeover_bound())
+            .start_load(Duration::from_secs(60) + 4 * slack + 2 * self.takeover_bound())
         {
             Ok((load, tx)) => {
                 let r = if steady_err.is_some() {
                     Err(anyhow::anyhow!("not steady"))
                 } else {
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    let limit = Duration::from_secs(25) + 2 * slack + 2 * self.takeover_bound();
+                    let limit = Duration::from_secs(25) + 4 * slack + 2 * self.takeover_bound();
                     let r = tokio::time::timeout(limit, (sc.run)(self))
                         .await
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("trial took over {limit:?}")));

@@ -101,7 +101,12 @@ fn hang(lab: &mut Lab) -> StepsFuture<'_> {
         lab.procs.signal("ws1", "STOP").await?;
         s.event("SIGSTOP ws1", ev);
         lab.wait_failover(ev).await?;
-        lab.settle().await;
+        // The kernel of a stopped ws1 still accepts connections: a request routed
+        // to it before the move would be answered late by ws1 after SIGCONT and end
+        // the outage on ws1. Stopped for one request timeout more, those requests
+        // fail as they would with a dead backend, and the failover is the time to
+        // the first answer from ws2.
+        tokio::time::sleep(crate::trial::REQUEST_TIMEOUT).await;
         let back = now_us();
         lab.procs.signal("ws1", "CONT").await?;
         s.back("SIGCONT ws1", back);
