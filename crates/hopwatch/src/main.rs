@@ -2,10 +2,8 @@
 //!
 //! # Layout
 //! - `cli`: the command line (clap), with the help text users read.
-//! - `command`: the ExaBGP-syntax route commands `speak` reads.
 //! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
 //!   as exit statuses.
-//! - `bgp_setup`: command-line settings to session settings.
 //! - `hopwatch run` is the `hopwatch-watcher-daemon` crate's `run` (the watcher:
 //!   health checks, decisions, BGP, control API, metrics); its config is the
 //!   `hopwatch-config` crate, which `check` loads and describes too.
@@ -20,21 +18,19 @@
 //! - `web`: the JSON backend (the seed's ws1 and ws2).
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
 //!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
-//! - `speak`, `observe`, `demo`, `check`: the other roles.
+//! - `hopwatch speak`, `observe` and `demo` are the `hopwatch-speaker` crate's
+//!   (the scriptable BGP speaker, its ExaBGP-syntax commands, the observer); their
+//!   arguments are that crate's, `demo` prints through `out::print`.
+//! - `check`: the other role.
 //! - `hopwatch azure` is the `hopwatch-azure` crate's `run`, called from `main` with
 //!   this binary's stdout writer (`out::print`); its arguments are that crate's.
 
-mod bgp_setup;
 mod check;
 mod cli;
-mod command;
 mod ctl;
-mod demo;
 mod lab;
 mod load;
-mod observe;
 mod out;
-mod speak;
 mod web;
 
 use clap::Parser;
@@ -64,9 +60,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            cli::Cmd::Speak(a) => speak::run(a).await,
-            cli::Cmd::Observe(a) => observe::run(a).await,
-            cli::Cmd::Demo(a) => demo::run(a).await,
+            cli::Cmd::Speak(a) => hopwatch_speaker::speak::run(a).await,
+            cli::Cmd::Observe(a) => hopwatch_speaker::observe::run(a).await,
+            cli::Cmd::Demo(a) => hopwatch_speaker::demo::run(a, out::print).await,
             cli::Cmd::Check(a) => check::run(&a),
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => ctl::run(a).await,
