@@ -23,7 +23,7 @@ pub enum Cmd {
     /// An Azure Route Server stand-in with a real data plane (proxy, kernel, none).
     RouteServer(hopwatch_route_server_daemon::RouteServerArgs),
     /// Ask a running watcher: status, drain, undrain, force, unforce.
-    Ctl(crate::ctl::CtlArgs),
+    Ctl(hopwatch_ctl::CtlArgs),
     /// A scriptable BGP speaker: announce routes, and move their next hop with one
     /// replacing UPDATE, from commands in ExaBGP's syntax on stdin.
     Speak(hopwatch_speaker::SpeakArgs),

@@ -14,7 +14,8 @@
 //! - `load`: the open-loop HTTP load injector and its outage summary.
 //! - `hopwatch route-server` is the `hopwatch-route-server-daemon` crate's `run`
 //!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
-//! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
+//! - `hopwatch ctl` is the `hopwatch-ctl` crate's `run` (the client of the
+//!   watcher's and the route server's APIs, as tables), called with `out::print`.
 //! - `web`: the JSON backend (the seed's ws1 and ws2).
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
 //!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
@@ -27,7 +28,6 @@
 
 mod check;
 mod cli;
-mod ctl;
 mod lab;
 mod load;
 mod out;
@@ -65,7 +65,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Demo(a) => hopwatch_speaker::demo::run(a, out::print).await,
             cli::Cmd::Check(a) => check::run(&a),
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
-            cli::Cmd::Ctl(a) => ctl::run(a).await,
+            cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
             cli::Cmd::Web(a) => web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
