@@ -30,7 +30,7 @@ pub enum Cmd {
     /// A passive (or active) BGP peer that prints every route it receives as a JSON line.
     Observe(hopwatch_speaker::ObserveArgs),
     /// The JSON web backend of the lab (the seed's ws1 and ws2).
-    Web(crate::web::WebArgs),
+    Web(hopwatch_web::WebArgs),
     /// Open-loop HTTP load at a fixed rate, every request recorded, and the outages
     /// it saw (the seed's load injector).
     Load(crate::load::LoadArgs),

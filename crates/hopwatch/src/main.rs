@@ -16,7 +16,8 @@
 //!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
 //! - `hopwatch ctl` is the `hopwatch-ctl` crate's `run` (the client of the
 //!   watcher's and the route server's APIs, as tables), called with `out::print`.
-//! - `web`: the JSON backend (the seed's ws1 and ws2).
+//! - `hopwatch web` is the `hopwatch-web` crate's `run` (the JSON backend, the
+//!   seed's ws1 and ws2).
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
 //!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
 //! - `hopwatch speak`, `observe` and `demo` are the `hopwatch-speaker` crate's
@@ -31,7 +32,6 @@ mod cli;
 mod lab;
 mod load;
 mod out;
-mod web;
 
 use clap::Parser;
 use hopwatch_daemon::json;
@@ -66,7 +66,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Check(a) => check::run(&a),
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
-            cli::Cmd::Web(a) => web::run(a).await,
+            cli::Cmd::Web(a) => hopwatch_web::run(a).await,
             cli::Cmd::Load(a) => load::run(a).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
