@@ -33,7 +33,7 @@ pub enum Cmd {
     Web(hopwatch_web::WebArgs),
     /// Open-loop HTTP load at a fixed rate, every request recorded, and the outages
     /// it saw (the seed's load injector).
-    Load(crate::load::LoadArgs),
+    Load(hopwatch_load::cli::LoadArgs),
     /// `speak` announcing a VIP to `observe` on 127.0.0.1, then moving its next hop.
     Demo(hopwatch_speaker::DemoArgs),
     /// Check a watcher config file without starting anything.

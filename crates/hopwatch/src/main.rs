@@ -11,7 +11,9 @@
 //!   event lines on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs
 //!   served under limits and the descriptor limit raised at start (`api_serve`,
 //!   `nofile`), the stopping Cease (`cease`).
-//! - `load`: the open-loop HTTP load injector and its outage summary.
+//! - `hopwatch load` is the `hopwatch-load` crate's `cli::run` (its `cli` feature:
+//!   the open-loop HTTP load injector and its outage summary), called with
+//!   `out::print`; its verdict (exit status 3) is `hopwatch_daemon::verdict`'s.
 //! - `hopwatch route-server` is the `hopwatch-route-server-daemon` crate's `run`
 //!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
 //! - `hopwatch ctl` is the `hopwatch-ctl` crate's `run` (the client of the
@@ -30,7 +32,6 @@
 mod check;
 mod cli;
 mod lab;
-mod load;
 mod out;
 
 use clap::Parser;
@@ -67,7 +68,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
             cli::Cmd::Web(a) => hopwatch_web::run(a).await,
-            cli::Cmd::Load(a) => load::run(a).await,
+            cli::Cmd::Load(a) => hopwatch_load::cli::run(a, out::print).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
             cli::Cmd::Azure(a) => hopwatch_azure::run(&a, out::print),
