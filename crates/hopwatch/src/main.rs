@@ -1,41 +1,41 @@
 //! `hopwatch`: one binary, the whole system; each role is a subcommand.
 //!
 //! # Layout
-//! - `cli`: the command line (clap), with the help text users read.
-//! - `command`: the ExaBGP-syntax route commands `speak` reads.
-//! - `out`: the one-shot commands' stdout (a closed pipe is no panic) and verdicts
-//!   as exit statuses.
-//! - `bgp_setup`: command-line settings to session settings.
-//! - `hopwatch run` is the `hopwatch-watcher-daemon` crate's `run` (the watcher:
-//!   health checks, decisions, BGP, control API, metrics); its config is the
-//!   `hopwatch-config` crate, which `check` loads and describes too.
-//! - What the long-running roles share is the `hopwatch-daemon` crate: the JSON
-//!   event lines on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs
-//!   served under limits and the descriptor limit raised at start (`api_serve`,
-//!   `nofile`), the stopping Cease (`cease`).
-//! - `load`: the open-loop HTTP load injector and its outage summary.
-//! - `hopwatch route-server` is the `hopwatch-route-server-daemon` crate's `run`
-//!   (the Azure Route Server stand-in: RIB, profiles, data plane, API).
-//! - `ctl`: the client of the watcher's and the route server's APIs, as tables.
-//! - `web`: the JSON backend (the seed's ws1 and ws2).
+//! The binary is CLI parsing and wiring: each subcommand is one call into the
+//! library crate that holds the role, its arguments and their help.
+//! - `cli`: the command line (clap): the subcommands and their one-line help, the
+//!   long help of `run`, the arguments of `check`.
+//! - `out`: the one-shot commands' stdout (a closed pipe is no panic), given to the
+//!   libraries as their `print`, and verdicts as exit statuses
+//!   (`hopwatch_daemon::verdict`).
+//! - `check`: `hopwatch check`, the `hopwatch-config` crate's load and describe.
 //! - `lab`: wiring only: `hopwatch lab` runs the `hopwatch-lab` crate with this
 //!   binary as every role and this process's SIGTERM and Ctrl-C as its shutdown.
-//! - `speak`, `observe`, `demo`, `check`: the other roles.
-//! - `hopwatch azure` is the `hopwatch-azure` crate's `run`, called from `main` with
-//!   this binary's stdout writer (`out::print`); its arguments are that crate's.
+//!
+//! The roles' crates:
+//! - `hopwatch run`: `hopwatch-watcher-daemon`'s `run` (the watcher: health checks,
+//!   decisions, BGP, control API, metrics); its config is `hopwatch-config`.
+//! - `hopwatch route-server`: `hopwatch-route-server-daemon`'s `run` (the Azure
+//!   Route Server stand-in: RIB, profiles, data plane, API).
+//! - `hopwatch ctl`: `hopwatch-ctl`'s `run` (the client of the watcher's and the
+//!   route server's APIs, as tables).
+//! - `hopwatch speak`, `observe`, `demo`: `hopwatch-speaker` (the scriptable BGP
+//!   speaker and its ExaBGP-syntax commands, the observer, the demo of the two).
+//! - `hopwatch web`: `hopwatch-web`'s `run` (the JSON backend, the seed's ws1 and
+//!   ws2).
+//! - `hopwatch load`: `hopwatch-load`'s `cli::run` (its `cli` feature: the open-loop
+//!   HTTP load injector and its outage summary; exit status 3 when no request
+//!   succeeded).
+//! - `hopwatch azure`: `hopwatch-azure`'s `run`.
+//! - What the long-running roles share is `hopwatch-daemon`: the JSON event lines
+//!   on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs served under
+//!   limits and the descriptor limit raised at start (`api_serve`, `nofile`), the
+//!   stopping Cease (`cease`), the exit status of a verdict (`verdict`).
 
-mod bgp_setup;
 mod check;
 mod cli;
-mod command;
-mod ctl;
-mod demo;
 mod lab;
-mod load;
-mod observe;
 mod out;
-mod speak;
-mod web;
 
 use clap::Parser;
 use hopwatch_daemon::json;
@@ -64,14 +64,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            cli::Cmd::Speak(a) => speak::run(a).await,
-            cli::Cmd::Observe(a) => observe::run(a).await,
-            cli::Cmd::Demo(a) => demo::run(a).await,
+            cli::Cmd::Speak(a) => hopwatch_speaker::speak::run(a).await,
+            cli::Cmd::Observe(a) => hopwatch_speaker::observe::run(a).await,
+            cli::Cmd::Demo(a) => hopwatch_speaker::demo::run(a, out::print).await,
             cli::Cmd::Check(a) => check::run(&a),
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
-            cli::Cmd::Ctl(a) => ctl::run(a).await,
-            cli::Cmd::Web(a) => web::run(a).await,
-            cli::Cmd::Load(a) => load::run(a).await,
+            cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
+            cli::Cmd::Web(a) => hopwatch_web::run(a).await,
+            cli::Cmd::Load(a) => hopwatch_load::cli::run(a, out::print).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,
             cli::Cmd::Azure(a) => hopwatch_azure::run(&a, out::print),

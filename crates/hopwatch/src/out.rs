@@ -1,6 +1,7 @@
 //! The CLI's edge with whoever runs it: what the one-shot commands (`check`, `ctl`,
 //! `load`, `azure render`, `demo`, `lab`) print on stdout, and an exit status other
-//! than 1 when a command has a verdict to give.
+//! than 1 when a command has a verdict to give ([`Verdict`]). The commands that live
+//! in library crates are given [`print`] as their stdout writer.
 //!
 //! `println!` panics when stdout is a pipe whose reader has gone (`hopwatch check
 //! ... | head -1`: Rust ignores SIGPIPE, so the write fails with EPIPE). Every
@@ -44,20 +45,6 @@ pub fn line(line: impl fmt::Display) -> anyhow::Result<()> {
     print(&format!("{line}\n"))
 }
 
-/// A command's verdict as an exit status: `main` prints the message on stderr and
-/// exits with `code` (1 is every other error, 2 clap's usage error).
-#[derive(Debug)]
-pub struct Verdict {
-    /// The exit status.
-    pub code: u8,
-    /// What it means, for stderr.
-    pub message: String,
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Verdict {}
+/// A command's verdict as an exit status, which `main` exits with; defined in
+/// `hopwatch-daemon` so that the roles' crates can give one.
+pub use hopwatch_daemon::verdict::Verdict;

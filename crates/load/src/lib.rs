@@ -21,11 +21,15 @@
 //!                          └─► progress::Progress (stderr)
 //! ```
 //!
-//! `hopwatch load` is a thin CLI over this crate; `hopwatch lab` can run the
+//! `hopwatch load` is a thin CLI over this crate, its [`cli`] module (feature `cli`,
+//! enabled by the binary only: clap, `anyhow` and `hopwatch-daemon`'s signals);
+//! `hopwatch lab` can run the
 //! injector in-process, or run `hopwatch load` as a child and read back its CSV
 //! ([`output::read_csv`]) and JSON summary ([`output::read_summary`]).
 
 pub mod analysis;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod injector;
 pub mod output;
 pub mod progress;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hopwatch_bgp::Asn;
 use hopwatch_bgp::session::{GracefulRestart, SessionConfig};
 
-use crate::cli::BgpArgs;
+use crate::args::BgpArgs;
 
 /// The session settings from the command line.
 pub fn session_config(bgp: &BgpArgs, peer_as: Option<Asn>, passive: bool) -> SessionConfig {

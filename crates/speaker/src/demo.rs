@@ -4,6 +4,9 @@
 //! and forth with one command each, and reports how long each command took to
 //! reach the observer: the speaker's share of a failover.
 //!
+//! The children are this process's own executable, which must be the `hopwatch`
+//! binary (`hopwatch demo` is its only caller).
+//!
 //! Every child is stopped by PID (SIGTERM, then kill) on every exit path, and every
 //! wait is bounded.
 
@@ -17,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
-use crate::cli::DemoArgs;
+use crate::args::DemoArgs;
 
 const VIP: &str = "100.64.0.1/32";
 const HOPS: [&str; 2] = ["127.10.0.4", "127.10.0.5"];
@@ -94,8 +97,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Runs the demo.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+/// Runs the demo, with this process's executable (the `hopwatch` binary) as both
+/// children. `print` writes the report where the user reads it (the binary's stdout
+/// writer, on which a reader that has gone is not an error).
+pub async fn run(args: DemoArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let say = |l: &dyn std::fmt::Display| print(&format!("{l}\n"));
     let port = args.port.to_string();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let (mut observer, mut obs) = spawn(&s(&[
@@ -145,7 +151,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     });
 
-    crate::out::line(format_args!(
+    say(&format_args!(
         "observe listens on 127.10.0.8:{port} (AS 65002); speak connects from 127.10.0.7 (AS 65001)"
     ))?;
     let est = next_event(&mut obs, "the session to come up", |l| {
@@ -153,7 +159,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     })
     .await?;
     if let Event::Established(e) = &est.event {
-        crate::out::line(format_args!(
+        say(&format_args!(
             "session established: hold time {} s, families {}",
             e.hold_time,
             e.families.join(", ")
@@ -162,7 +168,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let first = next_event(&mut obs, "the first route", |l| route(l).is_some()).await?;
     if let Some(r) = route(&first) {
         let as_path = r.attributes.as_ref().map(|a| &a.as_path);
-        crate::out::line(format_args!(
+        say(&format_args!(
             "observe got {VIP} via {} with AS path {}",
             r.next_hop.map_or_else(|| "-".into(), |nh| nh.to_string()),
             as_path.map_or_else(|| "-".into(), |p| serde_json::json!(p).to_string()),
@@ -188,14 +194,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             to_wire.push(sent.saturating_sub(t0) as f64 / 1000.0);
         }
         if i < 2 {
-            crate::out::line(format_args!(
+            say(&format_args!(
                 "command `announce route {VIP} next-hop {hop}` reached observe in {:.3} ms (replaced, never withdrawn)",
                 lat[i]
             ))?;
         }
     }
     lat.sort_by(f64::total_cmp);
-    crate::out::line(format_args!(
+    say(&format_args!(
         "{} moves, command to observe over loopback: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         lat.len(),
         percentile(&lat, 0.5),
@@ -203,7 +209,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         lat.last().copied().unwrap_or(f64::NAN)
     ))?;
     to_wire.sort_by(f64::total_cmp);
-    crate::out::line(format_args!(
+    say(&format_args!(
         "  of which command to UPDATE written by speak: p50 {:.3} ms, p99 {:.3} ms",
         percentile(&to_wire, 0.5),
         percentile(&to_wire, 0.99)

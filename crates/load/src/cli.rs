@@ -1,9 +1,17 @@
 //! `hopwatch load`: the load injector of the lab (the seed's lt1), a thin CLI over
-//! `hopwatch-load`: parse the arguments, run the injector with a progress bar until
-//! the duration is over or SIGTERM/Ctrl-C, then write the CSV and the JSON summary
-//! and print the outages on stdout. When no request succeeded there is no latency
-//! to report, and the exit status says so ([`NO_SUCCESS`]): a script running a
-//! failover test must not read "p50 0.00 ms, exit 0" as a fast, healthy VIP.
+//! this crate (its `cli` feature, which only the binary enables): parse the
+//! arguments, run the injector with a progress bar until the duration is over or
+//! SIGTERM/Ctrl-C, then write the CSV and the JSON summary and print the outages on
+//! stdout. When no request succeeded there is no latency to report, and the exit
+//! status says so ([`NO_SUCCESS`]): a script running a failover test must not read
+//! "p50 0.00 ms, exit 0" as a fast, healthy VIP.
+//!
+//! Here, beside the injector, the analysis and the output it is a front for, rather
+//! than in a crate of its own; behind a feature because the rest of this crate has
+//! no command line and no `anyhow`, and the lab links it in-process without them.
+//! Errors are `anyhow`'s, as in the other roles: each ends the command with a
+//! message for a person, and only the [`Verdict`] of [`NO_SUCCESS`] is read by a
+//! caller (the binary's `main`, for the exit status).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,11 +19,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use hopwatch_daemon::signals::terminated;
-use hopwatch_load::{
+use hopwatch_daemon::verdict::Verdict;
+
+use crate::{
     AnalysisConfig, Event, Injector, InjectorConfig, Target, analyze, output, progress::Progress,
 };
-
-use crate::out;
 
 /// The exit status when requests were made and none succeeded (1 is any other
 /// error, 2 a usage error).
@@ -96,8 +104,10 @@ fn parse_target(s: &str) -> Result<Target, String> {
     Target::parse(s).map_err(|e| e.to_string())
 }
 
-/// Runs the injector, then writes and prints the results.
-pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+/// Runs the injector, then writes and prints the results. `print` writes them where
+/// the user reads them (the binary's stdout writer, on which a reader that has gone
+/// is not an error, so that the exit status is still the verdict's).
+pub async fn run(args: LoadArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let config = InjectorConfig {
         target: args.url.clone(),
         rate: args.rate,
@@ -145,9 +155,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         output::write_summary(std::io::BufWriter::new(file), &summary)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    out::print(&output::render(&summary))?;
+    print(&output::render(&summary))?;
     if summary.no_success() {
-        return Err(out::Verdict {
+        return Err(Verdict {
             code: NO_SUCCESS,
             message: format!(
                 "no request succeeded: {} of {} failed ({})",

@@ -17,8 +17,8 @@ use hopwatch_events::{Event, Line};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::args::ObserveArgs;
 use crate::bgp_setup::session_config;
-use crate::cli::ObserveArgs;
 
 /// What every peer currently announces: (peer, prefix) → (next hop, attributes).
 #[derive(Default)]

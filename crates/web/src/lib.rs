@@ -5,6 +5,15 @@
 //! closes after each answer, as many health endpoints and HTTP/1.0 servers do, so the
 //! lab and the benchmarks measure failover with both kinds. A health path; SIGTERM
 //! stops it gracefully (open requests finish).
+//!
+//! `hopwatch web` is this crate's [`run`] with its [`WebArgs`]: the lab runs it as
+//! ws1 and ws2, the Azure deployment as the web role (`hopwatch-web.service`), the
+//! benchmarks as the backend behind the route server's proxy. A crate of its own:
+//! it is the server end of the seed's HTTP path, deployed on hosts of its own,
+//! while `hopwatch-load` is the client end (no server in it, and the lab links it
+//! in-process) and `hopwatch-daemon` is what the roles share, no role itself.
+//! Errors are `anyhow`'s, as in the daemons: each ends the role with a message for
+//! a person, and no caller matches on one.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,5 +1,6 @@
 //! `hopwatch ctl`: the watcher's control API from the command line, with a table a
-//! person can read at 3 a.m. (`--json` for scripts).
+//! person can read at 3 a.m. (`--json` for scripts), and the route server's API
+//! (`peers`, `rib`, `dataplane`, `programs`, `restart-instance`).
 //!
 //! Every subcommand makes one call through `call`, which fails on any answer that is
 //! not 2xx (the status and the API's `error` on stderr): `hopwatch` then exits 1, so
@@ -8,6 +9,15 @@
 //!
 //! The tables read the answers as the event contract's documents
 //! (`hopwatch-events`, `docs/events.md`); `--json` prints the answer as it came.
+//! Their unit tests read the answers captured from the real binary that the
+//! contract's own tests read (`crates/events/tests/captured`).
+//!
+//! A crate of its own, not a module of either daemon or of `hopwatch-daemon`: it
+//! is the other end of both APIs (an HTTP client and text tables for a person),
+//! which no long-running role needs, and it depends on the servers only through
+//! the documents of `hopwatch-events`. `hopwatch ctl` is this crate's [`run`] with
+//! its [`CtlArgs`]. Errors are `anyhow`'s: each ends the command with a message for
+//! a person (exit status 1), and no caller matches on one.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -146,8 +156,10 @@ async fn call(
     Ok(value)
 }
 
-/// Runs one operation.
-pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
+/// Runs one operation. `print` writes the answer where the user reads it (the
+/// binary's stdout writer, on which a reader that has gone is not an error).
+pub async fn run(args: CtlArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let line = |l: &dyn std::fmt::Display| print(&format!("{l}\n"));
     let (method, path, body) = match &args.op {
         CtlOp::Status => (Method::GET, "/status", None),
         CtlOp::Drain(b) => (
@@ -187,24 +199,24 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     };
     let v = call(&args, method, path, body).await?;
     if args.json {
-        crate::out::line(serde_json::to_string_pretty(&v)?)?;
+        line(&serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     match args.op {
-        // Through `out`: a closed pipe (`| head -1`) is no panic.
-        CtlOp::Status => crate::out::print(&status_table(&document(v, path)?))?,
-        CtlOp::Peers => crate::out::print(&peers_table(&document::<Vec<_>>(v, path)?))?,
+        // Through `print`: a closed pipe (`| head -1`) is no panic.
+        CtlOp::Status => print(&status_table(&document(v, path)?))?,
+        CtlOp::Peers => print(&peers_table(&document::<Vec<_>>(v, path)?))?,
         CtlOp::Rib | CtlOp::Dataplane | CtlOp::Programs | CtlOp::RestartInstance { .. } => {
-            crate::out::line(serde_json::to_string_pretty(&v)?)?
+            line(&serde_json::to_string_pretty(&v)?)?
         }
-        CtlOp::Shutdown { withdraw } => crate::out::line(if withdraw {
+        CtlOp::Shutdown { withdraw } => line(&if withdraw {
             "the watcher is withdrawing its VIPs and stopping (decommission)"
         } else {
             "the watcher is stopping; route servers keep its VIPs for the graceful restart time"
         })?,
         _ => {
             let a: ControlAnswer = document(v, path)?;
-            crate::out::line(format_args!(
+            line(&format_args!(
                 "{}: {}; VIP {} is on {}",
                 path.trim_start_matches('/'),
                 if a.moved { "the VIP moved" } else { "no move" },

@@ -21,8 +21,8 @@ use hopwatch_daemon::signals::terminated;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
+use crate::args::SpeakArgs;
 use crate::bgp_setup::session_config;
-use crate::cli::SpeakArgs;
 use crate::command::{self, Command};
 
 /// Runs the speaker until SIGTERM or Ctrl-C.
