@@ -16,8 +16,10 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Mode, Server, reports_for, reports_until, spec, summary, went};
+use common::{Mode, Server, reports_for, reports_until, spec, summary, time_waits, went};
 use hopwatch_health::{Cause, Health, spawn_checker};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
 const BOUND: Duration = Duration::from_secs(5);
@@ -157,4 +159,69 @@ async fn a_backend_that_closes_every_held_connection_cannot_make_the_checker_loo
         summary(&reports)
     );
     checker.abort();
+}
+
+/// Connects from `from` (a port a probe used) to `to`, whose listener is closed:
+/// refused, and how long the refusal took.
+async fn refusal_from(from: std::net::SocketAddr, to: std::net::SocketAddr) -> Duration {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(from).unwrap();
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(BOUND, socket.connect(to))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let e = result.err().unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    took
+}
+
+#[tokio::test]
+async fn a_backend_that_closes_after_each_answer_keeps_no_time_wait_of_the_checker() {
+    // Such a backend closes first, so it would keep each probe's connection in
+    // TIME_WAIT for 60 s; once it is dead, a SYN from a port one of them holds is
+    // answered late (see "No TIME_WAIT left at the backend" in probe.rs). The
+    // checker resets its connections instead: it leaves none, whether it dropped
+    // them after an answer or lost them when the backend died.
+    let mut server = Server::http("127.41.4.6").await;
+    server.set_mode(Mode::Close);
+    let mut spec = spec(server.http_target(), 20, 200);
+    spec.rise = 1;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let checker = spawn_checker(0, spec, tx);
+    reports_until(&mut rx, BOUND, went(Health::Up)).await;
+    reports_for(&mut rx, Duration::from_millis(200)).await;
+    // A client that closes normally, for comparison: the backend keeps its
+    // connection in TIME_WAIT (and this shows the test can see one).
+    let mut plain = TcpStream::connect(server.addr).await.unwrap();
+    let plain_addr = plain.local_addr().unwrap();
+    plain
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    plain.read_to_end(&mut answer).await.unwrap();
+    drop(plain);
+
+    server.close().await;
+    reports_until(&mut rx, BOUND, went(Health::Down)).await;
+    checker.abort();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let peers = server.stats.peers.lock().unwrap().clone();
+    let probes = peers.len() - 1;
+    assert!(probes >= 5, "{probes} connections from the checker");
+    assert_eq!(
+        time_waits(server.addr),
+        [plain_addr],
+        "TIME_WAITs at the backend after {probes} connections of the checker and one plain one"
+    );
+    let checker_port = peers.iter().rev().find(|p| **p != plain_addr).unwrap();
+    println!(
+        "dead backend, connect refused: from a port the checker used in {:?}, from the \
+         plain client's (held in TIME_WAIT) in {:?}",
+        refusal_from(*checker_port, server.addr).await,
+        refusal_from(plain_addr, server.addr).await,
+    );
 }

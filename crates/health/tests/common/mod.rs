@@ -51,6 +51,8 @@ pub struct Stats {
     pub hung_now: AtomicUsize,
     /// Most requests held without an answer at once.
     pub hung_max: AtomicUsize,
+    /// The address of every peer accepted, in order.
+    pub peers: Mutex<Vec<SocketAddr>>,
 }
 
 /// A backend on loopback.
@@ -151,8 +153,9 @@ async fn serve(
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
                 stats.accepted.fetch_add(1, Ordering::SeqCst);
+                stats.peers.lock().unwrap().push(peer);
                 if http {
                     conns.spawn(answer(stream, Arc::clone(&mode), Arc::clone(&stats)));
                 } else {
@@ -225,6 +228,29 @@ async fn answer(mut stream: TcpStream, mode: Arc<Mutex<Mode>>, stats: Arc<Stats>
             return;
         }
     }
+}
+
+/// The peers of the connections to `local` that this host keeps in TIME_WAIT, from
+/// `/proc/net/tcp` (IPv4; this network namespace).
+pub fn time_waits(local: SocketAddr) -> Vec<SocketAddr> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let addr = |hex: &str| -> Option<SocketAddr> {
+        let (ip, port) = hex.split_once(':')?;
+        // The address as the kernel keeps it (network order) printed as a native u32.
+        let ip = u32::from_str_radix(ip, 16).ok()?.to_ne_bytes();
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddr::from((ip, port)))
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // st 06 is TCP_TIME_WAIT.
+            let (l, r, st) = (f.get(1)?, f.get(2)?, f.get(3)?);
+            (*st == "06" && addr(l)? == local).then(|| addr(r))?
+        })
+        .collect()
 }
 
 /// A spec for tests: the given interval and timeout, rise 3, fall 2, no jitter.
