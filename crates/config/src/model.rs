@@ -141,6 +141,9 @@ pub struct Backend {
     /// Overrides `[health] watch_connection`.
     #[serde(default)]
     pub watch_connection: Option<bool>,
+    /// Overrides `[health] source`.
+    #[serde(default)]
+    pub source: Option<IpAddr>,
 }
 
 /// `[health]`: defaults for every backend.
@@ -169,6 +172,11 @@ pub struct Health {
     /// One socket per backend; turn off for a backend that serves one connection at
     /// a time.
     pub watch_connection: bool,
+    /// The address probes connect from (default: the kernel's choice): on a
+    /// multi-homed watcher, the one the backends expect; where a proxy or other
+    /// clients on the same host share the default source, one of the watcher's own
+    /// (their connections' TIME_WAIT at the backend can delay a refused probe ~10 ms).
+    pub source: Option<IpAddr>,
 }
 
 impl Default for Health {
@@ -182,6 +190,7 @@ impl Default for Health {
             expect_status: 200,
             body: None,
             watch_connection: true,
+            source: None,
         }
     }
 }

@@ -56,6 +56,25 @@ fn the_watched_connection_is_on_by_default_and_can_be_turned_off_per_backend() {
 }
 
 #[test]
+fn a_probe_source_of_the_other_family_is_refused() {
+    let c = parse(
+        Path::new("w.toml"),
+        &replace("# source = \"10.10.0.7\"", "source = \"10.10.0.7\""),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.health.source, Some("10.10.0.7".parse().unwrap()));
+    let e = one_error(&replace(
+        "check = \"http://10.10.0.5/\"",
+        "check = \"http://10.10.0.5/\", source = \"2001:db8::7\"",
+    ));
+    assert!(
+        e.contains("backends[1].source") && e.contains("address family"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_type_error_names_file_line_and_key() {
     let e = one_error(&replace("local_as = 65001", "local_as = \"sixty-five\""));
     assert!(e.starts_with("w.toml:6: bgp.local_as: "), "{e}");
@@ -75,7 +94,7 @@ fn an_unknown_key_is_refused_with_its_place() {
         "preempt = true\npre_empt = false",
     ));
     assert!(
-        e.starts_with("w.toml:35: failover.pre_empt: unknown field"),
+        e.starts_with("w.toml:36: failover.pre_empt: unknown field"),
         "{e}"
     );
     assert!(e.contains("pre_empt"), "{e}");
@@ -257,7 +276,7 @@ fn port_zero_is_refused() {
 #[test]
 fn every_duration_has_a_maximum_named_by_file_line_and_key() {
     let e = one_error(&replace("\"30s\"", "\"18446744073709551615s\""));
-    assert!(e.starts_with("w.toml:35: failover.failback_hold: "), "{e}");
+    assert!(e.starts_with("w.toml:36: failover.failback_hold: "), "{e}");
     assert!(e.contains("at most 1 day"), "{e}");
     let e = one_error(&replace("interval = \"10ms\"", "interval = \"2h\""));
     assert!(e.starts_with("w.toml:27: health.interval: "), "{e}");

@@ -148,8 +148,27 @@ pub fn check(c: &Config) -> Report {
                     ),
                 );
             }
-            if let Err(e) = check_url(&be.check) {
-                err(key("check"), e);
+            match hopwatch_health::Target::parse(&be.check) {
+                Err(e) => err(key("check"), e.to_string()),
+                Ok(t) => {
+                    if let Some(src) = be.source.or(c.health.source)
+                        && src.is_ipv4() != t.addr().is_ipv4()
+                    {
+                        let k = if be.source.is_some() {
+                            key("source")
+                        } else {
+                            "health.source".into()
+                        };
+                        err(
+                            k,
+                            format!(
+                                "{src} cannot reach {} (another address family): probes connect \
+                                 from the source address",
+                                t.addr().ip()
+                            ),
+                        );
+                    }
+                }
             }
             // Only what the backend overrides: inherited values were checked once
             // under [health].
@@ -301,14 +320,6 @@ fn ibgp(c: &Config, r: &mut Report) {
             )));
         }
     }
-}
-
-/// `http://ADDR[:PORT][/PATH]` or `tcp://ADDR:PORT`, parsed as the health checker
-/// will parse it.
-pub fn check_url(url: &str) -> Result<(), String> {
-    hopwatch_health::Target::parse(url)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 fn azure(c: &Config, r: &mut Report) {

@@ -100,6 +100,8 @@ pub enum ProbeError {
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) addr: SocketAddr,
+    /// The address probes connect from (`None`: the kernel's choice).
+    pub(crate) source: Option<std::net::IpAddr>,
     pub(crate) kind: Kind,
 }
 
@@ -114,7 +116,7 @@ pub(crate) enum Kind {
 }
 
 impl Prepared {
-    pub(crate) fn new(target: &Target) -> Arc<Self> {
+    pub(crate) fn new(target: &Target, source: Option<std::net::IpAddr>) -> Arc<Self> {
         let kind = match target {
             Target::Http {
                 host,
@@ -131,6 +133,7 @@ impl Prepared {
         };
         Arc::new(Self {
             addr: target.addr(),
+            source,
             kind,
         })
     }
@@ -174,10 +177,26 @@ impl Failure {
     }
 }
 
-/// Connects with TCP_NODELAY, as every probe connection is; `abortive` (HTTP) makes
-/// its close a reset (see "No TIME_WAIT left at the backend" in the module doc).
-pub(crate) async fn connect_stream(addr: SocketAddr, abortive: bool) -> std::io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr).await?;
+/// Connects with TCP_NODELAY, as every probe connection is, from `source` when given
+/// (port chosen by the kernel); `abortive` (HTTP) makes its close a reset (see "No
+/// TIME_WAIT left at the backend" in the module doc).
+pub(crate) async fn connect_stream(
+    addr: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    abortive: bool,
+) -> std::io::Result<TcpStream> {
+    let stream = match source {
+        None => TcpStream::connect(addr).await?,
+        Some(ip) => {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await?
+        }
+    };
     // Probes are tiny and latency is the point: never wait for Nagle.
     stream.set_nodelay(true)?;
     if abortive {
@@ -186,11 +205,17 @@ pub(crate) async fn connect_stream(addr: SocketAddr, abortive: bool) -> std::io:
     Ok(stream)
 }
 
-async fn connect(addr: SocketAddr, abortive: bool) -> Result<TcpStream, Failure> {
-    connect_stream(addr, abortive).await.map_err(|e| Failure {
-        definitive: is_definitive(&e),
-        ..Failure::new(ProbeError::Connect(e))
-    })
+async fn connect(
+    addr: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    abortive: bool,
+) -> Result<TcpStream, Failure> {
+    connect_stream(addr, source, abortive)
+        .await
+        .map_err(|e| Failure {
+            definitive: is_definitive(&e),
+            ..Failure::new(ProbeError::Connect(e))
+        })
 }
 
 /// Runs one probe (without its timeout, which the checker applies). `buf` is the
@@ -206,11 +231,14 @@ pub(crate) async fn probe(
         body_contains,
     } = &target.kind
     else {
-        return (connect(target.addr, false).await.map(Some), buf);
+        return (
+            connect(target.addr, target.source, false).await.map(Some),
+            buf,
+        );
     };
     let (mut stream, reused) = match idle {
         Some(stream) => (stream, true),
-        None => match connect(target.addr, true).await {
+        None => match connect(target.addr, target.source, true).await {
             Ok(stream) => (stream, false),
             Err(failure) => return (Err(failure), buf),
         },

@@ -43,6 +43,14 @@ pub struct CheckSpec {
     /// connection at once. Costs one socket per backend; turn it off for a backend
     /// that serves one connection at a time. Default on.
     pub watch_connection: bool,
+    /// The address probes connect from (`None`: the kernel's choice). On a
+    /// multi-homed watcher, the address the backends expect; and wherever other
+    /// clients of the backend share the kernel's default source with the watcher (a
+    /// proxy on the same host, the loopback lab), an address of its own keeps the
+    /// backend's TIME_WAIT connections of those clients out of the probes' 4-tuples
+    /// (a SYN that lands on one of them, once the backend is dead, is refused about
+    /// 10 ms late).
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl CheckSpec {
@@ -60,6 +68,7 @@ impl CheckSpec {
             jitter: 0.1,
             max_in_flight: Self::default_max_in_flight(interval, timeout),
             watch_connection: true,
+            source: None,
         }
     }
 

@@ -389,6 +389,10 @@ interval = "10ms"
 timeout = "30ms"
 fall = 2
 rise = 3
+# Probes from the watcher's own address: on loopback every other client (the route
+# server's proxy above all) connects from 127.0.0.1, and ws1's TIME_WAIT connections
+# of those clients would share the probes' 4-tuples.
+source = "{w}"
 
 [failover]
 preempt = true

@@ -84,6 +84,7 @@ pub fn check_spec(c: &Config, be: &config::Backend) -> Result<CheckSpec, String>
     spec.fall = be.fall.unwrap_or(h.fall);
     spec.jitter = h.jitter;
     spec.watch_connection = be.watch_connection.unwrap_or(h.watch_connection);
+    spec.source = be.source.or(h.source);
     spec.max_in_flight = CheckSpec::default_max_in_flight(interval, timeout);
     Ok(spec)
 }

@@ -265,7 +265,7 @@ impl Checker {
         let interval = spec.interval.max(min);
         Self {
             id,
-            target: Prepared::new(&spec.target),
+            target: Prepared::new(&spec.target, spec.source),
             timeout: spec.timeout.max(min),
             max_in_flight: spec.max_in_flight.max(1),
             tx,
@@ -522,8 +522,8 @@ impl Checker {
                 && self.idle.is_none()
                 && self.opening.is_none() =>
             {
-                let addr = self.target.addr;
-                self.opening = Some(Box::pin(probe::connect_stream(addr, true)));
+                let (addr, source) = (self.target.addr, self.target.source);
+                self.opening = Some(Box::pin(probe::connect_stream(addr, source, true)));
             }
             None => {}
         }
