@@ -40,7 +40,7 @@ fn the_lab_runs_kill_and_drain_then_leaves_nothing_behind() {
     // And the lab's ports are free: every address the loopback lab listens on, from
     // the lab's own layout (the seed's addresses are written once, in the lab crate).
     let ports = Layout::loopback(Profile::Instant).ports();
-    assert_eq!(ports.len(), 9, "{ports:?}");
+    assert_eq!(ports.len(), 10, "{ports:?}");
     for (addr, what) in ports {
         assert!(
             TcpListener::bind(addr).is_ok(),
