@@ -135,19 +135,45 @@ async fn wait_primary_back(lab: &Lab, within: Duration) -> anyhow::Result<u64> {
     }
 }
 
+/// Times and marks the takeover seen at `t` after the primary's death at `dead_us`.
+fn took_over(s: &mut Steps, dead_us: u64, t: u64) {
+    let ms = (t.saturating_sub(dead_us)) as f64 / 1000.0;
+    s.takeover_ms = Some(ms);
+    s.mark(
+        format!("standby's route in use ({:.1} s)", ms / 1000.0),
+        t,
+        "programmed",
+    );
+}
+
+/// Waits (at most `within`) for the standby to move the VIP to `to`, at or after
+/// `since_us`; when it did.
+async fn standby_moves(
+    lab: &Lab,
+    since_us: u64,
+    to: &str,
+    within: Duration,
+) -> anyhow::Result<u64> {
+    let vip = lab.layout.vip_prefix;
+    let what = format!("the standby's move to {to}");
+    let l = wait_for(
+        &lab.log_of(Watcher::Standby),
+        since_us,
+        within,
+        &what,
+        |l| crate::analysis::is_move(l, vip, to),
+    )
+    .await?;
+    Ok(l.ts_us)
+}
+
 /// After the primary's death at `dead_us`: waits for the takeover, marks and times
 /// it; when the standby never saw the primary's route, waits the bound and says so.
 async fn takeover(lab: &Lab, s: &mut Steps, observable: bool, dead_us: u64) -> anyhow::Result<()> {
     let bound = lab.takeover_bound();
     if observable {
         let t = wait_primary_gone(lab, bound).await?;
-        let ms = (t.saturating_sub(dead_us)) as f64 / 1000.0;
-        s.takeover_ms = Some(ms);
-        s.mark(
-            format!("standby's route in use ({:.1} s)", ms / 1000.0),
-            t,
-            "programmed",
-        );
+        took_over(s, dead_us, t);
     } else {
         tokio::time::sleep(bound).await;
         s.mark(
@@ -208,15 +234,7 @@ fn watcher_freeze(lab: &mut Lab) -> StepsFuture<'_> {
             // The takeover comes within the freeze, or not at all (a route server
             // that keeps the routes longer): either is timed or said.
             match wait_primary_gone(lab, freeze).await {
-                Ok(t) => {
-                    let ms = (t.saturating_sub(ev)) as f64 / 1000.0;
-                    s.takeover_ms = Some(ms);
-                    s.mark(
-                        format!("standby's route in use ({:.1} s)", ms / 1000.0),
-                        t,
-                        "programmed",
-                    );
-                }
+                Ok(t) => took_over(&mut s, ev, t),
                 Err(_) => s.mark("no takeover during the freeze", now_us(), "programmed"),
             }
         }
@@ -244,24 +262,13 @@ fn watcher_kill_then_backend(lab: &mut Lab) -> StepsFuture<'_> {
         let ev = now_us();
         lab.procs.kill("ws1").await?;
         s.event("SIGKILL ws1", ev);
-        let standby = lab.log_of(Watcher::Standby);
-        wait_for(
-            &standby,
-            ev,
-            Duration::from_secs(5),
-            "the standby's move",
-            |l| crate::analysis::is_move(l, lab.layout.vip_prefix, "ws2"),
-        )
-        .await?;
+        standby_moves(lab, ev, "ws2", Duration::from_secs(5)).await?;
         lab.settle().await;
         let back = now_us();
         lab.spawn_role("ws1").await?;
         s.back("ws1 restarted", back);
         let within = lab.hold + Duration::from_secs(6) + lab.slack();
-        wait_for(&standby, back, within, "the standby's failback", |l| {
-            crate::analysis::is_move(l, lab.layout.vip_prefix, "ws1")
-        })
-        .await?;
+        standby_moves(lab, back, "ws1", within).await?;
         primary_back(lab, &mut s, observable).await?;
         Ok(s)
     })
@@ -281,16 +288,8 @@ fn disagree(lab: &mut Lab) -> StepsFuture<'_> {
             "ws1 drained on the standby"
         };
         s.event(how, ev);
-        let standby = lab.log_of(Watcher::Standby);
-        let m = wait_for(
-            &standby,
-            ev,
-            Duration::from_secs(5),
-            "the standby's move",
-            |l| crate::analysis::is_move(l, lab.layout.vip_prefix, "ws2"),
-        )
-        .await?;
-        s.mark("standby announces ws2", m.ts_us, "move");
+        let m = standby_moves(lab, ev, "ws2", Duration::from_secs(5)).await?;
+        s.mark("standby announces ws2", m, "move");
         // Under load for a while with the two watchers disagreeing.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let back = now_us();
@@ -303,10 +302,7 @@ fn disagree(lab: &mut Lab) -> StepsFuture<'_> {
         }
         s.mark("healed", back, "back");
         let within = lab.hold + Duration::from_secs(6) + lab.slack();
-        wait_for(&standby, back, within, "the standby's failback", |l| {
-            crate::analysis::is_move(l, lab.layout.vip_prefix, "ws1")
-        })
-        .await?;
+        standby_moves(lab, back, "ws1", within).await?;
         Ok(s)
     })
 }
