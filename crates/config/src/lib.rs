@@ -18,6 +18,7 @@
 
 pub mod bounds;
 mod describe;
+pub mod forward;
 pub mod ha;
 mod locate;
 mod model;

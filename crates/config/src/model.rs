@@ -42,6 +42,9 @@ pub struct Config {
     /// This watcher's role in a primary/standby pair (none: a watcher alone).
     #[serde(default)]
     pub ha: Option<super::ha::Ha>,
+    /// The forwarding mode (none: the next-hop mode, each move changes the route).
+    #[serde(default)]
+    pub forward: Option<super::forward::Forward>,
 }
 
 /// `[log]`.
@@ -260,7 +263,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("invalid duration {s:?}: write it like \"10ms\", \"1.5s\" or \"30s\""))
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
 }

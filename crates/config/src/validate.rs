@@ -232,6 +232,7 @@ pub fn check(c: &Config) -> Report {
     not_host_routes(c, &mut r);
     ibgp(c, &mut r);
     super::ha::check(c, &mut r);
+    super::forward::check(c, &mut r);
     bounds::check(c, &mut r);
     if c.azure {
         azure(c, &mut r);

@@ -165,6 +165,8 @@ events! {
     Started(process::Started) = "started",
     /// `web` serves.
     Listening(process::Listening) = "listening",
+    /// `backend` set a backend up.
+    BackendReady(process::BackendReady) = "backend_ready",
     /// Lines were dropped: stdout's reader was too slow.
     EventsDropped(process::EventsDropped) = "events_dropped",
     /// A backend's verdict changed.
@@ -173,6 +175,8 @@ events! {
     ProbeStalled(watcher::ProbeStalled) = "probe_stalled",
     /// The watcher moved a VIP.
     Move(watcher::Move) = "move",
+    /// The forwarding mode's routes changed.
+    Forwarded(watcher::Forwarded) = "forwarded",
     /// The watcher sent its held routes and End-of-RIB.
     RoutesReleased(process::Empty) = "routes_released",
     /// Foreign routes a route server sent, counted.

@@ -32,6 +32,17 @@ pub struct Listening {
     pub addr: SocketAddr,
 }
 
+/// `backend_ready`: `hopwatch backend` set the backend up (forwarding mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendReady {
+    /// The VXLAN device.
+    pub device: String,
+    /// Its UDP port.
+    pub port: u16,
+    /// The VIPs it added to `lo` (those already there are not listed).
+    pub vips_added: Vec<String>,
+}
+
 /// `events_dropped`: lines dropped because stdout's reader was too slow (the queue
 /// of 65,536 lines was full); printed before the next line that fits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

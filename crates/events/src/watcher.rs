@@ -71,6 +71,16 @@ pub struct Move {
     pub detected_us: Option<u64>,
 }
 
+/// `forwarded`: the forwarding mode's routes on this watcher changed (a move, or a
+/// backend's health: where its established flows go).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarded {
+    /// How many routes were replaced or deleted.
+    pub changed: usize,
+    /// From the decision to the last route in the kernel, µs.
+    pub took_us: u64,
+}
+
 /// `stopping`: the watcher is stopping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stopping {

@@ -29,6 +29,9 @@ pub enum Cmd {
     Speak(hopwatch_speaker::SpeakArgs),
     /// A passive (or active) BGP peer that prints every route it receives as a JSON line.
     Observe(hopwatch_speaker::ObserveArgs),
+    /// A backend of a VIP in forwarding mode: the VXLAN device that receives the
+    /// watchers' traffic, the VIP on lo, until stopped.
+    Backend(hopwatch_forward::cli::BackendArgs),
     /// The JSON web backend of the lab (the seed's ws1 and ws2).
     Web(hopwatch_web::WebArgs),
     /// Open-loop HTTP load at a fixed rate, every request recorded, and the outages

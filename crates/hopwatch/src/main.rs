@@ -26,6 +26,8 @@
 //! - `hopwatch load`: `hopwatch-load`'s `cli::run` (its `cli` feature: the open-loop
 //!   HTTP load injector and its outage summary; exit status 3 when no request
 //!   succeeded).
+//! - `hopwatch backend`: `hopwatch-forward`'s `cli::run` (its `cli` feature: a
+//!   backend's side of the forwarding mode).
 //! - `hopwatch azure`: `hopwatch-azure`'s `run`.
 //! - What the long-running roles share is `hopwatch-daemon`: the JSON event lines
 //!   on stdout (`json`), SIGTERM and Ctrl-C (`signals`), the HTTP APIs served under
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Run(a) => hopwatch_watcher_daemon::run(a).await,
             cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
             cli::Cmd::Web(a) => hopwatch_web::run(a).await,
+            cli::Cmd::Backend(a) => hopwatch_forward::cli::run(a).await,
             cli::Cmd::Load(a) => hopwatch_load::cli::run(a, out::print).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,

@@ -160,12 +160,14 @@ impl Lab {
                     .push(marker("ws1 down (watcher)", d.ts_us, "detect"));
             }
             let mut update_us = None;
+            let mut move_us = None;
             if let Some((mts, m)) = wev
                 .iter()
                 .filter(window)
                 .find_map(|l| moved_to(l, vip, "ws2").map(|m| (l.ts_us, m)))
             {
                 t.decision_ms = Some(ms(ev, mts));
+                move_us = Some(mts);
                 t.markers
                     .push(marker(format!("move ws1→ws2 ({})", m.reason), mts, "move"));
                 if let Some(u) = wev.iter().find(|l| l.ts_us >= mts && is_update_to(l, ws2)) {
@@ -173,6 +175,18 @@ impl Lab {
                     update_us = Some(u.ts_us);
                     t.markers.push(marker("UPDATE sent", u.ts_us, "update"));
                 }
+            }
+            // Forwarding mode: the route stays on the watcher; the decider's own
+            // forwarding routes changing is the programming.
+            if self.layout.forward
+                && let Some(mts) = move_us
+                && let Some(f) = wev
+                    .iter()
+                    .find(|l| l.ts_us >= mts && matches!(l.event, Event::Forwarded(_)))
+            {
+                t.programmed_ms = Some(ms(ev, f.ts_us));
+                t.markers
+                    .push(marker("forwarding to ws2", f.ts_us, "programmed"));
             }
             if let Some(p) = rev
                 .iter()
@@ -240,11 +254,12 @@ impl Lab {
                 .flat_map(|w| events(&self.log_of(*w)))
                 .filter(|l| l.ts_us >= ev && l.ts_us <= end && move_of(l, vip).is_some())
                 .count();
+            let home = self.layout.home_next_hop();
             let away = rev
                 .iter()
                 .filter(window)
                 .filter(|l| matches!(l.event, Event::Programmed(_)))
-                .filter(|l| !is_programmed_only(l, vip, ws1))
+                .filter(|l| !is_programmed_only(l, vip, home))
                 .count();
             t.moves_seen = Some((moves + away) as u64);
         }

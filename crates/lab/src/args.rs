@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::scenarios::{self, Place, Scenario};
 use crate::seed;
-use crate::topology::{Profile, RouteServer};
+use crate::topology::{Mode, Profile, RouteServer};
 
 /// `hopwatch lab`.
 #[derive(Debug, Args)]
@@ -72,6 +72,26 @@ pub struct LabArgs {
     /// one change per route per 30 s (hopwatch's route server only).
     #[arg(long, value_enum, default_value_t = Profile::Instant)]
     pub profile: Profile,
+    /// next-hop: each move changes the VIP's route at the route servers. forward
+    /// (--netns): the route points at the watchers, which forward to the backend
+    /// they choose over VXLAN (`hopwatch backend` on ws1 and ws2). both: one after
+    /// the other, a table each and a comparison. Default: both with --netns
+    /// --profile azure, where the route server's seconds make the difference;
+    /// next-hop otherwise.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<Mode>,
+}
+
+impl LabArgs {
+    /// `--mode`, or its default.
+    pub fn mode(&self) -> Mode {
+        self.mode
+            .unwrap_or(if self.netns && self.profile == Profile::Azure {
+                Mode::Both
+            } else {
+                Mode::NextHop
+            })
+    }
 }
 
 /// `--scenario`'s help: the names of the scenarios, those of the namespace lab apart.

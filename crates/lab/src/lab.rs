@@ -146,6 +146,7 @@ impl Lab {
             }
             ("route-server", RouteServerProcs::Hopwatch) => self.layout.route_server_args(),
             ("ws1" | "ws2", _) => self.layout.web_args(name, self.backends),
+            ("fwd-ws1" | "fwd-ws2", _) => self.layout.backend_args(),
             ("watcher", _) => watcher_args(&self.procs.dir().join(Watcher::Primary.config_file())),
             ("standby", _) => watcher_args(&self.procs.dir().join(Watcher::Standby.config_file())),
             ("observer", _) => self.layout.observer_args(),
@@ -214,8 +215,26 @@ impl Lab {
     /// takes seconds, not an outage that ended because ws1 came back first.
     pub async fn wait_failover(&self, ev: u64) -> anyhow::Result<()> {
         self.wait_move(ev, "ws2").await?;
+        if self.layout.forward {
+            // The route stays on the watcher: the move is in the watcher's kernel.
+            return self.wait_forwarded(ev).await;
+        }
         self.wait_programmed(ev, self.layout.ws2, Duration::from_secs(5) + self.slack())
             .await
+    }
+
+    /// Forwarding mode: waits (5 s at most) for the primary watcher to have changed
+    /// its forwarding routes at or after `since_us`.
+    async fn wait_forwarded(&self, since_us: u64) -> anyhow::Result<()> {
+        wait_for(
+            &self.watcher_log(),
+            since_us,
+            Duration::from_secs(5),
+            "forwarded",
+            |l| matches!(l.event, Event::Forwarded(_)),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Waits for the failback to ws1 after ws1 was back at `back_us`: at most the
@@ -231,6 +250,9 @@ impl Lab {
             |v| is_move(v, vip, "ws1"),
         )
         .await?;
+        if self.layout.forward {
+            return self.wait_forwarded(m.ts_us).await;
+        }
         // Until the route is back on ws1, so that the failback is the real figure
         // under a route server whose programming takes seconds.
         self.wait_programmed(
@@ -290,6 +312,9 @@ impl Lab {
         if matches!(self.route_server, RouteServerProcs::Hopwatch) {
             ready.insert(0, ("route-server", self.rs_log(), "started", started));
         }
+        if self.layout.forward {
+            self.start_forwarding_backends(t0).await?;
+        }
         for (name, log, ev, is_ready) in ready {
             wait_for(&log, t0, Duration::from_secs(10), ev, is_ready)
                 .await
@@ -301,6 +326,27 @@ impl Lab {
         self.wait_vip_on("ws1", Duration::from_secs(15) + self.slack())
             .await
             .context("traffic never flowed through the VIP")?;
+        Ok(())
+    }
+
+    /// Forwarding mode: `hopwatch backend` on ws1 and ws2, ready before any watcher
+    /// forwards to them.
+    async fn start_forwarding_backends(&mut self, since_us: u64) -> anyhow::Result<()> {
+        for role in ["fwd-ws1", "fwd-ws2"] {
+            if self.procs.exited(role) {
+                self.procs.kill(role).await.ok();
+            }
+            self.spawn_role(role).await?;
+            wait_for(
+                &self.procs.log(role),
+                since_us,
+                Duration::from_secs(10),
+                "backend_ready",
+                |l| matches!(l.event, Event::BackendReady(_)),
+            )
+            .await
+            .with_context(|| format!("{role} did not set the backend up (see its .stderr)"))?;
+        }
         Ok(())
     }
 
@@ -360,6 +406,17 @@ impl Lab {
         .await?
     }
 
+    /// The client address the backend saw on one GET through the VIP from the load
+    /// injector's place (`hopwatch web`'s `client`): lt1's own address when the path
+    /// preserves it.
+    pub async fn client_seen(&self) -> anyhow::Result<String> {
+        let (vip, port) = (self.layout.vip, self.layout.http_port);
+        in_ns(self.layout.ns_of("load"), "lab-probe", move || {
+            get_field(vip, port, "client")
+        })
+        .await?
+    }
+
     /// `hopwatch ctl ARGS` to both watchers of the pair, the primary first.
     pub async fn ctl_both(&self, args: &[&str]) -> anyhow::Result<()> {
         for w in Watcher::BOTH {
@@ -394,6 +451,9 @@ impl Lab {
         if std::mem::take(&mut self.disagreeing) {
             let api = self.layout.standby_api;
             let _ = self.ctl("standby", api, &["undrain", "ws1"]).await;
+        }
+        if self.layout.forward && ["fwd-ws1", "fwd-ws2"].iter().any(|r| self.procs.exited(r)) {
+            self.start_forwarding_backends(now_us()).await?;
         }
         if self.procs.exited("ws1") {
             self.procs.kill("ws1").await.ok();
@@ -495,6 +555,11 @@ async fn ctl(
 
 /// One GET to `vip:port` (new connection, 500 ms at most): who answered.
 pub async fn get_backend(vip: &str, port: u16) -> anyhow::Result<String> {
+    get_field(vip, port, "hostname").await
+}
+
+/// One GET to `vip:port`: the answer's string `field`.
+async fn get_field(vip: &str, port: u16, field: &'static str) -> anyhow::Result<String> {
     let fut = async {
         let mut s = tokio::net::TcpStream::connect((vip, port)).await?;
         s.write_all(b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
@@ -510,5 +575,6 @@ pub async fn get_backend(vip: &str, port: u16) -> anyhow::Result<String> {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(&buf[..0], |i| &buf[i + 4..]);
-    hopwatch_load::injector::backend_of(body, "hostname").context("no backend in the answer")
+    hopwatch_load::injector::backend_of(body, field)
+        .with_context(|| format!("no {field} in the answer"))
 }

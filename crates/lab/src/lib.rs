@@ -111,17 +111,109 @@ pub async fn run(
             args.route_server.name()
         );
     }
-    let layout = if args.netns {
+    let mode = args.mode();
+    if mode != topology::Mode::NextHop && !args.netns {
+        bail!(
+            "--mode {} forwards the VIP's traffic in the kernel (VXLAN, policy routing): it \
+             needs the namespace lab (--netns)",
+            if mode == topology::Mode::Both {
+                "both"
+            } else {
+                "forward"
+            }
+        );
+    }
+    let top = args.out.clone().unwrap_or_else(topology::default_out_dir);
+    std::fs::create_dir_all(&top).with_context(|| format!("creating {}", top.display()))?;
+    let top = top.canonicalize().unwrap_or(top);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut outcomes = Vec::new();
+    for &forward in mode.each() {
+        // One mode: its output in the directory itself; both: a directory each.
+        let dir = if mode == topology::Mode::Both {
+            top.join(topology::mode_name(forward))
+        } else {
+            top.clone()
+        };
+        if mode == topology::Mode::Both {
+            line(format!("\n== {} mode ==", topology::mode_name(forward)))?;
+        }
+        let started = Instant::now();
+        let (results, chaos) =
+            run_mode(&args, forward, &order, bin, &dir, shutdown.as_mut(), print).await?;
+        if !order.is_empty() {
+            print("\n")?;
+            print(&report::table(&order, &results))?;
+        }
+        let html = report::write_all(&dir, &order, &results)?;
+        line(format!(
+            "results: {}\nrequests: {}\nreport: {}\nrun time: {:.1} s",
+            dir.join("results.json").display(),
+            dir.join("requests.csv").display(),
+            html.display(),
+            started.elapsed().as_secs_f64()
+        ))?;
+        if let Some(c) = &results.client {
+            line(format!("client address at the backend: {c}"))?;
+        }
+        if let Some(c) = &chaos {
+            print("\n")?;
+            print(&c.text())?;
+            let path = dir.join("chaos.json");
+            std::fs::write(&path, serde_json::to_vec_pretty(c)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            line(format!("chaos: {}", path.display()))?;
+        }
+        outcomes.push((forward, results, chaos));
+    }
+    if outcomes.len() > 1 && !order.is_empty() {
+        print("\n")?;
+        print(&report::comparison(
+            &order,
+            &outcomes
+                .iter()
+                .map(|(f, r, _)| (topology::mode_name(*f), r))
+                .collect::<Vec<_>>(),
+        ))?;
+    }
+    line(format!(
+        "total run time: {:.1} s",
+        started.elapsed().as_secs_f64()
+    ))?;
+    let fail = outcomes
+        .iter()
+        .any(|(_, r, c)| !r.pass || c.as_ref().is_some_and(|c| !c.pass));
+    // The run itself succeeded: expectations are judged in the table and in
+    // results.json (`pass`), not by the exit status.
+    if fail {
+        line("some scenarios did not meet their expectation (FAIL above)".into())?;
+    }
+    Ok(())
+}
+
+/// One lab in one mode: builds it in `dir`, runs `order` (and the chaos), tears it
+/// down, and judges the trials.
+async fn run_mode(
+    args: &LabArgs,
+    forward: bool,
+    order: &[&'static Scenario],
+    bin: &Path,
+    dir: &Path,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = &'static str>>,
+    print: fn(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<(report::Results, Option<chaos::ChaosReport>)> {
+    let line = |text: String| print(&format!("{text}\n"));
+    let started = Instant::now();
+    let mut layout = if args.netns {
         let names = netns::Names::new(&args.netns_prefix);
         netns::preflight(&names)?;
         Layout::netns(names, args.route_server, args.profile)
     } else {
         Layout::loopback(args.profile)
     };
+    layout.forward = forward;
     layout.check_ports_free()?;
-    let dir = args.out.clone().unwrap_or_else(topology::default_out_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let dir = dir.canonicalize().unwrap_or(dir);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // A fresh pids.txt: the PIDs of this run only.
     let _ = std::fs::remove_file(dir.join("pids.txt"));
     line(format!("hopwatch lab: output in {}", dir.display()))?;
@@ -135,12 +227,12 @@ pub async fn run(
         Some(names) => Some(netns::Net::create(names.clone())?),
         None => None,
     };
-    let route_server = RouteServerProcs::new(&layout, &dir)?;
+    let route_server = RouteServerProcs::new(&layout, dir)?;
     let mut lab = Lab {
         layout: layout.clone(),
         net,
         route_server,
-        procs: procs::Procs::new(bin.to_path_buf(), dir.clone()),
+        procs: procs::Procs::new(bin.to_path_buf(), dir.to_path_buf()),
         graceful_restart: gr,
         rate: args.rate,
         hold: args.hold,
@@ -157,8 +249,22 @@ pub async fn run(
             layout.vip,
             layout.http_port
         ))?;
+        // Whether the path preserves the client's address (the forwarding mode's
+        // direct server return must; the next-hop mode routes, so it does too).
+        let client = match (&layout.netns, lab.client_seen().await) {
+            (None, _) => None,
+            (Some(_), Ok(seen)) => Some(if seen == seed::netns::LT1 {
+                format!("{seen}, the client's own (preserved)")
+            } else {
+                format!(
+                    "{seen}, not the client's {} (NOT preserved)",
+                    seed::netns::LT1
+                )
+            }),
+            (Some(_), Err(e)) => Some(format!("unknown ({e:#})")),
+        };
         let mut trials = Vec::new();
-        for sc in &order {
+        for sc in order {
             // A failure here shows as the next trial's failure to reach the
             // steady state, with its reason.
             if let Err(e) = lab.use_backends(sc.backends).await {
@@ -195,14 +301,14 @@ pub async fn run(
             }
             None => None,
         };
-        anyhow::Ok((trials, chaos))
+        anyhow::Ok((trials, chaos, client))
     };
     let outcome = tokio::select! {
         r = body => r,
-        why = shutdown => Err(anyhow::anyhow!("interrupted ({why}); stopped every child")),
+        why = shutdown.as_mut() => Err(anyhow::anyhow!("interrupted ({why}); stopped every child")),
     };
     lab.procs.teardown().await;
-    lab.route_server.finish(&dir);
+    lab.route_server.finish(dir);
     if let Some(mut net) = lab.net.take() {
         net.teardown();
     }
@@ -213,45 +319,25 @@ pub async fn run(
             left.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>()
         );
     }
-    let (trials, chaos) =
+    let (trials, chaos, client) =
         outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
-    let run_time = started.elapsed().as_secs_f64();
-    let results = report::results(
-        &order,
+    let mut results = report::results(
+        order,
         trials,
         report::RunInfo {
             rate: args.rate,
             hold_ms: u64::try_from(args.hold.as_millis()).unwrap_or(u64::MAX),
-            run_time_s: run_time,
+            run_time_s: started.elapsed().as_secs_f64(),
             setup: layout.describe(),
             route_server: layout.route_server.name().into(),
-            timed: layout.route_server == RouteServer::Hopwatch
-                && layout.profile == Profile::Instant,
+            // A backend's failover in forwarding mode never waits for the route
+            // server: the targets apply whatever it is and however slow.
+            timed: forward
+                || (layout.route_server == RouteServer::Hopwatch
+                    && layout.profile == Profile::Instant),
         },
     );
-    if !order.is_empty() {
-        print("\n")?;
-        print(&report::table(&order, &results))?;
-    }
-    let html = report::write_all(&dir, &order, &results)?;
-    line(format!(
-        "results: {}\nrequests: {}\nreport: {}\nrun time: {run_time:.1} s",
-        dir.join("results.json").display(),
-        dir.join("requests.csv").display(),
-        html.display()
-    ))?;
-    if let Some(c) = &chaos {
-        print("\n")?;
-        print(&c.text())?;
-        let path = dir.join("chaos.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(c)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        line(format!("chaos: {}", path.display()))?;
-    }
-    // The run itself succeeded: expectations are judged in the table and in
-    // results.json (`pass`), not by the exit status.
-    if !results.pass || chaos.as_ref().is_some_and(|c| !c.pass) {
-        line("some scenarios did not meet their expectation (FAIL above)".into())?;
-    }
-    Ok(())
+    results.mode = topology::mode_name(forward).into();
+    results.client = client;
+    Ok((results, chaos))
 }

@@ -40,6 +40,33 @@ impl RouteServer {
     }
 }
 
+/// How the VIP's traffic reaches the backend (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Each move changes the VIP's route at the route servers.
+    NextHop,
+    /// The route points at the watchers, which forward to the backend over VXLAN.
+    Forward,
+    /// Both, one after the other, a table each.
+    Both,
+}
+
+impl Mode {
+    /// The modes to run, in order.
+    pub fn each(self) -> &'static [bool] {
+        match self {
+            Mode::NextHop => &[false],
+            Mode::Forward => &[true],
+            Mode::Both => &[false, true],
+        }
+    }
+}
+
+/// The name of a mode in the output.
+pub fn mode_name(forward: bool) -> &'static str {
+    if forward { "forward" } else { "next-hop" }
+}
+
 /// The route server's timing profile (`hopwatch route-server --profile`).
 pub use hopwatch_route_server::ProfileName as Profile;
 
@@ -78,6 +105,10 @@ pub struct Layout {
     pub standby_api: &'static str,
     /// The observer.
     pub observer: &'static str,
+    /// The forwarding mode (`--mode forward`, namespace lab only): the VIP's route
+    /// points at the watchers, which forward to ws1 or ws2 over VXLAN; each backend
+    /// runs `hopwatch backend` (roles `fwd-ws1`, `fwd-ws2`).
+    pub forward: bool,
 }
 
 impl Layout {
@@ -101,6 +132,7 @@ impl Layout {
             standby: seed::loopback::STANDBY,
             standby_api: seed::loopback::STANDBY_API,
             observer: seed::loopback::OBSERVER,
+            forward: false,
         }
     }
 
@@ -127,6 +159,7 @@ impl Layout {
             // On watch2's own loopback.
             standby_api: "127.0.0.1:9179",
             observer: seed::netns::WATCH2,
+            forward: false,
         }
     }
 
@@ -135,14 +168,33 @@ impl Layout {
     pub fn ns_of(&self, role: &str) -> Option<String> {
         let n = self.netns.as_ref()?;
         Some(match role {
-            "ws1" => n.ws1.clone(),
-            "ws2" => n.ws2.clone(),
+            "ws1" | "fwd-ws1" => n.ws1.clone(),
+            "ws2" | "fwd-ws2" => n.ws2.clone(),
             "watcher" => n.watch1.clone(),
             "observer" | "standby" => n.watch2.clone(),
             "load" => n.lt1.clone(),
             // The route server, its FRR daemons, the route monitor.
             _ => n.vnet.clone(),
         })
+    }
+
+    /// Where the VIP's route points while the primary watcher's is in use and ws1
+    /// serves: ws1 (next-hop mode) or the primary watcher (forwarding mode).
+    pub fn home_next_hop(&self) -> &'static str {
+        if self.forward { self.watcher } else { self.ws1 }
+    }
+
+    /// `hopwatch backend` on ws1 or ws2 (forwarding mode): VXLAN from both watchers.
+    pub fn backend_args(&self) -> Vec<String> {
+        strings(&[
+            "backend",
+            "--vip",
+            self.vip_prefix,
+            "--watcher",
+            self.watcher,
+            "--watcher",
+            self.standby,
+        ])
     }
 
     /// A backend's address by name.
@@ -181,10 +233,16 @@ impl Layout {
                 self.standby
             ),
             (Some(n), rs) => format!(
-                "Namespace lab ({}*): {} route server at {} and {} in the router namespace \
-                 (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, primary watcher {}, standby \
-                 {}, load from lt1 {}.",
+                "Namespace lab ({}*), {}: {} route server at {} and {} in the router \
+                 namespace (kernel routes), VIP {}:{} on ws1 {} and ws2 {}, primary watcher \
+                 {}, standby {}, load from lt1 {}.",
                 n.prefix,
+                if self.forward {
+                    "forwarding mode (the route points at the watchers, which forward over \
+                     VXLAN to the backend they choose)"
+                } else {
+                    "next-hop mode"
+                },
                 match rs {
                     RouteServer::Hopwatch => "hopwatch's",
                     RouteServer::Frr => "FRR's",
@@ -404,7 +462,12 @@ listen = "{api}"
 
 [ha]
 role = "{role}"
-"#,
+{forward}"#,
+            forward = if self.forward {
+                format!("\n[forward]\naddress = \"{addr}\"\n")
+            } else {
+                String::new()
+            },
             w = addr,
             role = w.role(),
             bgp = self.bgp_port,

@@ -24,7 +24,9 @@ use hopwatch_config::Config;
 
 /// The VIP's route to announce with next hop `nh`: our AS `prepend` more times on
 /// a standby (the session adds it once more on eBGP).
-pub fn route(c: &Config, prefix: Prefix, nh: IpAddr) -> Route {
+pub fn route(c: &Config, prefix: Prefix, backend: IpAddr) -> Route {
+    // Forwarding mode: the next hop is this watcher, whichever backend it forwards to.
+    let nh = crate::forward::next_hop(c).unwrap_or(backend);
     let mut r = Route::new(prefix, nh);
     r.as_path = vec![c.bgp.local_as; usize::from(c.prepend())];
     r

@@ -35,9 +35,11 @@
 //! - `syslog`: RFC 5424 over UDP. `session`: `[bgp]` to session settings.
 
 mod api;
+mod forward;
 mod ha;
 mod metrics;
 mod received;
+mod reload;
 mod session;
 mod syslog;
 mod vip;
@@ -108,6 +110,8 @@ struct Watcher {
     received: received::Received,
     /// The VIPs' routes the route servers send, for `/status`'s `ha`.
     seen: ha::Seen,
+    /// The forwarding mode's kernel forwarding (`[forward]`), none in next-hop mode.
+    forwarding: Option<forward::Forwarding>,
 }
 
 /// Runs the watcher until SIGTERM or Ctrl-C.
@@ -148,6 +152,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         last_stall_log: None,
         received: received::Received::default(),
         seen: ha::Seen::default(),
+        forwarding: None,
         config,
     };
     if let Some(target) = w.config.log.syslog {
@@ -159,6 +164,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     w.build_vips()
         .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
     w.received.set_ours(w.vips.iter().map(|v| v.prefix));
+    // Before any session: the VIP's next hop must never be a watcher that does not
+    // forward yet.
+    w.forwarding = forward::Forwarding::start(&w.config).await?;
     for rs in &w.config.route_servers {
         w.add_peer(rs);
     }
@@ -260,6 +268,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     while let Ok(e) = bgp_rx.try_recv() {
         w.on_bgp(&e);
+    }
+    if let Some(f) = w.forwarding.take() {
+        f.stop(matches!(stop, Stop::Decommission)).await;
     }
     w.received.flush_all();
     Ok(())
@@ -440,8 +451,11 @@ impl Watcher {
             };
             s.send(sev, "health", &text);
         }
-        if let Some(m) = vip.engine.health(r.at, b, up) {
-            self.apply(v, m, Some(r.ts_us));
+        match vip.engine.health(r.at, b, up) {
+            Some(m) => self.apply(v, m, Some(r.ts_us)),
+            // No move, but a backend down or up again changes where its established
+            // flows go in forwarding mode.
+            None => self.sync_forwarding(),
         }
     }
 
@@ -459,15 +473,22 @@ impl Watcher {
     fn apply(&mut self, v: usize, m: Move, detected_us: Option<u64>) {
         let vip = &self.vips[v];
         let name = |i: Option<usize>| i.and_then(|i| vip.backends.get(i)).map(|b| b.name.clone());
-        let next_hop = m.to.and_then(|i| vip.backends.get(i)).map(|b| b.next_hop);
-        let change = match next_hop {
+        let backend = m.to.and_then(|i| vip.backends.get(i)).map(|b| b.next_hop);
+        // In forwarding mode the announced next hop is this watcher whichever
+        // backend carries the VIP; only a withdrawal or a first announcement changes
+        // the route.
+        let change = match backend {
             Some(nh) => Change::Announce(ha::route(&self.config, vip.prefix, nh)),
             None => Change::Withdraw(vip.prefix),
         };
+        let next_hop = backend.map(|nh| forward::next_hop(&self.config).unwrap_or(nh));
         let decided_us = now_us();
         self.speaker.apply(vec![change]);
-        self.pending_update
-            .insert(vip.prefix, detected_us.unwrap_or(decided_us));
+        if self.forwarding.is_none() {
+            self.pending_update
+                .insert(vip.prefix, detected_us.unwrap_or(decided_us));
+        }
+        self.sync_forwarding();
         let record = Line::at(
             decided_us,
             Event::Move(ev::Move {
@@ -510,6 +531,14 @@ impl Watcher {
         json::print(&record);
         self.recent.push_front(record);
         self.recent.truncate(RECENT_MOVES);
+    }
+
+    /// Hands the engines' current choices and verdicts to the forwarder (forwarding
+    /// mode; it ignores a state it already carries out).
+    fn sync_forwarding(&self) {
+        if let Some(f) = &self.forwarding {
+            f.update(forward::states(&self.vips));
+        }
     }
 
     /// Sends the held routes and End-of-RIB once every VIP has decided.
@@ -697,95 +726,5 @@ impl Watcher {
             routes_held: self.holding,
             ha: Some(self.seen.status(&self.config, &prefixes)),
         }
-    }
-
-    /// SIGHUP: load the config again; keep the sessions; rebuild only the VIPs that
-    /// changed. A config with errors changes nothing.
-    fn reload(&mut self) {
-        let loaded = match config::load(&self.path) {
-            Ok(l) => l,
-            Err(errors) => {
-                for e in &errors {
-                    tracing::error!("reload refused: {e}");
-                }
-                json::print(&Line::now(Event::ReloadRefused(ev::ReloadRefused {
-                    errors: errors.iter().map(ToString::to_string).collect(),
-                })));
-                return;
-            }
-        };
-        let new = loaded.config;
-        let old = std::mem::replace(&mut self.config, new);
-        let needs_restart = format!("{:?}", old.bgp) != format!("{:?}", self.config.bgp)
-            || old.api.listen != self.config.api.listen;
-        if needs_restart {
-            tracing::warn!("[bgp] and [api] listen changes take effect at the next restart");
-        }
-
-        // Route servers: add the new, stop the removed.
-        for rs in self.config.route_servers.clone() {
-            if !old.route_servers.iter().any(|o| o.address == rs.address) {
-                self.add_peer(&rs);
-            }
-        }
-        for o in &old.route_servers {
-            if !self
-                .config
-                .route_servers
-                .iter()
-                .any(|n| n.address == o.address)
-            {
-                self.speaker.remove_peer(o.address);
-            }
-        }
-        // VIPs: keep the unchanged ones as they are, rebuild the others.
-        let now = Instant::now();
-        let mut old_vips: Vec<VipRt> = std::mem::take(&mut self.vips);
-        self.ids.clear();
-        let mut kept: u64 = 0;
-        for v in 0..self.config.vips.len() {
-            let cv = &self.config.vips[v];
-            let prefix = cv.prefix;
-            let src = vip::source(&self.config, cv);
-            if let Some(pos) = old_vips
-                .iter()
-                .position(|o| o.prefix == prefix && o.source == src)
-            {
-                let rt = old_vips.remove(pos);
-                // The checkers keep their ids; map them to the VIP's new position.
-                for b in 0..rt.backends.len() {
-                    self.ids.insert(rt.first_id + b, (v, b));
-                }
-                kept += 1;
-                self.vips.push(rt);
-            } else {
-                match self.build_vip(v, now) {
-                    Ok(rt) => self.vips.push(rt),
-                    Err(e) => tracing::error!("reload: VIP {prefix}: {e}"),
-                }
-            }
-        }
-        for gone in &old_vips {
-            if !self.config.vips.iter().any(|c| c.prefix == gone.prefix) {
-                self.speaker.withdraw(gone.prefix);
-            }
-        }
-        self.received.set_ours(self.vips.iter().map(|v| v.prefix));
-        if old.prepend() != self.config.prepend() {
-            // A new role: every announced VIP again, with the new AS path (the same
-            // next hop: an implicit replacement, nothing withdrawn).
-            let changes = self
-                .vips
-                .iter()
-                .filter_map(|v| v.status(now).next_hop.map(|nh| (v.prefix, nh)))
-                .map(|(p, nh)| Change::Announce(ha::route(&self.config, p, nh)))
-                .collect();
-            self.speaker.apply(changes);
-        }
-        json::print(&Line::now(Event::Reloaded(ev::Reloaded {
-            vips_kept: kept,
-            vips: self.vips.len() as u64,
-            route_servers: self.config.route_servers.len() as u64,
-        })));
     }
 }

@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::get;
 use clap::Args;
 use serde_json::{Map, Value};
@@ -107,7 +108,9 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
     };
     let (k_host, k_ip, k_ts) = (key("hostname"), key("ip"), key("timestampmilli"));
     let ip = args.listen.ip().to_string();
-    let answer = move || {
+    // `client`: the address the connection came from, which the forwarding mode
+    // must preserve (direct server return); an extra key the seed's answer lacks.
+    let answer = move |client: SocketAddr| {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -115,14 +118,15 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
         m.insert(k_host.clone(), Value::from(name.clone()));
         m.insert(k_ip.clone(), Value::from(ip.clone()));
         m.insert(k_ts.clone(), Value::from(ms));
+        m.insert("client".into(), Value::from(client.ip().to_string()));
         axum::Json(Value::Object(m))
     };
     let mode = args.connection;
     let app = Router::new()
         .route(&args.health_path, get(|| async { "ok\n" }))
-        .fallback(move || {
+        .fallback(move |ConnectInfo(client): ConnectInfo<SocketAddr>| {
             let a = answer.clone();
-            async move { a() }
+            async move { a(client) }
         })
         .layer(axum::middleware::map_response(move |r| closing(mode, r)));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -133,10 +137,13 @@ pub async fn run(args: WebArgs) -> anyhow::Result<()> {
             addr: args.listen,
         }),
     ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = terminated().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = terminated().await;
+    })
+    .await?;
     Ok(())
 }

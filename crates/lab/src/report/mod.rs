@@ -106,8 +106,14 @@ pub struct Results {
     /// Which route server (`hopwatch`, `frr`).
     pub route_server: String,
     /// Whether the failover targets applied (hopwatch's route server, the
-    /// instant profile).
+    /// instant profile; or the forwarding mode, whose backend failovers never wait
+    /// for a route server).
     pub timed_targets: bool,
+    /// `next-hop` or `forward`.
+    pub mode: String,
+    /// The client address a backend saw through the VIP, and whether it was the
+    /// client's own (namespace lab).
+    pub client: Option<String>,
 }
 
 /// What the run was, for the report.
@@ -177,7 +183,46 @@ pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Result
         setup: info.setup,
         route_server: info.route_server,
         timed_targets: info.timed,
+        mode: "next-hop".into(),
+        client: None,
     }
+}
+
+/// The modes side by side: each scenario's failover and failback medians and
+/// failed requests, and its verdict, per mode.
+pub fn comparison(order: &[&Scenario], runs: &[(&str, &Results)]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{:<25}", "scenario");
+    for (mode, _) in runs {
+        let _ = write!(
+            out,
+            " {:>36}",
+            format!("{mode}: failover/failback p50, failed")
+        );
+    }
+    out.push('\n');
+    for sc in order {
+        let _ = write!(out, "{:<25}", sc.name);
+        for (_, r) in runs {
+            let cell = r.scenarios.get(sc.name).map_or_else(
+                || "-".to_string(),
+                |s| {
+                    format!(
+                        "{} / {} ms, {} {}",
+                        s.failover_ms
+                            .map_or("-".into(), |x| format!("{:.1}", x.median)),
+                        s.failback_ms
+                            .map_or("-".into(), |x| format!("{:.1}", x.median)),
+                        s.failed_requests.max,
+                        if s.pass { "PASS" } else { "FAIL" }
+                    )
+                },
+            );
+            let _ = write!(out, " {cell:>36}");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A figure's median/p90/max, or `-`.

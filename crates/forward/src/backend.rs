@@ -1,0 +1,180 @@
+//! The backend's side (`hopwatch backend`): a VXLAN device that accepts every VNI
+//! from the watchers, the VIPs on `lo`, and nothing else.
+//!
+//! - `hwfwd`, a VXLAN device in external (collect-metadata) mode on the watchers'
+//!   port: it accepts any VNI (each watcher numbers its tunnels itself) and decapsulates
+//!   into the normal receive path. Its MAC is [`BACKEND_MAC`], the one every watcher's
+//!   neighbour entry names.
+//! - [`TUNNEL_GATEWAY`]/32 on `hwfwd`: a device without an IPv4 address fails the
+//!   reverse-path filter even in loose mode; with one, loose mode (set on `hwfwd`
+//!   only) accepts the clients' addresses, which the routing table reaches through the
+//!   backend's own interface.
+//! - Each VIP on `lo` (if not there already), so the decapsulated packets are
+//!   delivered locally and answered from the VIP straight to the client (direct
+//!   server return): the client's address is preserved, replies never cross the
+//!   watcher.
+//! - SYN-ACKs from a VIP advertise an MSS of at most `mss`, so the clients' segments
+//!   fit in the tunnel (the SYN-ACK never crosses the watcher, which cannot clamp it).
+//! - With `watchers` given, an nftables rule drops VXLAN to the port from anyone else:
+//!   whoever can send it UDP could otherwise inject packets with any source address.
+//!
+//! Idempotent: a device of that name is replaced. [`BackendSetup::remove`] undoes
+//! exactly what was added (a VIP that was on `lo` before stays).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures_util::TryStreamExt;
+use hopwatch_bgp::Prefix;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::{LinkMessageBuilder, LinkVxlan};
+
+use crate::Error;
+use crate::kernel::{Netlink, absent_ok, nle};
+use crate::layout::{BACKEND_DEVICE, BACKEND_MAC, TUNNEL_GATEWAY};
+
+/// What the backend accepts.
+#[derive(Debug, Clone)]
+pub struct BackendSettings {
+    /// The VXLAN port.
+    pub port: u16,
+    /// The VIPs to answer for.
+    pub vips: Vec<Prefix>,
+    /// The watchers allowed to send VXLAN (empty: anyone).
+    pub watchers: Vec<Ipv4Addr>,
+    /// The MSS the VIPs advertise at most (the underlay's MTU less VXLAN's 50 bytes
+    /// less 40 of IPv4 and TCP headers: 1410 for 1500).
+    pub mss: u16,
+}
+
+/// The backend's setup, to be removed on stop.
+#[derive(Debug)]
+pub struct BackendSetup {
+    nl: Netlink,
+    device: u32,
+    /// The VIPs this setup added to `lo` (and will remove).
+    added: Vec<Prefix>,
+}
+
+impl BackendSetup {
+    /// Sets the backend up in the current network namespace.
+    pub async fn start(s: &BackendSettings) -> Result<BackendSetup, Error> {
+        let nl = Netlink::open()?;
+        for (name, index) in nl.links(BACKEND_DEVICE).await? {
+            if name == BACKEND_DEVICE {
+                nl.delete_link(index).await?;
+            }
+        }
+        let msg = LinkMessageBuilder::<LinkVxlan>::new(BACKEND_DEVICE)
+            .port(s.port)
+            .collect_metadata(true)
+            .learning(false)
+            .address(BACKEND_MAC.to_vec())
+            .build();
+        nl.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(nle("create the backend's VXLAN device"))?;
+        let device = nl
+            .links(BACKEND_DEVICE)
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == BACKEND_DEVICE)
+            .map(|(_, i)| i)
+            .ok_or_else(|| Error::Netlink(format!("{BACKEND_DEVICE} vanished")))?;
+        nl.handle
+            .address()
+            .add(device, IpAddr::V4(TUNNEL_GATEWAY), 32)
+            .execute()
+            .await
+            .map_err(nle("address the tunnel device"))?;
+        crate::sysctl(&format!("net/ipv4/conf/{BACKEND_DEVICE}/rp_filter"), "2")?;
+        nl.set_up(device).await?;
+        let lo = nl
+            .links("lo")
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == "lo")
+            .map(|(_, i)| i)
+            .ok_or_else(|| Error::Netlink("no lo".into()))?;
+        let mut setup = BackendSetup {
+            nl,
+            device,
+            added: Vec::new(),
+        };
+        let present = setup.addresses(lo).await?;
+        for vip in &s.vips {
+            if present.contains(&vip.addr()) {
+                continue;
+            }
+            setup
+                .nl
+                .handle
+                .address()
+                .add(lo, vip.addr(), vip.len())
+                .execute()
+                .await
+                .map_err(|e| Error::Netlink(format!("add {vip} to lo: {e}")))?;
+            setup.added.push(*vip);
+        }
+        crate::nft::apply(&crate::nft::backend_script(
+            s.port,
+            &s.watchers,
+            &s.vips,
+            s.mss,
+        ))
+        .await?;
+        Ok(setup)
+    }
+
+    /// The VIPs this setup added to `lo`.
+    pub fn added(&self) -> &[Prefix] {
+        &self.added
+    }
+
+    async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, Error> {
+        let mut addrs = self
+            .nl
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        let mut out = Vec::new();
+        while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
+            for attr in &a.attributes {
+                if let AddressAttribute::Local(ip) | AddressAttribute::Address(ip) = attr {
+                    out.push(*ip);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes what [`BackendSetup::start`] added.
+    pub async fn remove(self) -> Result<(), Error> {
+        let mut addrs = self.nl.handle.address().get().execute();
+        let mut doomed = Vec::new();
+        while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
+            let local = a.attributes.iter().find_map(|attr| match attr {
+                AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            if let Some(ip) = local
+                && self
+                    .added
+                    .iter()
+                    .any(|p| p.addr() == ip && p.len() == a.header.prefix_len)
+            {
+                doomed.push(a);
+            }
+        }
+        for a in doomed {
+            absent_ok(self.nl.handle.address().del(a).execute().await)
+                .map_err(nle("remove a VIP from lo"))?;
+        }
+        self.nl.delete_link(self.device).await?;
+        crate::nft::apply(&crate::nft::delete_script()).await
+    }
+}
