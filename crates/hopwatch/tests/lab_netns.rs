@@ -6,6 +6,12 @@
 //! figure; with FRR, the time from the watcher's UPDATE to FRR's kernel route shows
 //! as its own part ("rs"); no process and no namespace of the lab is left.
 //!
+//! A fourth run is the forwarding mode (`--mode forward`): the route points at the
+//! watchers, which forward to ws1 or ws2 over VXLAN; kill and hang fail over and back
+//! with the watcher's own forwarding change as "program", drain loses nothing, the
+//! standby takes over when the primary's link is cut, and the backend sees the
+//! client's own address.
+//!
 //! Needs root and FRR (CI installs it); `HOPWATCH_INTEROP=skip` skips it explicitly.
 
 // In a test a panic is a failed test.
@@ -90,7 +96,8 @@ fn fails_over_and_back(results: &Value, names: &[&str], context: &str) {
         );
         assert!(
             s["programmed_ms"]["median"].as_f64().is_some(),
-            "{name}: the router's table changed to ws2: {s}\n{context}"
+            "{name}: the router's table (forwarding mode: the watcher's) changed to ws2: \
+             {s}\n{context}"
         );
     }
 }
@@ -166,6 +173,32 @@ fn the_namespace_lab_runs_with_hopwatch_frr_and_bird_as_the_route_server() {
         &results,
         &["watcher-restart", "route-server-restart"],
         &context,
+    );
+
+    let (results, context) = run_lab(
+        &base.join("forward"),
+        &prefix,
+        &[
+            "--mode",
+            "forward",
+            "--scenario",
+            "kill,hang,drain,watcher-cut",
+        ],
+    );
+    assert_eq!(results["mode"], "forward", "{context}");
+    fails_over_and_back(&results, &["kill", "hang"], &context);
+    zero_loss(&results, &["drain"], &context);
+    let cut = scenario(&results, "watcher-cut", &context);
+    assert!(
+        cut["trials"][0]["takeover_ms"].as_f64().is_some(),
+        "the standby took over: {cut}\n{context}"
+    );
+    assert!(
+        results["client"]
+            .as_str()
+            .is_some_and(|c| c.contains("(preserved)")),
+        "the backend saw the client's address: {}\n{context}",
+        results["client"]
     );
     let _ = std::fs::remove_dir_all(&base);
 }

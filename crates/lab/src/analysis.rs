@@ -254,12 +254,18 @@ impl Lab {
                 .flat_map(|w| events(&self.log_of(*w)))
                 .filter(|l| l.ts_us >= ev && l.ts_us <= end && move_of(l, vip).is_some())
                 .count();
-            let home = self.layout.home_next_hop();
+            // A watcher's takeover in forwarding mode changes the route to the
+            // standby: that is no move of the VIP between backends.
+            let homes: &[&str] = if self.layout.forward {
+                &[self.layout.watcher, self.layout.standby]
+            } else {
+                &[self.layout.ws1]
+            };
             let away = rev
                 .iter()
                 .filter(window)
                 .filter(|l| matches!(l.event, Event::Programmed(_)))
-                .filter(|l| !is_programmed_only(l, vip, home))
+                .filter(|l| !homes.iter().any(|h| is_programmed_only(l, vip, h)))
                 .count();
             t.moves_seen = Some((moves + away) as u64);
         }
@@ -284,6 +290,7 @@ impl Lab {
                 }
                 Expect::Steady => t.failed_requests == 0 && t.moves_seen == Some(0),
                 Expect::NothingToWs2 => t.failed_requests == 0 && t.answered_by_ws2 == Some(0),
+                Expect::TakesOver => t.takeover_ms.is_some(),
             };
         t.markers.sort_by_key(|m| m.ts_us);
         t.records = records;

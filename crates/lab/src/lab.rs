@@ -441,6 +441,7 @@ impl Lab {
     pub async fn steady(&mut self) -> anyhow::Result<()> {
         if let Some(net) = &self.net {
             net.ws1_link(true)?;
+            net.watch1_link(true)?;
             if net.ws1_drop_present() {
                 net.ws1_drop(self.layout.http_port, false)?;
             }

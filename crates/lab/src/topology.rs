@@ -178,12 +178,6 @@ impl Layout {
         })
     }
 
-    /// Where the VIP's route points while the primary watcher's is in use and ws1
-    /// serves: ws1 (next-hop mode) or the primary watcher (forwarding mode).
-    pub fn home_next_hop(&self) -> &'static str {
-        if self.forward { self.watcher } else { self.ws1 }
-    }
-
     /// `hopwatch backend` on ws1 or ws2 (forwarding mode): VXLAN from both watchers.
     pub fn backend_args(&self) -> Vec<String> {
         strings(&[

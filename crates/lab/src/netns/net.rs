@@ -322,6 +322,19 @@ impl Net {
         .map(|_| ())
     }
 
+    /// `watcher-cut`: the primary watcher's bridge port down (`up = false`) or up.
+    pub fn watch1_link(&self, up: bool) -> anyhow::Result<()> {
+        ip(&[
+            "-n",
+            &self.names.vnet,
+            "link",
+            "set",
+            "p-watch1",
+            if up { "up" } else { "down" },
+        ])
+        .map(|_| ())
+    }
+
     /// `drop`: an nft rule in ws1's namespace that drops every TCP segment to
     /// `port` (`on = true`), or its table removed again.
     pub fn ws1_drop(&self, port: u16, on: bool) -> anyhow::Result<()> {

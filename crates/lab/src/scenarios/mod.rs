@@ -38,6 +38,7 @@ pub const ALL: &[&Scenario] = &[
     &pair::WATCHER_KILL,
     &pair::WATCHER_FREEZE,
     &pair::WATCHER_KILL_THEN_BACKEND,
+    &pair::WATCHER_CUT,
     &pair::DISAGREE,
 ];
 
@@ -129,6 +130,11 @@ pub enum Expect {
     /// No request fails and none is answered by ws2: the standby announces ws2 but
     /// the primary's route to ws1 stays the only one in use (no ECMP).
     NothingToWs2,
+    /// The standby's route is used after the primary is cut off; the failed requests
+    /// are what that costs (none in next-hop mode, whose route still points at a
+    /// backend; the hold time and more in forwarding mode, whose route points at the
+    /// watcher that is gone).
+    TakesOver,
 }
 
 impl Scenario {
@@ -159,6 +165,7 @@ impl Scenario {
             (Expect::NoFailbackBeforeHold, _) => "no failback before the hold".into(),
             (Expect::Steady, _) => "0 failed requests, no move".into(),
             (Expect::NothingToWs2, _) => "0 failed, 0 answered by ws2".into(),
+            (Expect::TakesOver, _) => "the standby takes over".into(),
         }
     }
 }

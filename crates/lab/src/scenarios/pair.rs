@@ -59,6 +59,19 @@ pub const WATCHER_KILL_THEN_BACKEND: Scenario = Scenario {
     run: watcher_kill_then_backend,
 };
 
+/// The primary's host cut off the network (its link down): its process and kernel
+/// live on, but nothing reaches it, as when its VM dies.
+pub const WATCHER_CUT: Scenario = Scenario {
+    name: "watcher-cut",
+    help: "the primary watcher's link down (its host gone) until the standby's route is used",
+    place: Place::Netns,
+    backends: Backends::KeepAlive,
+    moves: Move::Stays,
+    decider: Watcher::Primary,
+    expect: Expect::TakesOver,
+    run: watcher_cut,
+};
+
 /// The standby cannot reach ws1 (or, on loopback, has it drained) and announces ws2.
 pub const DISAGREE: Scenario = Scenario {
     name: "disagree",
@@ -270,6 +283,31 @@ fn watcher_kill_then_backend(lab: &mut Lab) -> StepsFuture<'_> {
         let within = lab.hold + Duration::from_secs(6) + lab.slack();
         standby_moves(lab, back, "ws1", within).await?;
         primary_back(lab, &mut s, observable).await?;
+        Ok(s)
+    })
+}
+
+fn watcher_cut(lab: &mut Lab) -> StepsFuture<'_> {
+    Box::pin(async move {
+        let mut s = Steps::default();
+        let observable = observable(lab).await;
+        let ev = now_us();
+        lab.net()?.watch1_link(false)?;
+        s.event("primary's link down", ev);
+        // Nothing closes its sessions: the route servers notice by the hold timer
+        // (and then keep its routes stale for the graceful restart time).
+        let taken = takeover(lab, &mut s, observable, ev).await;
+        let back = now_us();
+        lab.net()?.watch1_link(true)?;
+        s.mark("primary's link up", back, "back");
+        taken?;
+        if observable {
+            // Its sessions come back (a hold timer expiry on its side too, then a
+            // reconnect), then its route is preferred again.
+            let t = wait_primary_back(lab, Duration::from_secs(40)).await?;
+            s.mark("primary's route in use", t, "programmed");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(s)
     })
 }
