@@ -39,19 +39,33 @@ pub fn render(c: &AzureConfig, role: Role, source: &str) -> String {
         .filter(|(r, _, _)| *r == role)
         .map(|(_, n, _)| n)
         .collect();
+    let fwd = c.forward.enabled;
     let what = match role {
+        Role::Web if fwd => format!(
+            "hopwatch web on port {}, the VIP {} on the loopback; hopwatch backend: VXLAN (UDP {}) from the watchers",
+            c.vip.port, c.vip.prefix, c.forward.port
+        ),
         Role::Web => format!(
             "hopwatch web on port {}, the VIP {} on the loopback",
             c.vip.port, c.vip.prefix
+        ),
+        Role::Watcher if fwd => format!(
+            "hopwatch run ({}), peered with both route server instances, forwarding the VIP's traffic over VXLAN to the web server it chooses; the syslog server",
+            roles::WATCHER_CONFIG
         ),
         Role::Watcher => format!(
             "hopwatch run ({}), peered with both route server instances; the syslog server",
             roles::WATCHER_CONFIG
         ),
         Role::Standby => format!(
-            "hopwatch run ({}) as the pair's standby, its AS prepended {} times, peered with both route server instances; a syslog server",
+            "hopwatch run ({}) as the pair's standby, its AS prepended {} times, peered with both route server instances{}; a syslog server",
             roles::WATCHER_CONFIG,
-            c.standby.prepend
+            c.standby.prepend,
+            if fwd {
+                ", forwarding the VIP's traffic while Azure uses its route"
+            } else {
+                ""
+            }
         ),
         Role::Observer => {
             "hopwatch observe, peered with both route server instances, logging every route".into()
@@ -67,9 +81,14 @@ pub fn render(c: &AzureConfig, role: Role, source: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "ssh_pwauth: {}\npackage_update: true\npackages:\n  - curl\n  - rsyslog\nwrite_files:",
+        "ssh_pwauth: {}\npackage_update: true\npackages:\n  - curl\n  - rsyslog",
         c.vm.allow_password
     );
+    if fwd && role != Role::Observer && role != Role::Load {
+        // `nft`: the watchers' affinity sets and the backends' VXLAN allow-list.
+        s.push_str("  - nftables\n");
+    }
+    s.push_str("write_files:\n");
     let mut files = roles::files(c, role, source);
     files.push(File {
         path: roles::SETUP,

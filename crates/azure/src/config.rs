@@ -51,6 +51,8 @@ pub struct AzureConfig {
     pub observer: ObserverCfg,
     /// `[health]`: the watcher's probes.
     pub health: HealthCfg,
+    /// `[forward]`: the forwarding mode (the watchers carry the VIP's traffic).
+    pub forward: ForwardCfg,
 }
 
 impl Default for AzureConfig {
@@ -75,6 +77,7 @@ impl Default for AzureConfig {
             standby: StandbyCfg::default(),
             observer: ObserverCfg::default(),
             health: HealthCfg::default(),
+            forward: ForwardCfg::default(),
         }
     }
 }
@@ -384,6 +387,44 @@ impl Default for HealthCfg {
     }
 }
 
+/// The VXLAN port of the forwarding mode when none is given: IANA's, and the
+/// default of the watcher's `[forward] port` and of `hopwatch backend --port` (a
+/// test checks that the three agree), so a rendered config leaves it out.
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+
+/// `[forward]`: the forwarding mode (`docs/forwarding.md`). Off by default: a config
+/// without it renders the next-hop mode it always did.
+///
+/// In the next-hop mode the VIP's route points at the web server the watcher
+/// chooses, so every backend failover waits for Azure to program the new next hop
+/// (1 to 5.6 s measured). In the forwarding mode it points at the watcher itself
+/// (`[forward] address` in each watcher's config, its own VM's address), which
+/// forwards the VIP's traffic over VXLAN to the web server it chooses: a backend
+/// failover is a route change in the watcher's kernel (milliseconds), and only a
+/// watcher's failure waits for Azure (the BGP hold time, then the programming). So
+/// the watcher joins the data path, and a pair (`[standby]`) is strongly advised:
+/// `validate` warns without one. One switch renders every side of it: the
+/// watchers' `[forward]`, `hopwatch-backend.service` on the web servers, IP
+/// forwarding on the watchers' NICs, and the NSG rule to add for the VXLAN port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardCfg {
+    /// Render the forwarding mode.
+    pub enabled: bool,
+    /// The VXLAN UDP port: the watchers' `[forward] port`, the web servers'
+    /// `hopwatch backend --port`, the NSG rule's port.
+    pub port: u16,
+}
+
+impl Default for ForwardCfg {
+    fn default() -> Self {
+        ForwardCfg {
+            enabled: false,
+            port: DEFAULT_VXLAN_PORT,
+        }
+    }
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(s.trim()).map_err(|_| {
@@ -420,6 +461,17 @@ impl AzureConfig {
             other => other,
         }
         .into()
+    }
+
+    /// The watchers, each name with its address: the watcher, then the standby of a
+    /// pair. In the forwarding mode they are the VIP's next hops and the only
+    /// sources of VXLAN a web server accepts.
+    pub fn watchers(&self) -> Vec<(&str, Ipv4Addr)> {
+        let mut w = vec![(self.watcher.name.as_str(), self.watcher.ip)];
+        if self.standby.enabled {
+            w.push((self.standby.name.as_str(), self.standby.ip));
+        }
+        w
     }
 
     /// Every VM with its role, in the order they are built.
@@ -488,21 +540,32 @@ impl Role {
     ];
 }
 
+/// A config that loaded, with the warnings it deserves (as the watcher's own
+/// `hopwatch_config::Loaded`): what renders, but is probably not what was meant.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: AzureConfig,
+    /// Printed by `hopwatch azure render` before it renders.
+    pub warnings: Vec<ConfigError>,
+}
+
 /// Reads, parses and checks a config file.
-pub fn load(path: &Path) -> Result<AzureConfig, Vec<ConfigError>> {
+pub fn load(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
     parse(path, &config::read(path)?)
 }
 
 /// Parses and checks config text; `path` only names it in errors.
-pub fn parse(path: &Path, text: &str) -> Result<AzureConfig, Vec<ConfigError>> {
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, Vec<ConfigError>> {
     let config: AzureConfig = config::deserialize(path, text)?;
+    let to_error = |(key, message)| config::located(path, text, key, message);
     let problems = super::validate::check(&config);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(problems
-            .into_iter()
-            .map(|(key, message)| config::located(path, text, key, message))
-            .collect())
+    if !problems.is_empty() {
+        return Err(problems.into_iter().map(to_error).collect());
     }
+    let warnings = super::validate::warnings(&config)
+        .into_iter()
+        .map(to_error)
+        .collect();
+    Ok(Loaded { config, warnings })
 }

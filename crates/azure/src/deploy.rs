@@ -6,9 +6,13 @@
 //! receive traffic for the VIP, which is not their address), no public IP and no NSG
 //! per VM (the bastion is the way in), and a check that the route server's instances
 //! have the addresses the watcher's config names.
+//!
+//! In the forwarding mode the watchers' NICs get IP forwarding too (they receive
+//! the VIP's traffic), and the script says which NSG rule to add for the VXLAN port:
+//! it creates no NSG, so it does not create that one either (`nsg_advice`).
 
 use super::config::{AzureConfig, Role};
-use super::script::{Az, Script, Step, Val, Var};
+use super::script::{Az, Script, Step, Val, Var, ps_quote, sh_quote};
 
 /// The environment variable that carries the admin password when
 /// `allow_password = true`. The password is never written in a file.
@@ -297,7 +301,13 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
             .var("--location", "REGION")
             .var("--subnet", "SUBNET_ID")
             .var("--private-ip-address", ip_var(name));
-        if role == Role::Web {
+        let forwards = match role {
+            Role::Web => true,
+            // In the forwarding mode the VIP's route points at the watchers.
+            Role::Watcher | Role::Standby => c.forward.enabled,
+            Role::Observer | Role::Load => false,
+        };
+        if forwards {
             // The VIP's packets reach the NIC with the VIP as destination.
             nic = nic.lit("--ip-forwarding", "true");
         }
@@ -339,6 +349,74 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
     s
 }
 
+/// The name the advice gives the web servers' NSG.
+const WEB_NSG: &str = "hopwatch-web-nsg";
+
+/// The forwarding mode's NSG rule, as a comment (the same for both shells but for
+/// the quoting): the web servers decapsulate any VXLAN that reaches the port, and
+/// Azure's default `AllowVnetInBound` lets every VM of the VNET send it. `hopwatch
+/// backend` already drops it from anyone but the watchers (nftables); the NSG is the
+/// second filter `docs/forwarding.md` asks for. The script creates no NSG (the VMs
+/// have none, the bastion is the way in), so it names the rule and the `az` calls
+/// that add it rather than attaching a first NSG to NICs the user may manage.
+fn nsg_advice(c: &AzureConfig, quote: fn(&str) -> String) -> String {
+    let port = c.forward.port;
+    let rg = quote(&c.vm_resource_group);
+    let watchers: Vec<String> = c.watchers().iter().map(|(_, ip)| ip.to_string()).collect();
+    let webs: Vec<String> = c.web.iter().map(|h| h.ip.to_string()).collect();
+    let sources: Vec<String> = watchers.iter().map(|ip| quote(ip)).collect();
+    let mut lines = vec![
+        "Forwarding mode: an NSG rule this script does not create. The web servers".into(),
+        format!("decapsulate any VXLAN that reaches UDP {port}; hopwatch backend drops it unless"),
+        "it comes from a watcher, but Azure's default rule AllowVnetInBound lets every VM".into(),
+        "of the VNET send it (docs/forwarding.md, constraint 6). This script creates no".into(),
+        "NSG, so add one to the web servers' NICs (the default rules still allow the rest):".into(),
+        format!(
+            "  priority 100: allow UDP {port} from the watchers {} to {}",
+            watchers.join(" "),
+            webs.join(" ")
+        ),
+        format!("  priority 110: deny UDP {port} from any other source (after the allow)"),
+        "For instance:".into(),
+        format!(
+            "  az network nsg create --resource-group {rg} --name {WEB_NSG} --location {}",
+            quote(&c.region)
+        ),
+    ];
+    for (name, access, priority, from) in [
+        ("allow-vxlan-from-watchers", "Allow", 100, sources.join(" ")),
+        ("deny-vxlan", "Deny", 110, quote("*")),
+    ] {
+        lines.push(format!(
+            "  az network nsg rule create --resource-group {rg} --nsg-name {WEB_NSG} --name {name} --priority {priority} --direction Inbound --access {access} --protocol Udp --source-address-prefixes {from} --destination-port-ranges {port}"
+        ));
+    }
+    for h in &c.web {
+        lines.push(format!(
+            "  az network nic update --resource-group {rg} --name {} --network-security-group {WEB_NSG}",
+            quote(&nic_name(&h.name))
+        ));
+    }
+    lines.iter().map(|l| format!("# {l}\n")).collect::<String>()
+}
+
+/// Splits a sentence into comment lines of at most about 80 characters.
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > 80 {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
 /// `deploy.sh` / `deploy.ps1`.
 pub fn deploy(c: &AzureConfig, source: &str) -> Script {
     let mut steps = preflight(c);
@@ -346,8 +424,14 @@ pub fn deploy(c: &AzureConfig, source: &str) -> Script {
     steps.extend(route_server(c));
     steps.extend(bastion(c));
     steps.extend(vms(c));
+    if c.forward.enabled {
+        steps.push(Step::Raw {
+            bash: nsg_advice(c, sh_quote),
+            ps: nsg_advice(c, ps_quote),
+        });
+    }
     steps.push(Step::Section("Done".into()));
-    let done = if c.standby.enabled {
+    let mut done = if c.standby.enabled {
         format!(
             "The VMs install hopwatch on first boot (a few minutes). The primary watcher {w} and the standby {s} each log their own moves; the other VMs send their syslog to both (/var/log/remote/ on {w} and {s}).",
             w = c.watcher.name,
@@ -359,23 +443,34 @@ pub fn deploy(c: &AzureConfig, source: &str) -> Script {
             w = c.watcher.name
         )
     };
+    if c.forward.enabled {
+        done.push_str(&format!(
+            " Forwarding mode: add the NSG rule for UDP {} to the web servers, as the comment before this step in the script says.",
+            c.forward.port
+        ));
+    }
     steps.push(Step::Raw {
-        bash: format!("echo {}", super::script::sh_quote(&done)),
-        ps: format!("Write-Host {}", super::script::ps_quote(&done)),
+        bash: format!("echo {}", sh_quote(&done)),
+        ps: format!("Write-Host {}", ps_quote(&done)),
     });
+    let mut header = vec![
+        format!("Rendered by `hopwatch azure render` from {source}: do not edit, render again."),
+        format!(
+            "Builds the seed's environment in {} ({}, {}):",
+            c.region, c.resource_group, c.vm_resource_group
+        ),
+        "the VNET, the route server and its peerings, the route table, the bastion and".into(),
+        "the VMs, each configured by the cloud-init file of its role.".into(),
+    ];
+    if c.forward.enabled {
+        // The next-hop mode's header stays as it was: `render` prints its mode.
+        header.extend(wrap(&super::mode_summary(c)));
+    }
+    header.push(
+        "Needs the Azure CLI, logged in (az login). Safe to stop; rerun from the start.".into(),
+    );
     Script {
-        header: vec![
-            format!(
-                "Rendered by `hopwatch azure render` from {source}: do not edit, render again."
-            ),
-            format!(
-                "Builds the seed's environment in {} ({}, {}):",
-                c.region, c.resource_group, c.vm_resource_group
-            ),
-            "the VNET, the route server and its peerings, the route table, the bastion and".into(),
-            "the VMs, each configured by the cloud-init file of its role.".into(),
-            "Needs the Azure CLI, logged in (az login). Safe to stop; rerun from the start.".into(),
-        ],
+        header,
         ps_param: None,
         vars: vars(c),
         steps,

@@ -27,6 +27,15 @@
 //!   Server peers both instances with it), `[ha] role = "standby"` and its AS
 //!   prepended; the watcher's config gets `[ha] role = "primary"`. Why a VM and not
 //!   watch2 beside the observer: see `config::StandbyCfg`.
+//! - **The forwarding mode** (`[forward] enabled = true`, off by default): each
+//!   watcher's config gets `[forward] address` (its own address: the VIP's next hop
+//!   and the VXLAN source), its VM `nftables`, `net.ipv4.ip_forward` and a drop-in
+//!   giving `hopwatch-run.service` CAP_NET_ADMIN and netlink; each web server runs
+//!   `hopwatch-backend.service` (VXLAN from the watchers only); the watchers' NICs
+//!   get IP forwarding; `deploy.sh` names the NSG rule for the VXLAN port (it
+//!   creates no NSG). Off, every file is what it was. Why, and the one warning
+//!   (no standby): see `config::ForwardCfg`. [`mode_summary`] says what each mode
+//!   costs; `render` prints it.
 //! - **Secrets**: SSH keys only. A password in the config is refused; with
 //!   `allow_password = true` the scripts read it from `HOPWATCH_ADMIN_PASSWORD` when they
 //!   run, so it is never written in any file.
@@ -103,6 +112,16 @@ Writes into DIR:
   hopwatch/standby.toml      with [standby] enabled = true: the standby's config; the
                              watcher's then says [ha] role = \"primary\"
 
+Two modes. Next-hop (the default): the VIP's route points at the web server the
+watcher chooses, so a backend failover waits for Azure's programming (1 to 5.6 s).
+Forwarding ([forward] enabled = true, docs/forwarding.md): the route points at the
+watcher, which forwards over VXLAN (UDP 4789, [forward] port) to the web server it
+chooses, so a backend failover takes the watcher's milliseconds, but a watcher host
+failure costs the BGP hold time plus Azure's programming. It adds [forward] to each
+watcher's config, hopwatch-backend.service and nftables on the web servers, IP
+forwarding on the watchers' NICs, and in deploy.sh the NSG rule to add for the VXLAN
+port. Use it with [standby]: a single watcher warns (every packet crosses it).
+
 A watcher pair ([standby] enabled = true): a second watcher VM (watch3) in another
 availability zone, peered with both route server instances, announcing the VIP with
 its AS prepended (default twice), so Azure Route Server uses its route only while
@@ -145,6 +164,26 @@ pub const WATCHER_FILE: &str = "hopwatch/watcher.toml";
 /// Where the standby's config is written, as its VM gets it (as
 /// `/etc/hopwatch/watcher.toml`: the packaged unit reads that path).
 pub const STANDBY_FILE: &str = "hopwatch/standby.toml";
+
+/// The mode a config renders and what a failover costs in it, in one sentence:
+/// `render` prints it, and the forwarding mode's `deploy.sh` starts with it.
+pub fn mode_summary(c: &AzureConfig) -> String {
+    if !c.forward.enabled {
+        return "Next-hop mode: the VIP's route points at the web server the watcher chooses, so a backend failover waits for Azure to program the new next hop (1 to 5.6 s).".into();
+    }
+    let watcher_failure = if c.standby.enabled {
+        format!(
+            "a watcher host failure costs the BGP hold time ({} s) plus Azure's programming (1 to 5.6 s) before the standby carries it",
+            roles::HOLD_TIME
+        )
+    } else {
+        "a watcher host failure stops the VIP's traffic until that VM is back (no [standby])".into()
+    };
+    format!(
+        "Forwarding mode: the VIP's route points at the watcher, which forwards over VXLAN (UDP {}) to the web server it chooses, so a backend failover takes the watcher's milliseconds, but {watcher_failure}.",
+        c.forward.port
+    )
+}
 
 /// Renders every file of a config; `source` names the config in the files' headers.
 pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
@@ -199,7 +238,7 @@ pub fn render(c: &AzureConfig, source: &str) -> anyhow::Result<Vec<Rendered>> {
 }
 
 fn render_to(args: &RenderArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let c = config::load(&args.config).map_err(|errors| {
+    let loaded = config::load(&args.config).map_err(|errors| {
         anyhow!(
             "{}",
             errors
@@ -209,6 +248,10 @@ fn render_to(args: &RenderArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow
                 .join("\n")
         )
     })?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let c = loaded.config;
     let source = args
         .config
         .file_name()
@@ -229,12 +272,13 @@ fn render_to(args: &RenderArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow
         print(&format!("{}\n", path.display()))?;
     }
     eprintln!(
-        "rendered {} files for {} VMs in {} ({}); next: az login, then bash {}",
+        "rendered {} files for {} VMs in {} ({}); next: az login, then bash {}\n{}",
         files.len(),
         c.vms().len(),
         c.region,
         c.resource_group,
-        args.out.join("deploy.sh").display()
+        args.out.join("deploy.sh").display(),
+        mode_summary(&c)
     );
     Ok(())
 }

@@ -5,6 +5,11 @@
 //!
 //! The units themselves ship in the .deb (`packaging/*.service`); the role only writes
 //! their configuration and enables them, so a package upgrade updates every unit.
+//!
+//! The forwarding mode (`[forward] enabled = true`) adds to three roles: each
+//! watcher's config gets `[forward]` with its own address, its VM a drop-in that
+//! lets `hopwatch run` set up the tunnels and `net.ipv4.ip_forward`; each web server
+//! runs `hopwatch-backend.service`, the tunnels' end. Off, nothing of it is written.
 
 use std::fmt::Write;
 
@@ -28,15 +33,54 @@ pub const WATCHER_CONFIG: &str = "/etc/hopwatch/watcher.toml";
 /// The port of the watcher's syslog server.
 const SYSLOG_PORT: u16 = 514;
 
+/// The BGP hold time the watchers propose: in the forwarding mode, about what a
+/// watcher VM's freeze costs before Azure moves the VIP to the standby.
+pub const HOLD_TIME: u16 = 9;
+
+/// The forwarding mode's unit on a web server (shipped in `packaging/`).
+pub const BACKEND_UNIT: &str = "hopwatch-backend.service";
+
+/// The drop-in that gives the packaged `hopwatch-run.service` what the forwarding
+/// mode needs.
+pub const RUN_FORWARD_DROP_IN: &str = "/etc/systemd/system/hopwatch-run.service.d/50-forward.conf";
+
+/// `net.ipv4.ip_forward` for the watchers, at every boot.
+pub const FORWARD_SYSCTL: &str = "/etc/sysctl.d/60-hopwatch-forward.conf";
+
 /// The systemd units a role starts at boot (all shipped in `packaging/`).
-pub fn units(role: Role) -> &'static [&'static str] {
+pub fn units(c: &AzureConfig, role: Role) -> Vec<&'static str> {
     match role {
-        Role::Web => &["hopwatch-vip.service", "hopwatch-web.service"],
-        Role::Watcher | Role::Standby => &["hopwatch-run.service"],
-        Role::Observer => &["hopwatch-observe.service"],
+        // The backend after the VIP's unit: it then finds the VIP on lo and leaves
+        // it there when it stops, so a restart of it never takes the VIP away.
+        Role::Web if c.forward.enabled => {
+            vec!["hopwatch-vip.service", "hopwatch-web.service", BACKEND_UNIT]
+        }
+        Role::Web => vec!["hopwatch-vip.service", "hopwatch-web.service"],
+        Role::Watcher | Role::Standby => vec!["hopwatch-run.service"],
+        Role::Observer => vec!["hopwatch-observe.service"],
         // Load is started by hand, when the experiment is ready.
-        Role::Load => &[],
+        Role::Load => vec![],
     }
+}
+
+/// What the forwarding mode adds to a watcher's config: its own address as the
+/// VIP's next hop and the tunnels' source (each watcher of a pair its own: Azure
+/// sends the VIP's traffic to whichever watcher's route it uses).
+fn forward_table(c: &AzureConfig, ip: std::net::Ipv4Addr) -> String {
+    let mut s = format!(
+        concat!(
+            "# The forwarding mode: the VIP's next hop is this watcher, which forwards the\n",
+            "# VIP's traffic over VXLAN (UDP {port}) to the web server it chooses (each runs\n",
+            "# hopwatch backend). A backend failover is a route change here, not in Azure.\n",
+            "[forward]\naddress = \"{ip}\"\n",
+        ),
+        port = c.forward.port,
+        ip = ip
+    );
+    if c.forward.port != super::config::DEFAULT_VXLAN_PORT {
+        let _ = writeln!(s, "port = {}", c.forward.port);
+    }
+    s
 }
 
 /// A watcher's config (`role` is [`Role::Watcher`] or [`Role::Standby`]): both route
@@ -65,7 +109,7 @@ pub fn watcher_toml(c: &AzureConfig, role: Role, source: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "[bgp]\nlocal_as = {}\nrouter_id = \"{ip}\"\nhold_time = 9\ngraceful_restart = {}",
+        "[bgp]\nlocal_as = {}\nrouter_id = \"{ip}\"\nhold_time = {HOLD_TIME}\ngraceful_restart = {}",
         w.asn, w.graceful_restart
     );
     if pair {
@@ -104,6 +148,9 @@ pub fn watcher_toml(c: &AzureConfig, role: Role, source: &str) -> String {
     );
     if pair {
         let _ = writeln!(s, "{}", ha_table(c, role));
+    }
+    if c.forward.enabled {
+        let _ = writeln!(s, "{}", forward_table(c, ip));
     }
     let _ = writeln!(s, "[api]\nlisten = \"127.0.0.1:9179\"\n");
     let _ = write!(
@@ -216,6 +263,9 @@ pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
                     c.vip.prefix
                 ),
             });
+            if c.forward.enabled {
+                f.push(backend_env(c));
+            }
             f.push(rsyslog_forward(c));
         }
         Role::Watcher | Role::Standby => {
@@ -224,6 +274,9 @@ pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
                 mode: "0644",
                 content: watcher_toml(c, role, source),
             });
+            if c.forward.enabled {
+                f.extend(watcher_forward_files());
+            }
             // Each watcher of a pair is a syslog server: its own decisions land on
             // its own VM, and every other VM forwards to both.
             f.push(rsyslog_server());
@@ -270,6 +323,67 @@ pub fn files(c: &AzureConfig, role: Role, source: &str) -> Vec<File> {
     f
 }
 
+/// `hopwatch backend`'s arguments on a web server: the VIP, and every watcher as
+/// the only sources of VXLAN it takes (anyone else who can reach the port could
+/// inject packets with any source address).
+pub fn backend_args(c: &AzureConfig) -> String {
+    let mut args = format!("--vip {}", c.vip.prefix);
+    for (_, ip) in c.watchers() {
+        let _ = write!(args, " --watcher {ip}");
+    }
+    if c.forward.port != super::config::DEFAULT_VXLAN_PORT {
+        let _ = write!(args, " --port {}", c.forward.port);
+    }
+    args
+}
+
+fn backend_env(c: &AzureConfig) -> File {
+    File {
+        path: "/etc/default/hopwatch-backend",
+        mode: "0644",
+        content: env_file(
+            "hopwatch backend: the forwarding mode's end of the tunnels, VXLAN from the watchers only, the VIP on lo (see hopwatch backend --help).",
+            "HOPWATCH_BACKEND_ARGS",
+            &backend_args(c),
+        ),
+    }
+}
+
+/// A watcher's files for the forwarding mode. The packaged `hopwatch-run.service`
+/// grants no capability and no netlink socket, which the next-hop mode never
+/// needs; the drop-in adds both rather than the package granting them to every
+/// watcher. `ip_forward` is set by sysctl (at boot, and by the setup script) so the
+/// unit's kernel tunables stay read-only: the forwarder writes it only when it is
+/// not already on.
+fn watcher_forward_files() -> [File; 2] {
+    [
+        File {
+            path: RUN_FORWARD_DROP_IN,
+            mode: "0644",
+            content: format!(
+                concat!(
+                    "# Rendered by `hopwatch azure render`: the forwarding mode ([forward] in\n",
+                    "# {config}). hopwatch run sets up a VXLAN device per web\n",
+                    "# server with its routes and rules (netlink) and an nftables table (nft,\n",
+                    "# which inherits the capability). Each list is reset, then given whole.\n",
+                    "[Service]\n",
+                    "CapabilityBoundingSet=\n",
+                    "CapabilityBoundingSet=CAP_NET_ADMIN\n",
+                    "AmbientCapabilities=CAP_NET_ADMIN\n",
+                    "RestrictAddressFamilies=\n",
+                    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK\n",
+                ),
+                config = WATCHER_CONFIG
+            ),
+        },
+        File {
+            path: FORWARD_SYSCTL,
+            mode: "0644",
+            content: "# Rendered by `hopwatch azure render`: the forwarding mode. The watcher\n# forwards the VIP's traffic in its kernel.\nnet.ipv4.ip_forward = 1\n".into(),
+        },
+    ]
+}
+
 /// Where the setup script lives on the VM.
 pub const SETUP: &str = "/usr/local/sbin/hopwatch-setup";
 
@@ -299,7 +413,11 @@ pub fn setup_script(c: &AzureConfig, role: Role) -> String {
         url = sh_quote(&c.hopwatch.deb_url),
         sha = sh_quote(&c.hopwatch.deb_sha256.to_ascii_lowercase()),
     );
-    let units = units(role);
+    if c.forward.enabled && matches!(role, Role::Watcher | Role::Standby) {
+        // Now, not at the next boot; and the drop-in read before the unit starts.
+        s.push_str("sysctl -w net.ipv4.ip_forward=1\nsystemctl daemon-reload\n");
+    }
+    let units = units(c, role);
     if units.is_empty() {
         s.push_str(
             "echo \"hopwatch-setup: ready; start the load with: systemctl start hopwatch-load\"\n",

@@ -1,5 +1,8 @@
 //! Unit tests of the deployer: the example is the seed's table, each mistake gets one
-//! message with file, line and key, and the rendered files say what they must.
+//! message with file, line and key, and the rendered files say what they must. The
+//! forwarding mode's are in `tests/forward.rs`.
+
+mod forward;
 
 use std::path::Path;
 
@@ -37,8 +40,16 @@ fn pair() -> String {
     )
 }
 
+/// The example with the forwarding mode on (and the watcher alone).
+fn forward() -> String {
+    replace(
+        "enabled = false\nport = 4789",
+        "enabled = true\nport = 4789",
+    )
+}
+
 fn files(text: &str) -> Vec<Rendered> {
-    let c = config::parse(Path::new("azure.toml"), text).unwrap();
+    let c = config::parse(Path::new("azure.toml"), text).unwrap().config;
     render(&c, "azure.toml").unwrap()
 }
 
@@ -48,8 +59,12 @@ fn file<'a>(files: &'a [Rendered], path: &str) -> &'a str {
 
 #[test]
 fn the_example_spells_out_the_defaults_which_are_the_seeds_table() {
-    let example = config::parse(Path::new("azure.toml"), EXAMPLE).unwrap();
-    let minimal = config::parse(Path::new("azure.toml"), MINIMAL).unwrap();
+    let example = config::parse(Path::new("azure.toml"), EXAMPLE)
+        .unwrap()
+        .config;
+    let minimal = config::parse(Path::new("azure.toml"), MINIMAL)
+        .unwrap()
+        .config;
     for c in [&example, &minimal] {
         assert_eq!(c.region, "uksouth");
         assert_eq!(c.resource_group, "next-hop-ip-rg");
@@ -224,10 +239,15 @@ fn every_unit_a_role_enables_ships_in_the_package() {
         include_str!("../../../packaging/hopwatch-vip.service"),
         include_str!("../../../packaging/hopwatch-observe.service"),
         include_str!("../../../packaging/hopwatch-load.service"),
+        include_str!("../../../packaging/hopwatch-backend.service"),
     ];
     let cargo = include_str!("../../hopwatch/Cargo.toml");
+    // The forwarding mode enables every unit the next-hop mode does, and more.
+    let forwarding = config::parse(Path::new("azure.toml"), &forward())
+        .unwrap()
+        .config;
     for role in Role::ALL {
-        for unit in roles::units(role) {
+        for unit in roles::units(&forwarding, role) {
             let stem = unit.trim_end_matches(".service");
             assert!(
                 cargo.contains(&format!("unit-name = \"{stem}\"")),

@@ -1,7 +1,9 @@
 //! Checks of the deployer's config as a whole: addressing (subnets inside the VNET,
 //! VMs inside their subnet, the VIP outside the VNET), Azure's naming and AS rules,
-//! the SSH-key-only login, and the release. Each finding is `(key path, message)`;
-//! `config::parse` adds the file and the line.
+//! the SSH-key-only login, the release, the watcher pair and the forwarding mode.
+//! Each finding is `(key path, message)`; `config::parse` adds the file and the
+//! line. [`check`] finds what cannot work (nothing is rendered), [`warnings`] what
+//! works but is probably not what was meant (printed, then rendered).
 //!
 //! Every string that reaches a rendered script is checked here against a small
 //! alphabet, so the renderers can quote without surprises.
@@ -105,6 +107,7 @@ pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
     release(c, &mut err);
     speakers(c, &mut err);
     standby(c, &mut err);
+    forward(c, &mut err);
 
     // The watcher's own bounds (`config::bounds`): what this renders, `hopwatch
     // check` accepts.
@@ -470,4 +473,47 @@ fn standby(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
             ),
         );
     }
+}
+
+/// The forwarding mode's port. The ports below 1024 are refused rather than checked
+/// one by one: the VMs' own services hold some of them (53 DNS, 68 DHCP, 123 NTP,
+/// and 514, the watchers' syslog server), and a VXLAN device cannot share its port.
+fn forward(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
+    let f = &c.forward;
+    if !f.enabled {
+        return;
+    }
+    if f.port == 0 {
+        err(
+            "forward.port",
+            "0 is not a UDP port: use 4789 (VXLAN's, the default)".into(),
+        );
+    } else if f.port < 1024 {
+        err(
+            "forward.port",
+            format!(
+                "{}: a port below 1024 may be held by a service of the VMs (53 DNS, 68 DHCP, 123 NTP, 514 the watchers' syslog), and the VXLAN devices need theirs alone: use 4789 (VXLAN's, the default) or one above 1023",
+                f.port
+            ),
+        );
+    }
+}
+
+/// What renders but is probably not what was meant.
+pub fn warnings(c: &AzureConfig) -> Vec<(String, String)> {
+    let mut w = Vec::new();
+    // Not an error: a single watcher is how one tries the mode out. A lone watcher's
+    // failure loses the VIP in either mode (its route goes with its BGP session),
+    // but in this one every packet also crosses it: from the first instant of a
+    // failure, and through any overload of its NIC or CPU.
+    if c.forward.enabled && !c.standby.enabled {
+        w.push((
+            "forward.enabled".to_string(),
+            format!(
+                "without [standby] the watcher {} is a single point of failure in the data path: every packet to the VIP crosses it, and while its VM is down the VIP answers nothing. Set [standby] enabled = true: a second watcher in another zone takes the traffic after the hold time and Azure's programming",
+                c.watcher.name
+            ),
+        ));
+    }
+    w
 }

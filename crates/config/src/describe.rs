@@ -56,6 +56,7 @@ pub fn describe(c: &Config) -> String {
         }
     }
     ha(&mut s, c);
+    forward(&mut s, c);
     let rate = bounds::probes_per_second(c);
     let _ = writeln!(
         s,
@@ -75,6 +76,46 @@ pub fn describe(c: &Config) -> String {
         if c.azure { "; Azure rules on" } else { "" },
     );
     s
+}
+
+/// The forwarding mode: what the route servers are told, what the kernel gets, and
+/// what each backend must run.
+fn forward(s: &mut String, c: &Config) {
+    use std::fmt::Write;
+    let Some(f) = &c.forward else { return };
+    let mut backends: Vec<std::net::IpAddr> = Vec::new();
+    for vip in &c.vips {
+        for be in &vip.backends {
+            if !backends.contains(&be.next_hop) {
+                backends.push(be.next_hop);
+            }
+        }
+    }
+    let n = u32::try_from(backends.len()).unwrap_or(u32::MAX).max(1) - 1;
+    let _ = writeln!(
+        s,
+        "  forwarding: the VIPs' next hop is this watcher ({}); it forwards each VIP's \
+         traffic over VXLAN (UDP {}, VNIs {}-{}, devices hwfw0-hwfw{n}, tables {}-{}) to \
+         the backend it chooses, so a backend failover never changes the route",
+        f.address,
+        f.port,
+        f.vni,
+        f.vni.saturating_add(n),
+        f.table,
+        f.table.saturating_add(n),
+    );
+    let vips: Vec<String> = c
+        .vips
+        .iter()
+        .map(|v| format!("--vip {}", v.prefix))
+        .collect();
+    let _ = writeln!(
+        s,
+        "  forwarding: each backend runs `hopwatch backend {} --watcher {}` (and \
+         --watcher for the other watcher of a pair)",
+        vips.join(" "),
+        f.address,
+    );
 }
 
 /// The pair: the role, the AS path, and how soon the standby takes over. The figures

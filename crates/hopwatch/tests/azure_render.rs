@@ -4,7 +4,7 @@
 //! command groups, verbs and required arguments, recorded in `azure/az_cli.rs`), creates every
 //! resource after what it depends on, peers every BGP speaker with the route server,
 //! and no password lands in any file. The rendered watcher config passes
-//! `hopwatch check`.
+//! `hopwatch check`. The forwarding mode's files pass the same checks.
 //!
 //! Nothing here touches the network: the fake `az` is first on a PATH the test sets,
 //! and it only logs and prints canned answers. The real `az` is never run.
@@ -32,6 +32,14 @@ fn pair() -> String {
     let from = "enabled = false\nname = \"watch3\"";
     assert!(EXAMPLE.contains(from));
     EXAMPLE.replacen(from, "enabled = true\nname = \"watch3\"", 1)
+}
+
+/// The example with the forwarding mode on; with `pair`, with the standby too.
+fn forwarding(pair_too: bool) -> String {
+    let from = "enabled = false\nport = 4789";
+    let text = if pair_too { pair() } else { EXAMPLE.into() };
+    assert!(text.contains(from));
+    text.replacen(from, "enabled = true\nport = 4789", 1)
 }
 
 #[test]
@@ -439,6 +447,8 @@ fn the_help_teaches_what_render_writes() {
         "examples/azure.toml",
         "hopwatch/standby.toml",
         "[standby] enabled = true",
+        "[forward] enabled = true",
+        "hopwatch-backend.service",
     ] {
         assert!(help.contains(want), "--help lacks {want}:\n{help}");
     }
@@ -628,4 +638,118 @@ fn deploy_of_the_pair_builds_the_standby_in_another_zone_and_peers_it_with_both_
             "{standby}"
         );
     }
+}
+
+#[test]
+fn the_forwarding_mode_renders_files_that_pass_their_checks_and_forwarding_watcher_nics() {
+    // A watcher alone: rendered, with a warning that names the key, and the mode.
+    let tmp = Temp::new("forward-alone");
+    let file = tmp.0.join("azure.toml");
+    std::fs::write(&file, forwarding(false)).unwrap();
+    let out = tmp.0.join("out");
+    let o = hopwatch(&[
+        "azure",
+        "render",
+        "-c",
+        file.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning: ") && stderr.contains(": forward.enabled: without [standby]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\nForwarding mode: "), "{stderr}");
+
+    let tmp = Temp::new("forward");
+    let out = render(&tmp, &forwarding(true));
+    let files = rendered(&out);
+    assert!(
+        Path::new(SHELLCHECK).exists() && Path::new(CLOUD_INIT).exists(),
+        "{SHELLCHECK} or {CLOUD_INIT} is missing: apt-get install shellcheck cloud-init"
+    );
+    let mut scripts = vec![out.join("deploy.sh")];
+    for role in ["web", "watcher", "standby"] {
+        let ci = out.join(format!("cloud-init/{role}.yaml"));
+        let o = Command::new(CLOUD_INIT)
+            .args(["schema", "--config-file"])
+            .arg(&ci)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
+        let setup = written_file(
+            &files[&format!("cloud-init/{role}.yaml")],
+            "/usr/local/sbin/hopwatch-setup",
+        );
+        let file = tmp.0.join(format!("{role}.setup.sh"));
+        std::fs::write(&file, setup).unwrap();
+        scripts.push(file);
+    }
+    for s in &scripts {
+        let o = Command::new(SHELLCHECK)
+            .args(["--severity=style", "--external-sources"])
+            .arg(s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+    }
+    // Each watcher forwards from its own address, and `hopwatch check` agrees.
+    for (path, ip) in [
+        ("hopwatch/watcher.toml", "10.10.0.7"),
+        ("hopwatch/standby.toml", "10.10.0.9"),
+    ] {
+        assert!(
+            files[path].contains(&format!("[forward]\naddress = \"{ip}\"\n")),
+            "{path}"
+        );
+        let o = hopwatch(&["check", "-c", out.join(path).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("warning"),
+            "{}",
+            text(&o)
+        );
+    }
+    let backend = written_file(
+        &files["cloud-init/web.yaml"],
+        "/etc/default/hopwatch-backend",
+    );
+    assert!(
+        backend.ends_with(
+            "HOPWATCH_BACKEND_ARGS=\"--vip 100.64.0.1/32 --watcher 10.10.0.7 --watcher 10.10.0.9\"\n"
+        ),
+        "{backend}"
+    );
+    // deploy.sh: only calls the real CLI accepts (the NSG advice is a comment: the
+    // fake refuses `az network nsg`), IP forwarding on the web servers' and the
+    // watchers' NICs only.
+    let (o, log) = run_with_fake_az(&tmp, &out.join("deploy.sh"), &[], &[], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("add the NSG rule for UDP 4789"),
+        "{}",
+        text(&o)
+    );
+    let mut azure = Azure::default();
+    for c in log.iter().map(|a| Call::parse(a)) {
+        azure.apply(&c);
+    }
+    let forwarding: BTreeMap<&str, bool> = azure
+        .nics
+        .iter()
+        .map(|((_, nic), fwd)| (nic.as_str(), *fwd))
+        .collect();
+    assert_eq!(
+        forwarding,
+        BTreeMap::from([
+            ("lt1-nic", false),
+            ("watch1-nic", true),
+            ("watch2-nic", false),
+            ("watch3-nic", true),
+            ("ws1-nic", true),
+            ("ws2-nic", true),
+        ])
+    );
 }

@@ -32,6 +32,7 @@
 //!   kind), the steady state, the waits every scenario uses.
 //! - `scenarios`: each scenario one value (name, place, injection, expectation,
 //!   help), one file per family: `backend`, `network`, `restart`.
+//! - `throughput`: the forwarding mode's bulk upload through the watcher and direct.
 //! - `trial`: one trial under load; `analysis`: the join of its requests and logs.
 //! - `report`: the table, `results.json`, `requests.csv`, `report.html` (`html`,
 //!   `timeline`).
@@ -51,6 +52,7 @@ mod procs;
 mod report;
 mod scenarios;
 pub mod seed;
+mod throughput;
 pub mod topology;
 mod trial;
 
@@ -155,6 +157,9 @@ pub async fn run(
         ))?;
         if let Some(c) = &results.client {
             line(format!("client address at the backend: {c}"))?;
+        }
+        if let Some(t) = &results.throughput {
+            line(t.text())?;
         }
         if let Some(c) = &chaos {
             print("\n")?;
@@ -263,6 +268,20 @@ async fn run_mode(
             }),
             (Some(_), Err(e)) => Some(format!("unknown ({e:#})")),
         };
+        let throughput = if layout.forward {
+            match throughput::measure(&lab).await {
+                Ok(t) => {
+                    line(t.text())?;
+                    Some(t)
+                }
+                Err(e) => {
+                    line(format!("throughput not measured: {e:#}"))?;
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let mut trials = Vec::new();
         for sc in order {
             // A failure here shows as the next trial's failure to reach the
@@ -301,7 +320,7 @@ async fn run_mode(
             }
             None => None,
         };
-        anyhow::Ok((trials, chaos, client))
+        anyhow::Ok((trials, chaos, client, throughput))
     };
     let outcome = tokio::select! {
         r = body => r,
@@ -319,7 +338,7 @@ async fn run_mode(
             left.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>()
         );
     }
-    let (trials, chaos, client) =
+    let (trials, chaos, client, throughput) =
         outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
     let mut results = report::results(
         order,
@@ -339,5 +358,6 @@ async fn run_mode(
     );
     results.mode = topology::mode_name(forward).into();
     results.client = client;
+    results.throughput = throughput;
     Ok((results, chaos))
 }

@@ -114,6 +114,8 @@ pub struct Results {
     /// The client address a backend saw through the VIP, and whether it was the
     /// client's own (namespace lab).
     pub client: Option<String>,
+    /// The forwarding mode's bulk upload, through the watcher and direct.
+    pub throughput: Option<crate::throughput::Throughput>,
 }
 
 /// What the run was, for the report.
@@ -185,6 +187,7 @@ pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Result
         timed_targets: info.timed,
         mode: "next-hop".into(),
         client: None,
+        throughput: None,
     }
 }
 
