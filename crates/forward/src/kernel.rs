@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::packet_route::route::RouteProtocol;
+use rtnetlink::packet_route::rule::{RuleAttribute, RuleMessage};
 use rtnetlink::{Handle, IpVersion, LinkUnspec, LinkVxlan, RouteMessageBuilder};
 use tokio::task::JoinHandle;
 
@@ -41,13 +42,21 @@ impl Netlink {
 
     /// Every link whose name starts with `prefix`, as (name, index).
     pub(crate) async fn links(&self, prefix: &str) -> Result<Vec<(String, u32)>, Error> {
+        Ok(self
+            .link_messages(prefix)
+            .await?
+            .into_iter()
+            .filter_map(|l| Some((link_name(&l)?, l.header.index)))
+            .collect())
+    }
+
+    /// Every link whose name starts with `prefix`, whole.
+    async fn link_messages(&self, prefix: &str) -> Result<Vec<LinkMessage>, Error> {
         let mut links = self.handle.link().get().execute();
         let mut out = Vec::new();
         while let Some(l) = links.try_next().await.map_err(nle("list links"))? {
-            if let Some(name) = link_name(&l)
-                && name.starts_with(prefix)
-            {
-                out.push((name, l.header.index));
+            if link_name(&l).is_some_and(|n| n.starts_with(prefix)) {
+                out.push(l);
             }
         }
         Ok(out)
@@ -72,6 +81,27 @@ impl Drop for Netlink {
     fn drop(&mut self) {
         self.connection.abort();
     }
+}
+
+/// Whether `l` is a VXLAN device with this VNI, remote, local address and port.
+fn vxlan_is(l: &LinkMessage, vni: u32, remote: Ipv4Addr, local: Ipv4Addr, port: u16) -> bool {
+    let infos = l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => Some(infos),
+        _ => None,
+    });
+    let Some(data) = infos.and_then(|infos| {
+        infos.iter().find_map(|i| match i {
+            LinkInfo::Data(InfoData::Vxlan(d)) => Some(d),
+            _ => None,
+        })
+    }) else {
+        return false;
+    };
+    let has = |want: &InfoVxlan| data.contains(want);
+    has(&InfoVxlan::Id(vni))
+        && has(&InfoVxlan::Group(remote))
+        && has(&InfoVxlan::Local(local))
+        && has(&InfoVxlan::Port(port))
 }
 
 fn link_name(l: &LinkMessage) -> Option<String> {
@@ -111,20 +141,38 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// Sets up `layout`: enables IPv4 forwarding, (re)creates the tunnels (devices of
-    /// ours that the layout no longer names are deleted), their neighbours, the
-    /// `fwmark` rules and the nftables rules. Routes come with [`Forwarder::apply`];
-    /// routes of a previous run stay until then, so traffic keeps flowing through a
-    /// restart except for the moment each device is recreated.
+    /// Sets up `layout`: enables IPv4 forwarding, the tunnels, their neighbours, the
+    /// `fwmark` rules and the nftables rules. Idempotent, and without a gap: a device
+    /// or a rule a previous run left that is already right is kept (with the routes
+    /// through it), one that differs is replaced, one the layout no longer names is
+    /// deleted; the nftables rules are swapped in one transaction and the flow sets
+    /// kept. So a restarted watcher takes over its predecessor's forwarding while
+    /// traffic flows through it. Routes come with [`Forwarder::apply`].
     pub async fn start(layout: Layout) -> Result<Forwarder, Error> {
         crate::sysctl("net/ipv4/ip_forward", "1")?;
         let nl = Netlink::open()?;
-        for (_, index) in nl.links(DEVICE_PREFIX).await? {
-            nl.delete_link(index).await?;
-        }
         let s = &layout.settings;
+        let mut kept: BTreeMap<String, u32> = BTreeMap::new();
+        for l in nl.link_messages(DEVICE_PREFIX).await? {
+            let name = link_name(&l).unwrap_or_default();
+            let right = layout
+                .tunnels
+                .iter()
+                .find(|t| t.device() == name)
+                .is_some_and(|t| vxlan_is(&l, layout.vni(t), t.backend, s.address, s.port));
+            if right {
+                kept.insert(name, l.header.index);
+            } else {
+                nl.delete_link(l.header.index).await?;
+            }
+        }
         let mut ifindex = BTreeMap::new();
         for t in &layout.tunnels {
+            if let Some(&index) = kept.get(&t.device()) {
+                nl.set_up(index).await?;
+                ifindex.insert(t.index, index);
+                continue;
+            }
             let msg = LinkVxlan::new(&t.device(), layout.vni(t))
                 .local(s.address)
                 .remote(t.backend)
@@ -162,8 +210,24 @@ impl Forwarder {
             ifindex,
             routes: Routes::new(),
         };
-        f.delete_rules().await?;
+        let present = f.rules().await?;
+        let wanted: Vec<(u32, u32)> = f
+            .layout
+            .tunnels
+            .iter()
+            .map(|t| (f.layout.mark(t), f.layout.table(t)))
+            .collect();
+        for (key, rule) in present {
+            if !wanted.contains(&key) {
+                absent_ok(f.nl.handle.rule().del(rule).execute().await)
+                    .map_err(nle("delete rule"))?;
+            }
+        }
+        let present: Vec<(u32, u32)> = f.rules().await?.into_iter().map(|(k, _)| k).collect();
         for t in &f.layout.tunnels {
+            if present.contains(&(f.layout.mark(t), f.layout.table(t))) {
+                continue;
+            }
             f.nl.handle
                 .rule()
                 .add()
@@ -251,20 +315,30 @@ impl Forwarder {
             .map_err(|e| Error::Netlink(format!("delete route {}: {e}", key.prefix)))
     }
 
-    /// Deletes our `fwmark` rules (those at our priority).
-    async fn delete_rules(&self) -> Result<(), Error> {
+    /// Our `fwmark` rules (those at our priority), by (mark, table).
+    async fn rules(&self) -> Result<Vec<((u32, u32), RuleMessage)>, Error> {
         let mut rules = self.nl.handle.rule().get(IpVersion::V4).execute();
         let mut ours = Vec::new();
         while let Some(r) = rules.try_next().await.map_err(nle("list rules"))? {
-            let priority = r.attributes.iter().find_map(|a| match a {
-                rtnetlink::packet_route::rule::RuleAttribute::Priority(p) => Some(*p),
-                _ => None,
-            });
+            let (mut priority, mut mark, mut table) = (None, 0, u32::from(r.header.table));
+            for a in &r.attributes {
+                match a {
+                    RuleAttribute::Priority(p) => priority = Some(*p),
+                    RuleAttribute::FwMark(m) => mark = *m,
+                    RuleAttribute::Table(t) => table = *t,
+                    _ => {}
+                }
+            }
             if priority == Some(self.layout.settings.table) {
-                ours.push(r);
+                ours.push(((mark, table), r));
             }
         }
-        for r in ours {
+        Ok(ours)
+    }
+
+    /// Deletes our `fwmark` rules.
+    async fn delete_rules(&self) -> Result<(), Error> {
+        for (_, r) in self.rules().await? {
             absent_ok(self.nl.handle.rule().del(r).execute().await).map_err(nle("delete rule"))?;
         }
         Ok(())

@@ -12,7 +12,12 @@
 //!   watcher): its 5-tuple is added to `flows_b`.
 //! - `steer` (prerouting, before routing): a packet to a VIP whose 5-tuple is in
 //!   `flows_b` refreshes its timeout and gets `b`'s mark, which a `fwmark` rule turns
-//!   into a lookup in `b`'s table ([`crate::plan`]).
+//!   into a lookup in `b`'s table ([`crate::plan`]). A TCP SYN (without ACK) first
+//!   removes its 5-tuple from every set: it opens a new connection, which goes where
+//!   new flows go, even when a client reuses the ports of an older connection whose
+//!   pin has not expired (clients behind NAT do, and Linux picks connect ports
+//!   pseudo-randomly; without this, a drained backend would keep receiving such
+//!   connections).
 //!
 //! The tunnel costs 50 bytes of each client packet. The segments that cross it are
 //! sized by the MSS the *backend* advertises in its SYN-ACK, which goes straight to
@@ -65,14 +70,25 @@ pub fn watcher_script(layout: &Layout) -> String {
         let _ = writeln!(o, "add element {t} vips {{ {} }}", vips.join(", "));
     }
     let ours = u32::from(s.mark) << 16;
+    // Every set before any rule that names one.
     for tunnel in &layout.tunnels {
-        let set = format!("flows{}", tunnel.index);
         let _ = writeln!(
             o,
-            "add set {t} {set} {{ type {KEY_TYPE}; flags dynamic,timeout; timeout {}s; size {}; }}",
+            "add set {t} flows{} {{ type {KEY_TYPE}; flags dynamic,timeout; timeout {}s; size {}; }}",
+            tunnel.index,
             s.flow_timeout.as_secs().max(1),
             s.max_flows,
         );
+    }
+    for tunnel in &layout.tunnels {
+        let _ = writeln!(
+            o,
+            "add rule {t} steer ip daddr @vips tcp flags & (syn | ack) == syn delete @flows{} {{ {KEY} }}",
+            tunnel.index
+        );
+    }
+    for tunnel in &layout.tunnels {
+        let set = format!("flows{}", tunnel.index);
         let _ = writeln!(
             o,
             "add rule {t} steer ip daddr @vips {KEY} @{set} update @{set} {{ {KEY} }} meta mark set {:#x} accept",
@@ -187,6 +203,12 @@ mod tests {
         let s = watcher_script(&l);
         assert!(s.contains("add element inet hopwatch_forward vips { 100.64.0.1/32 }"));
         assert!(s.contains("@flows1 update @flows1"), "{s}");
+        // A new connection forgets a stale pin of its 5-tuple before any lookup.
+        let forget = s
+            .find("tcp flags & (syn | ack) == syn delete @flows1")
+            .expect("a SYN forgets its pin");
+        let lookup = s.find("@flows0 update @flows0").expect("lookup");
+        assert!(forget < lookup, "{s}");
         assert!(s.contains("meta mark set 0x68770001 accept"), "{s}");
         assert!(s.contains("oifname \"hwfw0\" meta mark and 0xffff0000 != 0x68770000"));
         assert!(s.contains("timeout 900s; size 65536;"));

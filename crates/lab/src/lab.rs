@@ -263,27 +263,66 @@ impl Lab {
         .await
     }
 
-    /// Under the cloud profile, waits until the VIP's route last changed at least
-    /// the profile's interval ago (one change per route per 30 s): a trial that
-    /// began sooner would time that rule, not the failover.
+    /// Under the cloud profile, waits until the VIP's route is programmed to its
+    /// steady next hop (ws1; the primary watcher in forwarding mode) and last changed
+    /// at least the profile's interval ago (one change per route per 30 s): a trial
+    /// that began sooner would time that rule, or a change still queued behind it
+    /// (the route server's RIB back on the steady route, its programming not yet),
+    /// not the failover. Bounded: two intervals and the slack.
     async fn wait_route_ready(&self) {
         if self.layout.profile != Profile::Azure {
             return;
         }
         let vip = self.layout.vip_prefix;
-        let last = self
-            .programmed_events()
+        let home = if self.layout.forward {
+            self.layout.watcher
+        } else {
+            self.layout.ws1
+        };
+        let interval = hopwatch_route_server::program::AZURE_MIN_INTERVAL;
+        let interval_us = u64::try_from(interval.as_micros()).unwrap_or(u64::MAX);
+        // The profile's longest programming delay (5.6 s) and a margin: a change the
+        // RIB made less than this ago may still be on its way to the data plane.
+        let in_flight_us = hopwatch_route_server::program::MEASURED_DELAYS_MS
             .iter()
-            .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
-            .map(|l| l.ts_us)
-            .max();
-        if let Some(last) = last {
-            let interval = hopwatch_route_server::program::AZURE_MIN_INTERVAL;
-            let ready = last + u64::try_from(interval.as_micros()).unwrap_or(u64::MAX) + 500_000;
+            .max()
+            .map_or(6_000_000, |ms| ms * 1000 + 500_000);
+        let deadline = tokio::time::Instant::now() + 2 * interval + self.slack();
+        loop {
+            let programmed = self.programmed_events();
+            let last = programmed
+                .iter()
+                .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
+                .max_by_key(|l| l.ts_us);
+            let Some(last) = last else { return };
+            // The route server's RIB last changed (a route received, a session up
+            // or down).
+            let rib_us = events(&self.rs_log())
+                .iter()
+                .filter(|l| match &l.event {
+                    Event::Update(u) => u.prefix == vip,
+                    Event::Down(_) | Event::Established(_) => true,
+                    _ => false,
+                })
+                .map(|l| l.ts_us)
+                .max()
+                .unwrap_or(0);
             let now = now_us();
-            if ready > now {
-                tokio::time::sleep(Duration::from_micros(ready - now)).await;
+            if is_programmed_only(last, vip, home)
+                && now >= last.ts_us + interval_us + 500_000
+                && now >= rib_us + in_flight_us
+            {
+                return;
             }
+            if tokio::time::Instant::now() >= deadline {
+                eprintln!(
+                    "hopwatch lab: the VIP's route was not programmed back to {home} within \
+                     {:?}; the next trial starts anyway",
+                    2 * interval + self.slack()
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -348,6 +387,16 @@ impl Lab {
             .with_context(|| format!("{role} did not set the backend up (see its .stderr)"))?;
         }
         Ok(())
+    }
+
+    /// When the VIP's route was last programmed, if ever.
+    pub fn last_programmed_us(&self) -> Option<u64> {
+        let vip = self.layout.vip_prefix;
+        self.programmed_events()
+            .iter()
+            .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
+            .map(|l| l.ts_us)
+            .max()
     }
 
     /// Waits (polling every 10 ms, at most `within`) until the VIP's route is

@@ -296,7 +296,25 @@ fn watcher_cut(lab: &mut Lab) -> StepsFuture<'_> {
         s.event("primary's link down", ev);
         // Nothing closes its sessions: the route servers notice by the hold timer
         // (and then keep its routes stale for the graceful restart time).
-        let taken = takeover(lab, &mut s, observable, ev).await;
+        let mut taken = takeover(lab, &mut s, observable, ev).await;
+        if taken.is_ok() && lab.layout.forward {
+            // Forwarding mode: the route points at the watcher that is gone, so the
+            // takeover is over only when the route to the standby is programmed
+            // (seconds later under the cloud profile). Kept cut until then, so that
+            // the outage is not ended by the primary's return instead.
+            let within = Duration::from_secs(5) + lab.slack();
+            taken = lab.wait_programmed(ev, lab.layout.standby, within).await;
+            if taken.is_ok() {
+                let t = lab.last_programmed_us().unwrap_or_else(now_us);
+                let ms = t.saturating_sub(ev) as f64 / 1000.0;
+                s.takeover_ms = Some(ms);
+                s.mark(
+                    format!("route programmed to the standby ({:.1} s)", ms / 1000.0),
+                    t,
+                    "programmed",
+                );
+            }
+        }
         let back = now_us();
         lab.net()?.watch1_link(true)?;
         s.mark("primary's link up", back, "back");
