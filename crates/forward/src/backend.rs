@@ -70,19 +70,7 @@ impl BackendSetup {
             .learning(false)
             .address(BACKEND_MAC.to_vec())
             .build();
-        nl.handle
-            .link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(nle("create the backend's VXLAN device"))?;
-        let device = nl
-            .links(BACKEND_DEVICE)
-            .await?
-            .into_iter()
-            .find(|(n, _)| n == BACKEND_DEVICE)
-            .map(|(_, i)| i)
-            .ok_or_else(|| Error::Netlink(format!("{BACKEND_DEVICE} vanished")))?;
+        let device = nl.create_link(BACKEND_DEVICE, msg).await?;
         nl.handle
             .address()
             .add(device, IpAddr::V4(TUNNEL_GATEWAY), 32)

@@ -62,6 +62,22 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Creates the link `msg` describes and returns its index.
+    pub(crate) async fn create_link(&self, name: &str, msg: LinkMessage) -> Result<u32, Error> {
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| Error::Netlink(format!("create {name}: {e}")))?;
+        self.links(name)
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i)
+            .ok_or_else(|| Error::Netlink(format!("{name} vanished")))
+    }
+
     pub(crate) async fn delete_link(&self, index: u32) -> Result<(), Error> {
         absent_ok(self.handle.link().del(index).execute().await).map_err(nle("delete link"))
     }
@@ -179,19 +195,7 @@ impl Forwarder {
                 .port(s.port)
                 .learning(false)
                 .build();
-            nl.handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(|e| Error::Netlink(format!("create {}: {e}", t.device())))?;
-            let index = nl
-                .links(&t.device())
-                .await?
-                .into_iter()
-                .find(|(n, _)| *n == t.device())
-                .map(|(_, i)| i)
-                .ok_or_else(|| Error::Netlink(format!("{} vanished", t.device())))?;
+            let index = nl.create_link(&t.device(), msg).await?;
             nl.set_up(index).await?;
             nl.handle
                 .neighbours()

@@ -47,6 +47,23 @@ pub struct Settings {
     pub max_flows: u32,
 }
 
+impl Settings {
+    /// The defaults of `[forward]` for a watcher at `address`: VXLAN's port 4789,
+    /// VNIs from 4242, marks 0x6877xxxx, tables from 4270, flows kept 15 minutes
+    /// idle, at most 2^20 per backend.
+    pub fn new(address: Ipv4Addr) -> Settings {
+        Settings {
+            address,
+            port: DEFAULT_PORT,
+            vni: 4242,
+            mark: 0x6877,
+            table: 4270,
+            flow_timeout: Duration::from_secs(15 * 60),
+            max_flows: 1 << 20,
+        }
+    }
+}
+
 /// One backend's tunnel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {

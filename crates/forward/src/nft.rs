@@ -183,15 +183,7 @@ mod tests {
 
     #[test]
     fn the_watcher_script_learns_and_steers_each_backends_flows() {
-        let settings = Settings {
-            address: Ipv4Addr::new(10, 10, 0, 7),
-            port: 4789,
-            vni: 4242,
-            mark: 0x6877,
-            table: 4270,
-            flow_timeout: Duration::from_secs(900),
-            max_flows: 65_536,
-        };
+        let settings = Settings::new(Ipv4Addr::new(10, 10, 0, 7));
         let vip = "100.64.0.1/32".parse().expect("prefix");
         let l = Layout::new(
             settings,
@@ -211,7 +203,7 @@ mod tests {
         assert!(forget < lookup, "{s}");
         assert!(s.contains("meta mark set 0x68770001 accept"), "{s}");
         assert!(s.contains("oifname \"hwfw0\" meta mark and 0xffff0000 != 0x68770000"));
-        assert!(s.contains("timeout 900s; size 65536;"));
+        assert!(s.contains("timeout 900s; size 1048576;"));
         // Sets are added, never flushed: established flows survive a restart.
         assert!(!s.contains("flush set inet hopwatch_forward flows"));
     }

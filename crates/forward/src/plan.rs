@@ -94,21 +94,12 @@ pub fn diff(old: &Routes, new: &Routes) -> (Vec<(RouteKey, u32)>, Vec<RouteKey>)
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::layout::Settings;
 
     fn layout() -> Layout {
-        let settings = Settings {
-            address: Ipv4Addr::new(10, 10, 0, 7),
-            port: 4789,
-            vni: 4242,
-            mark: 0x6877,
-            table: 4270,
-            flow_timeout: Duration::from_secs(900),
-            max_flows: 65_536,
-        };
+        let settings = Settings::new(Ipv4Addr::new(10, 10, 0, 7));
         let vip: Prefix = "100.64.0.1/32".parse().expect("prefix");
         Layout::new(settings, &[(vip, vec![WS1, WS2])])
     }

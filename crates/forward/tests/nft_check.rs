@@ -9,7 +9,6 @@
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use hopwatch_forward::layout::{Layout, Settings};
 use hopwatch_forward::nft;
@@ -46,15 +45,7 @@ fn the_kernel_accepts_the_watchers_and_the_backends_rulesets() {
         nix_is_root(),
         "nft_check needs root (a network namespace); HOPWATCH_INTEROP=skip skips it"
     );
-    let settings = Settings {
-        address: Ipv4Addr::new(10, 10, 0, 7),
-        port: 4789,
-        vni: 4242,
-        mark: 0x6877,
-        table: 4270,
-        flow_timeout: Duration::from_secs(900),
-        max_flows: 1 << 20,
-    };
+    let settings = Settings::new(Ipv4Addr::new(10, 10, 0, 7));
     let vip = "100.64.0.1/32".parse().unwrap();
     let vip2 = "100.64.0.2/32".parse().unwrap();
     let (ws1, ws2, ws3) = (
