@@ -65,7 +65,13 @@ keeping the VIP (stale) for the restart time, whether or not it implements RFC 8
 without graceful restart they get a Cease. To take the watcher out of service for
 good, `hopwatch ctl shutdown --withdraw` withdraws the VIPs and ends the sessions with
 a Cease (Hard Reset to RFC 8538 peers), so route servers drop the VIPs at once.
-SIGHUP reloads the config without dropping sessions.";
+SIGHUP reloads the config without dropping sessions.
+
+With [forward] (forwarding mode) the VIPs' next hop is this watcher, which forwards
+their traffic over VXLAN to the backend it chooses (each backend runs `hopwatch
+backend`); it needs CAP_NET_ADMIN and nft. A restart leaves the kernel's forwarding
+in place (traffic keeps flowing) and the new process takes it over; `ctl shutdown
+--withdraw` removes it.";
 
 /// `hopwatch check`.
 #[derive(Debug, Args)]

@@ -33,6 +33,9 @@
 //! - `received`, `ha`: what the route servers send back (our VIPs printed, the rest
 //!   summed up) and the routes seen for `/status`'s `ha`; the AS path of our routes.
 //! - `syslog`: RFC 5424 over UDP. `session`: `[bgp]` to session settings.
+//! - `forward`: the forwarding mode (`[forward]`): the engines' choices carried out
+//!   by `hopwatch-forward`'s kernel forwarding, in a task of its own.
+//! - `reload`: SIGHUP.
 
 mod api;
 mod forward;
