@@ -20,7 +20,9 @@ use std::process::Command;
 
 use azure::az_cli::{AZ, GLOBAL};
 use azure::model::{Azure, Call, first};
-use azure::{Temp, hopwatch, render, rendered, run_with_fake_az, text, written_file};
+use azure::{
+    Temp, hopwatch, render, render_output, rendered, run_with_fake_az, text, written_file,
+};
 
 const EXAMPLE: &str = include_str!("../../../examples/azure.toml");
 const SHELLCHECK: &str = "/usr/bin/shellcheck";
@@ -502,38 +504,11 @@ fn the_pair_renders_a_standby_that_passes_shellcheck_cloud_init_and_hopwatch_che
     let tmp = Temp::new("pair");
     let out = render(&tmp, &pair());
     let files = rendered(&out);
-    assert!(
-        Path::new(SHELLCHECK).exists() && Path::new(CLOUD_INIT).exists(),
-        "{SHELLCHECK} or {CLOUD_INIT} is missing: apt-get install shellcheck cloud-init"
-    );
-    let mut scripts = vec![out.join("deploy.sh")];
-    for role in ["watcher", "standby"] {
-        let ci = out.join(format!("cloud-init/{role}.yaml"));
-        let o = Command::new(CLOUD_INIT)
-            .args(["schema", "--config-file"])
-            .arg(&ci)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
-        let setup = written_file(
-            &files[&format!("cloud-init/{role}.yaml")],
-            "/usr/local/sbin/hopwatch-setup",
-        );
+    for setup in roles_pass_their_checks(&tmp, &out, &files, &["watcher", "standby"]) {
         assert!(
             setup.contains("systemctl enable --now --no-block hopwatch-run.service"),
             "{setup}"
         );
-        let file = tmp.0.join(format!("{role}.setup.sh"));
-        std::fs::write(&file, setup).unwrap();
-        scripts.push(file);
-    }
-    for s in &scripts {
-        let o = Command::new(SHELLCHECK)
-            .args(["--severity=style", "--external-sources"])
-            .arg(s)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
     }
     // Each watcher's config, as its VM gets it, passes `hopwatch check` without a
     // warning, and says its role; the router IDs differ, the route servers agree.
@@ -643,18 +618,7 @@ fn deploy_of_the_pair_builds_the_standby_in_another_zone_and_peers_it_with_both_
 #[test]
 fn the_forwarding_mode_renders_files_that_pass_their_checks_and_forwarding_watcher_nics() {
     // A watcher alone: rendered, with a warning that names the key, and the mode.
-    let tmp = Temp::new("forward-alone");
-    let file = tmp.0.join("azure.toml");
-    std::fs::write(&file, forwarding(false)).unwrap();
-    let out = tmp.0.join("out");
-    let o = hopwatch(&[
-        "azure",
-        "render",
-        "-c",
-        file.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (_, o) = render_output(&Temp::new("forward-alone"), &forwarding(false));
     assert!(o.status.success(), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -666,35 +630,7 @@ fn the_forwarding_mode_renders_files_that_pass_their_checks_and_forwarding_watch
     let tmp = Temp::new("forward");
     let out = render(&tmp, &forwarding(true));
     let files = rendered(&out);
-    assert!(
-        Path::new(SHELLCHECK).exists() && Path::new(CLOUD_INIT).exists(),
-        "{SHELLCHECK} or {CLOUD_INIT} is missing: apt-get install shellcheck cloud-init"
-    );
-    let mut scripts = vec![out.join("deploy.sh")];
-    for role in ["web", "watcher", "standby"] {
-        let ci = out.join(format!("cloud-init/{role}.yaml"));
-        let o = Command::new(CLOUD_INIT)
-            .args(["schema", "--config-file"])
-            .arg(&ci)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
-        let setup = written_file(
-            &files[&format!("cloud-init/{role}.yaml")],
-            "/usr/local/sbin/hopwatch-setup",
-        );
-        let file = tmp.0.join(format!("{role}.setup.sh"));
-        std::fs::write(&file, setup).unwrap();
-        scripts.push(file);
-    }
-    for s in &scripts {
-        let o = Command::new(SHELLCHECK)
-            .args(["--severity=style", "--external-sources"])
-            .arg(s)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
-    }
+    roles_pass_their_checks(&tmp, &out, &files, &["web", "watcher", "standby"]);
     // Each watcher forwards from its own address, and `hopwatch check` agrees.
     for (path, ip) in [
         ("hopwatch/watcher.toml", "10.10.0.7"),
@@ -752,4 +688,46 @@ fn the_forwarding_mode_renders_files_that_pass_their_checks_and_forwarding_watch
             ("ws2-nic", true),
         ])
     );
+}
+
+/// `cloud-init schema` accepts the cloud-init of each of `roles`, and `shellcheck`
+/// accepts `deploy.sh` and each role's setup script; returns the setup scripts.
+fn roles_pass_their_checks(
+    tmp: &Temp,
+    out: &Path,
+    files: &BTreeMap<String, String>,
+    roles: &[&str],
+) -> Vec<String> {
+    assert!(
+        Path::new(SHELLCHECK).exists() && Path::new(CLOUD_INIT).exists(),
+        "{SHELLCHECK} or {CLOUD_INIT} is missing: apt-get install shellcheck cloud-init"
+    );
+    let mut scripts = vec![out.join("deploy.sh")];
+    let mut setups = Vec::new();
+    for role in roles {
+        let ci = out.join(format!("cloud-init/{role}.yaml"));
+        let o = Command::new(CLOUD_INIT)
+            .args(["schema", "--config-file"])
+            .arg(&ci)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
+        let setup = written_file(
+            &files[&format!("cloud-init/{role}.yaml")],
+            "/usr/local/sbin/hopwatch-setup",
+        );
+        let file = tmp.0.join(format!("{role}.setup.sh"));
+        std::fs::write(&file, &setup).unwrap();
+        scripts.push(file);
+        setups.push(setup);
+    }
+    for s in &scripts {
+        let o = Command::new(SHELLCHECK)
+            .args(["--severity=style", "--external-sources"])
+            .arg(s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+    }
+    setups
 }

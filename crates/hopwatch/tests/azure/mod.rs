@@ -54,6 +54,14 @@ pub fn hopwatch(args: &[&str]) -> Output {
 
 /// Renders `config` into `tmp/out`; returns the output folder.
 pub fn render(tmp: &Temp, config: &str) -> PathBuf {
+    let (out, o) = render_output(tmp, config);
+    assert!(o.status.success(), "{}", text(&o));
+    out
+}
+
+/// Renders `config` into `tmp/out`, whatever the outcome; returns the output folder
+/// and what `hopwatch azure render` printed.
+pub fn render_output(tmp: &Temp, config: &str) -> (PathBuf, Output) {
     let file = tmp.0.join("azure.toml");
     std::fs::write(&file, config).unwrap();
     let out = tmp.0.join("out");
@@ -65,8 +73,7 @@ pub fn render(tmp: &Temp, config: &str) -> PathBuf {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", text(&o));
-    out
+    (out, o)
 }
 
 /// Every rendered file: relative path → text.
