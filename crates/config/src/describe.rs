@@ -83,15 +83,10 @@ pub fn describe(c: &Config) -> String {
 fn forward(s: &mut String, c: &Config) {
     use std::fmt::Write;
     let Some(f) = &c.forward else { return };
-    let mut backends: Vec<std::net::IpAddr> = Vec::new();
-    for vip in &c.vips {
-        for be in &vip.backends {
-            if !backends.contains(&be.next_hop) {
-                backends.push(be.next_hop);
-            }
-        }
-    }
-    let n = u32::try_from(backends.len()).unwrap_or(u32::MAX).max(1) - 1;
+    let n = u32::try_from(c.forward_tunnels().len())
+        .unwrap_or(u32::MAX)
+        .max(1)
+        - 1;
     let _ = writeln!(
         s,
         "  forwarding: the VIPs' next hop is this watcher ({}); it forwards each VIP's \

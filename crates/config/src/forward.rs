@@ -65,10 +65,26 @@ fn default_max_flows() -> u32 {
 /// The largest VNI (24 bits).
 const MAX_VNI: u32 = (1 << 24) - 1;
 
+impl Config {
+    /// The tunnels' far ends in forwarding mode: each distinct IPv4 backend address,
+    /// in the order of first appearance (the n-th gets VNI `vni + n` and table
+    /// `table + n`, as `hopwatch-forward` numbers them).
+    pub fn forward_tunnels(&self) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        for be in self.vips.iter().flat_map(|v| &v.backends) {
+            if let IpAddr::V4(a) = be.next_hop
+                && !out.contains(&a)
+            {
+                out.push(a);
+            }
+        }
+        out
+    }
+}
+
 /// The checks of `[forward]`.
 pub fn check(c: &Config, r: &mut Report) {
     let Some(f) = &c.forward else { return };
-    let mut backends: Vec<Ipv4Addr> = Vec::new();
     for (v, vip) in c.vips.iter().enumerate() {
         if !vip.prefix.addr().is_ipv4() {
             r.errors.push((
@@ -77,17 +93,15 @@ pub fn check(c: &Config, r: &mut Report) {
             ));
         }
         for (b, be) in vip.backends.iter().enumerate() {
-            match be.next_hop {
-                IpAddr::V4(a) if !backends.contains(&a) => backends.push(a),
-                IpAddr::V4(_) => {}
-                IpAddr::V6(a) => r.errors.push((
+            if let IpAddr::V6(a) = be.next_hop {
+                r.errors.push((
                     format!("vip[{v}].backends[{b}].next_hop"),
                     format!("{a}: the forwarding mode tunnels to IPv4 backends only"),
-                )),
+                ));
             }
         }
     }
-    let n = u32::try_from(backends.len()).unwrap_or(u32::MAX);
+    let n = u32::try_from(c.forward_tunnels().len()).unwrap_or(u32::MAX);
     let mut err = |k: &str, m: String| r.errors.push((format!("forward.{k}"), m));
     if f.vni == 0 || f.vni.saturating_add(n) > MAX_VNI {
         err(

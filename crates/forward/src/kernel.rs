@@ -221,23 +221,22 @@ impl Forwarder {
             .iter()
             .map(|t| (f.layout.mark(t), f.layout.table(t)))
             .collect();
+        let mut kept_rules = Vec::new();
         for (key, rule) in present {
-            if !wanted.contains(&key) {
+            if wanted.contains(&key) {
+                kept_rules.push(key);
+            } else {
                 absent_ok(f.nl.handle.rule().del(rule).execute().await)
                     .map_err(nle("delete rule"))?;
             }
         }
-        let present: Vec<(u32, u32)> = f.rules().await?.into_iter().map(|(k, _)| k).collect();
-        for t in &f.layout.tunnels {
-            if present.contains(&(f.layout.mark(t), f.layout.table(t))) {
-                continue;
-            }
+        for &(mark, table) in wanted.iter().filter(|k| !kept_rules.contains(k)) {
             f.nl.handle
                 .rule()
                 .add()
                 .v4()
-                .fw_mark(f.layout.mark(t))
-                .table_id(f.layout.table(t))
+                .fw_mark(mark)
+                .table_id(table)
                 // Without an action the kernel treats the rule as invalid and drops
                 // every packet it matches.
                 .action(rtnetlink::packet_route::rule::RuleAction::ToTable)

@@ -181,10 +181,12 @@ pub async fn run(
                 .collect::<Vec<_>>(),
         ))?;
     }
-    line(format!(
-        "total run time: {:.1} s",
-        started.elapsed().as_secs_f64()
-    ))?;
+    if outcomes.len() > 1 {
+        line(format!(
+            "total run time: {:.1} s",
+            started.elapsed().as_secs_f64()
+        ))?;
+    }
     let fail = outcomes
         .iter()
         .any(|(_, r, c)| !r.pass || c.as_ref().is_some_and(|c| !c.pass));
@@ -269,11 +271,9 @@ async fn run_mode(
             (Some(_), Err(e)) => Some(format!("unknown ({e:#})")),
         };
         let throughput = if layout.forward {
+            // Printed with the table.
             match throughput::measure(&lab).await {
-                Ok(t) => {
-                    line(t.text())?;
-                    Some(t)
-                }
+                Ok(t) => Some(t),
                 Err(e) => {
                     line(format!("throughput not measured: {e:#}"))?;
                     None
