@@ -40,6 +40,7 @@ fn burst(codec: &Codec) -> Vec<Update> {
         .map(|i| Prefix::new(IpAddr::V4(Ipv4Addr::from(base + i)), 32).expect("a /32"))
         .collect();
     Update::announce_many(&prefixes, next_hop(), &attributes(), codec)
+        .expect("small attributes fit")
 }
 
 fn single_update(c: &mut Criterion) {

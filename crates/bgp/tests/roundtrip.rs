@@ -359,7 +359,7 @@ proptest! {
         nh in unicast_v4(),
         attributes in common_attributes(FOUR, true),
     ) {
-        let updates = Update::announce_many(&prefixes, IpAddr::V4(nh), &attributes, &FOUR);
+        let updates = Update::announce_many(&prefixes, IpAddr::V4(nh), &attributes, &FOUR).unwrap();
         let mut seen = Vec::new();
         for u in &updates {
             prop_assert!(u.wire_len(&FOUR) <= message::MAX_MESSAGE_LEN);

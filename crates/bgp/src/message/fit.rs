@@ -127,9 +127,15 @@ impl Update {
 }
 
 /// Appends UPDATEs built by `make` from consecutive runs of `prefixes`, each run as
-/// long as fits. The size grows by each prefix's NLRI length, plus one octet once
-/// for an attribute whose length field turns from one octet to two: counted up
-/// front, so a run may end one octet early but never overflows.
+/// long as fits.
+///
+/// A run's size is kept as an upper bound: the empty UPDATE, plus each prefix's
+/// NLRI length, plus the one octet an attribute's length field gains when its value
+/// passes 255 octets (MP_REACH_NLRI carrying the prefixes). Only where the bound
+/// says a prefix does not fit is the run encoded to know exactly, so the common
+/// case costs an addition and a message is filled to the last octet, never past it.
+/// Prefixes differ in length: the one that ends a run is checked again alone, as it
+/// may be the one that cannot start the next.
 fn chunk(
     prefixes: &[Prefix],
     codec: &Codec,
@@ -140,24 +146,34 @@ fn chunk(
         return Ok(());
     }
     let max = codec.max_message_len();
-    let base = make(Vec::new()).wire_len(codec) + 1;
+    let empty = make(Vec::new()).wire_len(codec) + 1;
+    let exact = |run: &[Prefix], p: &Prefix| {
+        let mut with = run.to_vec();
+        with.push(*p);
+        make(with).wire_len(codec)
+    };
     let mut run = Vec::new();
-    let mut size = base;
+    let mut bound = empty;
     for p in prefixes {
         let n = prefix_wire_len(p);
-        if size + n > max {
-            if run.is_empty() {
-                return Err(TooLong {
-                    len: base - 1 + n,
-                    max,
-                    prefix: Some(*p),
-                });
+        if bound + n > max && exact(&run, p) > max {
+            if !run.is_empty() {
+                out.push(make(std::mem::take(&mut run)));
+                bound = empty;
             }
-            out.push(make(std::mem::take(&mut run)));
-            size = base;
+            if bound + n > max {
+                let len = exact(&run, p);
+                if len > max {
+                    return Err(TooLong {
+                        len,
+                        max,
+                        prefix: Some(*p),
+                    });
+                }
+            }
         }
         run.push(*p);
-        size += n;
+        bound += n;
     }
     out.push(make(run));
     Ok(())
@@ -202,7 +218,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
-    use crate::message::{AsPath, Community, Origin};
+    use crate::message::{AsPath, Community, Origin, RawAttribute};
     use crate::types::Asn;
 
     fn v4(i: u32) -> Prefix {
@@ -238,6 +254,45 @@ mod tests {
             again.extend(p.nlri.iter().copied());
         }
         assert_eq!(again, prefixes);
+    }
+
+    /// Found by the property tests: a short prefix fills a run, and the longer
+    /// prefix after it cannot start the next one alone. It is refused, never sent as
+    /// a message over the maximum; and a prefix that fills a message to the last
+    /// octet is sent, not refused by the splitter's reserve octet.
+    #[test]
+    fn a_prefix_is_sent_when_it_fits_to_the_octet_and_refused_past_it() {
+        let nh = "10.0.0.1".parse().unwrap();
+        let codec = Codec::default();
+        let with_raw = |len: usize| PathAttributes {
+            unknown: vec![RawAttribute {
+                flags: 0xc0,
+                type_code: 99,
+                value: vec![7; len],
+            }],
+            ..attrs(1)
+        };
+        let room = |a: &PathAttributes| {
+            MAX_MESSAGE_LEN - Update::announce(vec![], nh, a.clone()).wire_len(&codec)
+        };
+        // Attributes that leave room for one /8 (2 octets) but not for a /24 (4),
+        // with the octet the splitter keeps in reserve.
+        let attributes = with_raw(3000 + room(&with_raw(3000)) - 3);
+        assert_eq!(room(&attributes), 3);
+        let short = Prefix::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 8).unwrap();
+        let u = Update::announce(vec![short, v4(1)], nh, attributes);
+        let err = u.split_to_fit(&codec).unwrap_err();
+        assert_eq!(err.prefix, Some(v4(1)));
+        assert_eq!(err.len, MAX_MESSAGE_LEN + 1);
+        let mut out = Vec::new();
+        assert!(encode_update_fitted(&u, &codec, &mut out).is_err());
+        assert!(out.is_empty());
+        // Room for exactly one /24: it is sent, filling the message to the octet.
+        let attributes = with_raw(3000 + room(&with_raw(3000)) - 4);
+        let u = Update::announce(vec![v4(1), v4(2)], nh, attributes);
+        let parts = u.split_to_fit(&codec).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.wire_len(&codec) == MAX_MESSAGE_LEN));
     }
 
     #[test]

@@ -21,9 +21,9 @@ use super::attributes::{
     AsPath, Community, LargeCommunity, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
     code, expected_flags, flag, put_attr,
 };
-use super::nlri::{decode_prefixes, prefix_wire_len, put_prefix};
+use super::nlri::{decode_prefixes, put_prefix};
 use super::reader::Reader;
-use super::{Codec, HEADER_LEN, MAX_MESSAGE_LEN};
+use super::{Codec, HEADER_LEN, TooLong};
 use crate::notification::{ErrorCode, Notification, UpdateError};
 use crate::types::{Afi, Asn, Family, Prefix};
 
@@ -235,36 +235,22 @@ impl Update {
         HEADER_LEN + body.len()
     }
 
-    /// Splits an announcement of many prefixes into UPDATEs that each fit a BGP
-    /// message (4,096 octets), sharing one set of attributes.
+    /// An announcement of many prefixes sharing one set of attributes, as UPDATEs
+    /// that each fit a BGP message (4,096 octets): [`Update::split_to_fit`] of one
+    /// announcement of them all, and no UPDATE at all for no prefix.
+    ///
+    /// # Errors
+    /// [`TooLong`] when the attributes do not fit a message even with one prefix.
     pub fn announce_many(
         prefixes: &[Prefix],
         next_hop: IpAddr,
         attributes: &PathAttributes,
         codec: &Codec,
-    ) -> Vec<Update> {
-        let empty = Update::announce(vec![], next_hop, attributes.clone());
-        let base = empty.wire_len(codec);
-        let mut out = Vec::new();
-        let mut chunk = Vec::new();
-        let mut size = base;
-        for p in prefixes {
-            let n = prefix_wire_len(p);
-            if size + n > MAX_MESSAGE_LEN && !chunk.is_empty() {
-                out.push(Update::announce(
-                    std::mem::take(&mut chunk),
-                    next_hop,
-                    attributes.clone(),
-                ));
-                size = base;
-            }
-            chunk.push(*p);
-            size += n;
+    ) -> Result<Vec<Update>, TooLong> {
+        if prefixes.is_empty() {
+            return Ok(Vec::new());
         }
-        if !chunk.is_empty() {
-            out.push(Update::announce(chunk, next_hop, attributes.clone()));
-        }
-        out
+        Update::announce(prefixes.to_vec(), next_hop, attributes.clone()).split_to_fit(codec)
     }
 }
 
