@@ -379,7 +379,7 @@ impl Default for HealthCfg {
     fn default() -> Self {
         HealthCfg {
             interval: Duration::from_millis(10),
-            timeout: Duration::from_millis(30),
+            timeout: Duration::from_millis(25),
             fall: 2,
             rise: 3,
             path: "/health".into(),

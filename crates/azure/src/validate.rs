@@ -133,7 +133,7 @@ pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
         h.timeout,
         Duration::ZERO,
         bounds::MAX_TIMEOUT,
-        "failover takes at least timeout × fall",
+        "a silent backend is seen only a timeout after its last answer",
     );
     bounds::fall_rise(&mut owned, "health.fall", h.fall);
     bounds::fall_rise(&mut owned, "health.rise", h.rise);

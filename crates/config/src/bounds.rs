@@ -26,7 +26,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
 /// watched (failover would take `fall` minutes).
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// The longest probe timeout: a probe waiting longer than a minute for its answer
-/// is not a health check, and failover takes at least `timeout × fall`.
+/// is not a health check, and a silent backend is seen only a timeout after its
+/// last answer.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest failback hold: longer than a day means "never fail back", which is
 /// `preempt = false`.

@@ -5,6 +5,45 @@
 use crate::bounds;
 use crate::model::Config;
 
+/// How soon a failed backend is down: a crash within round trips, a silence
+/// within the bound of its settings (the slowest backend's, named when they differ),
+/// with the arithmetic, so that a change of settings shows what it costs.
+fn detection(s: &mut String, c: &Config) {
+    use std::fmt::Write;
+    let h = &c.health;
+    let settings: Vec<_> = c
+        .vips
+        .iter()
+        .flat_map(|v| &v.backends)
+        .map(|be| {
+            let (interval, timeout) = (
+                be.interval.unwrap_or(h.interval),
+                be.timeout.unwrap_or(h.timeout),
+            );
+            let fall = be.fall.unwrap_or(h.fall);
+            let bound = hopwatch_health::silent_failure_bound(interval, timeout, fall, h.jitter);
+            (be.name.as_str(), bound, interval, timeout, fall)
+        })
+        .collect();
+    let Some(&(name, worst, interval, timeout, fall)) = settings.iter().max_by_key(|b| b.1) else {
+        return;
+    };
+    let whose = if settings.iter().all(|b| b.1 == worst) {
+        String::new()
+    } else {
+        format!(" ({name}'s settings)")
+    };
+    let _ = writeln!(
+        s,
+        "  down: a crashed backend within a few round trips (its host refuses);\n        \
+         a silent one (hung, packets lost) within {} ms{whose} = (fall {fall} + jitter {}) \
+         × {interval:?} + timeout {timeout:?} + {} ms of timers",
+        worst.as_millis(),
+        h.jitter,
+        hopwatch_health::TIMER_SLACK.as_millis(),
+    );
+}
+
 /// What the config will do, in a few lines a person can check against intent.
 pub fn describe(c: &Config) -> String {
     use std::fmt::Write;
@@ -55,6 +94,7 @@ pub fn describe(c: &Config) -> String {
             );
         }
     }
+    detection(&mut s, c);
     ha(&mut s, c);
     forward(&mut s, c);
     let rate = bounds::probes_per_second(c);

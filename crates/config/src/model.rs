@@ -186,7 +186,7 @@ impl Default for Health {
     fn default() -> Self {
         Health {
             interval: Duration::from_millis(10),
-            timeout: Duration::from_millis(30),
+            timeout: Duration::from_millis(25),
             fall: 2,
             rise: 3,
             jitter: 0.1,

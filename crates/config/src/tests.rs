@@ -280,7 +280,7 @@ fn every_duration_has_a_maximum_named_by_file_line_and_key() {
     assert!(e.contains("at most 1 day"), "{e}");
     let e = one_error(&replace("interval = \"10ms\"", "interval = \"2h\""));
     assert!(e.starts_with("w.toml:27: health.interval: "), "{e}");
-    let e = one_error(&replace("timeout = \"30ms\"", "timeout = \"61s\""));
+    let e = one_error(&replace("timeout = \"25ms\"", "timeout = \"61s\""));
     assert!(e.starts_with("w.toml:28: health.timeout: "), "{e}");
     let e = one_error(&replace(
         "check = \"http://10.10.0.5/\"",
@@ -310,6 +310,23 @@ fn many_vips(n: usize, interval: &str) -> String {
     }
     text.insert_str(at, &more);
     text
+}
+
+#[test]
+fn check_says_how_soon_a_silent_backend_is_down() {
+    let loaded = parse(Path::new("w.toml"), EXAMPLE).unwrap();
+    let text = describe(&loaded.config);
+    assert!(
+        text.contains("a silent one (hung, packets lost) within 48 ms = (fall 2"),
+        "{text}"
+    );
+    // A backend of its own settings is the slowest: named.
+    let slow = replace(
+        r#"check = "http://10.10.0.5/" }"#,
+        r#"check = "http://10.10.0.5/", timeout = "100ms" }"#,
+    );
+    let text = describe(&parse(Path::new("w.toml"), &slow).unwrap().config);
+    assert!(text.contains("within 123 ms (ws2's settings)"), "{text}");
 }
 
 #[test]

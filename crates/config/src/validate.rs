@@ -252,7 +252,7 @@ fn timeout(err: &mut impl FnMut(String, String), key: &str, d: Duration) {
         err(key.into(), "a zero timeout fails every probe".into());
         return;
     }
-    let why = "failover takes at least timeout × fall";
+    let why = "a silent backend is seen only a timeout after its last answer";
     bounds::duration(err, key, d, Duration::ZERO, MAX_TIMEOUT, why);
 }
 

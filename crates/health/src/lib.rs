@@ -27,5 +27,5 @@ pub mod state;
 
 pub use checker::{Cause, Report, run_checker, spawn_checker};
 pub use probe::ProbeError;
-pub use spec::{CheckSpec, Target, TargetError};
+pub use spec::{CheckSpec, TIMER_SLACK, Target, TargetError, silent_failure_bound};
 pub use state::{Health, HealthState, Transition};

@@ -55,10 +55,11 @@ pub struct CheckSpec {
 
 impl CheckSpec {
     /// A spec with the defaults of hopwatch's example config: interval 10 ms, timeout
-    /// 30 ms, rise 3, fall 2, jitter 0.1, and [`CheckSpec::default_max_in_flight`].
+    /// 25 ms, rise 3, fall 2, jitter 0.1, and [`CheckSpec::default_max_in_flight`]. A
+    /// silent backend is then down within 48 ms ([`silent_failure_bound`]).
     pub fn new(target: Target) -> Self {
         let interval = Duration::from_millis(10);
-        let timeout = Duration::from_millis(30);
+        let timeout = Duration::from_millis(25);
         Self {
             target,
             interval,
@@ -81,6 +82,42 @@ impl CheckSpec {
             .unwrap_or(usize::MAX)
             .saturating_add(1)
     }
+}
+
+/// How late the runtime's timers may fire: tokio's timer wheel counts whole
+/// milliseconds and rounds a deadline up, once for the tick that starts a probe and
+/// once for the deadline that fails it.
+pub const TIMER_SLACK: Duration = Duration::from_millis(2);
+
+impl CheckSpec {
+    /// The longest this backend can stay `Up` once it goes silent:
+    /// [`silent_failure_bound`] of this spec's settings.
+    pub fn silent_failure_bound(&self) -> Duration {
+        silent_failure_bound(self.interval, self.timeout, self.fall, self.jitter)
+    }
+}
+
+/// The longest a backend that goes silent (a hung process, its packets lost) can
+/// stay `Up` under these settings while the watcher runs on time:
+/// `(fall + jitter) × interval + timeout +` [`TIMER_SLACK`]. The example's 10 ms,
+/// 25 ms, fall 2 and jitter 0.1 give 48 ms.
+///
+/// Why: the silence begins after some tick `j - 1`. Ticks sit on a fixed grid, each
+/// moved by at most `± jitter × interval / 2` (the offsets do not add up), so tick
+/// `j + fall - 1` is at most `fall × interval + jitter × interval` later; its probe
+/// fails `timeout` after it starts, and as the probes of ticks `j` to `j + fall - 2`
+/// failed before it, in order, it is the `fall`-th failure in a row. A crashed
+/// process is seen much sooner: its host's kernel refuses or resets at once (see
+/// the checker's module doc). A watcher that did not run on time (a starved host)
+/// discounts what it saw late and probes again, which this bound does not cover.
+pub fn silent_failure_bound(
+    interval: Duration,
+    timeout: Duration,
+    fall: u32,
+    jitter: f32,
+) -> Duration {
+    let jitter = f64::from(jitter.clamp(0.0, 0.5));
+    interval.mul_f64(f64::from(fall.max(1)) + jitter) + timeout + TIMER_SLACK
 }
 
 /// What a probe talks to.
@@ -299,6 +336,20 @@ fn parse_authority(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_silent_backend_is_down_within_fall_plus_jitter_intervals_and_a_timeout() {
+        let ms = Duration::from_millis;
+        // The example's settings: 2 × 10 + 0.1 × 10 + 25 + 2 ms of timers.
+        assert_eq!(silent_failure_bound(ms(10), ms(25), 2, 0.1), ms(48));
+        // A 30 ms timeout: 53 ms, over a 50 ms target however quiet the machine.
+        assert_eq!(silent_failure_bound(ms(10), ms(30), 2, 0.1), ms(53));
+        assert_eq!(silent_failure_bound(ms(100), ms(100), 1, 0.0), ms(202));
+        // Jitter is clamped as the schedule clamps it.
+        assert_eq!(silent_failure_bound(ms(10), ms(25), 2, 3.0), ms(52));
+        let spec = CheckSpec::new(Target::parse("tcp://10.10.0.4:80").unwrap());
+        assert_eq!(spec.silent_failure_bound(), ms(48));
+    }
 
     fn http(addr: &str, host: &str, path: &str) -> Target {
         Target::Http {

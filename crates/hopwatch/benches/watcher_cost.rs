@@ -2,12 +2,12 @@
 //! loopback, in the two cases issue 3 sets targets for.
 //!
 //! - **example**: the example config's health settings (interval 10 ms, timeout
-//!   30 ms, fall 2, rise 3, default jitter), two `hopwatch web` backends on
+//!   25 ms, fall 2, rise 3, default jitter), two `hopwatch web` backends on
 //!   127.60.0.4 and 127.60.0.5, `hopwatch observe` as the route server on
 //!   127.60.1.4. Target: at most 1 % of one core.
 //! - **example-close** (not run by default): the same with backends that answer
 //!   `Connection: close`, so every probe is a new connection, opened ahead of it.
-//! - **thousand**: 1,000 HTTP backends probed every 100 ms (timeout 30 ms, fall 2,
+//! - **thousand**: 1,000 HTTP backends probed every 100 ms (timeout 25 ms, fall 2,
 //!   rise 3), as 500 VIPs of two backends each. The backends are 1,000 listeners on
 //!   127.61.x.y served by one child process (this bench re-run with `--responders`:
 //!   a thousand `hopwatch web` processes would measure the machine, not the
@@ -206,7 +206,7 @@ fn config(
         text += "]\n\n";
     }
     text += &format!(
-        "[health]\ninterval = \"{interval}\"\ntimeout = \"30ms\"\nfall = 2\nrise = 3\n\n\
+        "[health]\ninterval = \"{interval}\"\ntimeout = \"25ms\"\nfall = 2\nrise = 3\n\n\
          [failover]\npreempt = true\nfailback_hold = \"30s\"\nall_down = \"keep\"\n\n\
          [api]\nlisten = \"{api}\"\n"
     );
@@ -265,7 +265,7 @@ fn example(dir: &Path, window: Duration, connection: &str) {
     watcher.wait_for("routes_released", Duration::from_secs(20));
     let m = measure(&watcher, &api, window);
     m.print(&format!(
-        "example config (2 backends, 10 ms, timeout 30 ms, backends {connection}), target <= 1 %"
+        "example config (2 backends, 10 ms, timeout 25 ms, backends {connection}), target <= 1 %"
     ));
     let web_cpu: f64 = webs.iter().map(|w| ticks(w.pid)).sum();
     println!(

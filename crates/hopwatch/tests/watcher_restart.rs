@@ -550,13 +550,13 @@ fn web(lab: &NetLab, name: &str, addr: &str, ns: &str) -> Hopwatch {
 
 fn start_watcher(lab: &NetLab, label: &str) -> Hopwatch {
     // The example (graceful_restart = 10, the API on 127.0.0.1:9179) with one
-    // change: a run on a loaded 2-core machine saw a 30 ms probe of ws1 go
+    // change: a run on a loaded 2-core machine saw a 30 ms (now 25 ms) probe of ws1 go
     // unanswered and the VIP fail over to ws2 before the restart, which is not what
     // this test is about. Restarts do not depend on probe timing; a move in the
     // middle would hide whether the route server kept the announced VIP.
     let text = support::lab::example_config(&[(
         "timeout",
-        "timeout = \"500ms\"       # lab: 30ms in the example, see watcher_restart.rs",
+        "timeout = \"500ms\"       # lab: 25ms in the example, see watcher_restart.rs",
     )]);
     let cfg = lab.write("watcher.toml", &text);
     Hopwatch::start_in(

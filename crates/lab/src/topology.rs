@@ -438,7 +438,7 @@ backends = [
 
 [health]
 interval = "10ms"
-timeout = "30ms"
+timeout = "25ms"
 fall = 2
 rise = 3
 # Probes from the watcher's own address: on loopback every other client (the route

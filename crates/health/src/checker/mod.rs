@@ -13,8 +13,9 @@
 //! # Timing
 //! A probe starts every `interval` (each gap within `interval × (1 ± jitter)`)
 //! whether or not earlier probes have finished, as BFD sends packets regardless of
-//! answers: a backend that goes silent is seen one `timeout` after the first
-//! unanswered probe, not after `fall × (interval + timeout)`. At most `max_in_flight`
+//! answers: a backend that goes silent is down one `timeout` after the `fall`-th
+//! unanswered probe started, not after `fall × (interval + timeout)`; with the jitter
+//! and the timers, within [`crate::spec::silent_failure_bound`]. At most `max_in_flight`
 //! probes are in flight; a probe due beyond that is skipped (the next one is on
 //! schedule). A probe that has not succeeded within `timeout` fails.
 //!

@@ -39,7 +39,8 @@ pub const KILL_CLOSE: Scenario = Scenario {
     run: kill,
 };
 
-/// SIGSTOP it: nothing is closed, every probe times out (timeout × fall).
+/// SIGSTOP it: nothing is closed, every probe times out: down after `fall` of them
+/// (`silent_failure_bound` in hopwatch-health).
 pub const HANG: Scenario = Scenario {
     name: "hang",
     help: "SIGSTOP ws1; SIGCONT it; wait for the failback",
