@@ -73,6 +73,12 @@ impl CheckSpec {
         }
     }
 
+    /// The longest this backend can stay `Up` once it goes silent:
+    /// [`silent_failure_bound`] of this spec's settings.
+    pub fn silent_failure_bound(&self) -> Duration {
+        silent_failure_bound(self.interval, self.timeout, self.fall, self.jitter)
+    }
+
     /// `ceil(timeout / interval) + 1`: enough for a probe to start every interval while
     /// each waits out its full timeout, plus one for jitter.
     pub fn default_max_in_flight(interval: Duration, timeout: Duration) -> usize {
@@ -88,14 +94,6 @@ impl CheckSpec {
 /// milliseconds and rounds a deadline up, once for the tick that starts a probe and
 /// once for the deadline that fails it.
 pub const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-impl CheckSpec {
-    /// The longest this backend can stay `Up` once it goes silent:
-    /// [`silent_failure_bound`] of this spec's settings.
-    pub fn silent_failure_bound(&self) -> Duration {
-        silent_failure_bound(self.interval, self.timeout, self.fall, self.jitter)
-    }
-}
 
 /// The longest a backend that goes silent (a hung process, its packets lost) can
 /// stay `Up` under these settings while the watcher runs on time:
