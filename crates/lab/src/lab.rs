@@ -509,7 +509,7 @@ impl Lab {
             self.procs.kill("ws1").await.ok();
             self.spawn_role("ws1").await?;
         } else {
-            self.procs.signal("ws1", "CONT").await.ok();
+            self.procs.signal("ws1", "CONT").ok();
         }
         for w in Watcher::BOTH {
             let name = w.process();
@@ -518,7 +518,7 @@ impl Lab {
                 self.spawn_role(name).await?;
             } else {
                 // A trial that ended while it was frozen.
-                self.procs.signal(name, "CONT").await.ok();
+                self.procs.signal(name, "CONT").ok();
             }
         }
         if matches!(self.route_server, RouteServerProcs::Hopwatch) {

@@ -99,7 +99,7 @@ fn hang(lab: &mut Lab) -> StepsFuture<'_> {
     Box::pin(async move {
         let mut s = Steps::default();
         let ev = now_us();
-        lab.procs.signal("ws1", "STOP").await?;
+        lab.procs.signal("ws1", "STOP")?;
         s.event("SIGSTOP ws1", ev);
         lab.wait_failover(ev).await?;
         // The kernel of a stopped ws1 still accepts connections: a request routed
@@ -109,7 +109,7 @@ fn hang(lab: &mut Lab) -> StepsFuture<'_> {
         // the first answer from ws2.
         tokio::time::sleep(crate::trial::REQUEST_TIMEOUT).await;
         let back = now_us();
-        lab.procs.signal("ws1", "CONT").await?;
+        lab.procs.signal("ws1", "CONT")?;
         s.back("SIGCONT ws1", back);
         lab.wait_failback(back).await?;
         Ok(s)

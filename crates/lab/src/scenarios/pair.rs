@@ -240,7 +240,7 @@ fn watcher_freeze(lab: &mut Lab) -> StepsFuture<'_> {
         let observable = observable(lab).await;
         let freeze = lab.takeover_bound();
         let ev = now_us();
-        lab.procs.signal("watcher", "STOP").await?;
+        lab.procs.signal("watcher", "STOP")?;
         s.event("SIGSTOP primary", ev);
         let until = tokio::time::Instant::now() + freeze;
         if observable {
@@ -253,7 +253,7 @@ fn watcher_freeze(lab: &mut Lab) -> StepsFuture<'_> {
         }
         tokio::time::sleep_until(until).await;
         let back = now_us();
-        lab.procs.signal("watcher", "CONT").await?;
+        lab.procs.signal("watcher", "CONT")?;
         s.mark("SIGCONT primary", back, "back");
         if observable {
             let t = wait_primary_back(lab, Duration::from_secs(15)).await?;
