@@ -719,37 +719,21 @@ fn print_table(all: &[(Mode, Results)]) {
          or stopped, included in the figures)"
     );
     for (mode, r) in all {
-        println!(
-            "{}: all samples (ms): {:?}",
-            mode.name(),
-            r.trials.iter().map(|t| ms(t.to_wire)).collect::<Vec<_>>()
-        );
-        println!(
-            "{}: detection samples (ms): {:?}",
-            mode.name(),
-            r.trials
+        let samples = |what: &str, f: &dyn Fn(&Trial) -> Option<f64>| {
+            let v: Vec<String> = r
+                .trials
                 .iter()
-                .map(|t| t.detection.map_or("-".into(), ms))
-                .collect::<Vec<_>>()
-        );
-        println!(
-            "{}: signal in effect (ms): {:?}",
-            mode.name(),
-            r.trials
-                .iter()
-                .map(|t| t.inject.map_or("-".into(), ms))
-                .collect::<Vec<_>>()
-        );
-        println!(
-            "{}: the deciding probe started (ms after the failure): {:?}",
-            mode.name(),
-            r.trials
-                .iter()
-                .map(|t| t
-                    .decider_start
-                    .map_or("-".into(), |us| format!("{:.2}", us as f64 / 1000.0)))
-                .collect::<Vec<_>>()
-        );
+                .map(|t| f(t).map_or("-".into(), |ms| format!("{ms:.2}")))
+                .collect();
+            println!("{}: {what} (ms): {v:?}", mode.name());
+        };
+        let to_ms = |us: u64| us as f64 / 1000.0;
+        samples("all samples", &|t| Some(to_ms(t.to_wire)));
+        samples("detection samples", &|t| t.detection.map(to_ms));
+        samples("signal in effect", &|t| t.inject.map(to_ms));
+        samples("the deciding probe started, after the failure", &|t| {
+            t.decider_start.map(|us| us as f64 / 1000.0)
+        });
         for m in r.misses.iter().chain(&r.anomalies) {
             println!("  {}: {m}", mode.name());
         }
