@@ -62,12 +62,7 @@ fn the_rendered_bash_scripts_pass_shellcheck_with_no_warning() {
         "{SHELLCHECK} is missing: apt-get install shellcheck"
     );
     for s in &scripts {
-        let o = Command::new(SHELLCHECK)
-            .args(["--severity=style", "--external-sources"])
-            .arg(s)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+        shellcheck(s);
     }
     let deploy = &files["deploy.sh"];
     assert!(deploy.starts_with("#!/usr/bin/env bash\n"));
@@ -91,12 +86,7 @@ fn every_cloud_init_file_passes_cloud_init_schema() {
     let roles = ["web", "watcher", "observer", "load"];
     for role in roles {
         let file = out.join(format!("cloud-init/{role}.yaml"));
-        let o = Command::new(CLOUD_INIT)
-            .args(["schema", "--config-file"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", file.display(), text(&o));
+        let o = cloud_init_schema(&file);
         assert!(
             String::from_utf8_lossy(&o.stdout).contains("Valid cloud-config"),
             "{}",
@@ -690,6 +680,27 @@ fn the_forwarding_mode_renders_files_that_pass_their_checks_and_forwarding_watch
     );
 }
 
+/// `cloud-init schema --config-file FILE` succeeds; its output.
+fn cloud_init_schema(file: &Path) -> std::process::Output {
+    let o = Command::new(CLOUD_INIT)
+        .args(["schema", "--config-file"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}: {}", file.display(), text(&o));
+    o
+}
+
+/// `shellcheck` at style severity accepts `script`.
+fn shellcheck(script: &Path) {
+    let o = Command::new(SHELLCHECK)
+        .args(["--severity=style", "--external-sources"])
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}: {}", script.display(), text(&o));
+}
+
 /// `cloud-init schema` accepts the cloud-init of each of `roles`, and `shellcheck`
 /// accepts `deploy.sh` and each role's setup script; returns the setup scripts.
 fn roles_pass_their_checks(
@@ -706,12 +717,7 @@ fn roles_pass_their_checks(
     let mut setups = Vec::new();
     for role in roles {
         let ci = out.join(format!("cloud-init/{role}.yaml"));
-        let o = Command::new(CLOUD_INIT)
-            .args(["schema", "--config-file"])
-            .arg(&ci)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", ci.display(), text(&o));
+        cloud_init_schema(&ci);
         let setup = written_file(
             &files[&format!("cloud-init/{role}.yaml")],
             "/usr/local/sbin/hopwatch-setup",
@@ -722,12 +728,7 @@ fn roles_pass_their_checks(
         setups.push(setup);
     }
     for s in &scripts {
-        let o = Command::new(SHELLCHECK)
-            .args(["--severity=style", "--external-sources"])
-            .arg(s)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+        shellcheck(s);
     }
     setups
 }
