@@ -94,7 +94,6 @@ pub fn diff(old: &Routes, new: &Routes) -> (Vec<(RouteKey, u32)>, Vec<RouteKey>)
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::layout::Settings;
 

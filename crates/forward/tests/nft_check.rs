@@ -42,7 +42,7 @@ fn the_kernel_accepts_the_watchers_and_the_backends_rulesets() {
         return;
     }
     assert!(
-        nix_is_root(),
+        nix::unistd::geteuid().is_root(),
         "nft_check needs root (a network namespace); HOPWATCH_INTEROP=skip skips it"
     );
     let settings = Settings::new(Ipv4Addr::new(10, 10, 0, 7));
@@ -65,13 +65,4 @@ fn the_kernel_accepts_the_watchers_and_the_backends_rulesets() {
         1410,
     ));
     check(&nft::backend_script(4789, &[], &[vip], 1410));
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(2))
-            == Some("0")
-    })
 }

@@ -129,17 +129,6 @@ fn env_num(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -314,7 +303,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    if !is_root() {
+    if !nix::unistd::geteuid().is_root() {
         println!(
             "failover_latency: not measuring: it needs root (it creates network \
              namespaces, binds port 179 and 80 in them and adds nft rules); run \

@@ -54,7 +54,7 @@ pub fn preflight(test: &str, peer: Peer) -> bool {
         return false;
     }
     assert!(
-        is_root(),
+        nix::unistd::geteuid().is_root(),
         "interop test {test} needs root (it creates network namespaces and runs BGP \
          daemons); run as root, or set HOPWATCH_INTEROP=skip to skip it explicitly"
     );
@@ -78,17 +78,6 @@ pub fn preflight(test: &str, peer: Peer) -> bool {
 /// shows in every run's log (a skip must never be silent).
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// The first line of `argv`'s output (stdout, else stderr).
