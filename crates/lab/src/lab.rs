@@ -289,12 +289,9 @@ impl Lab {
             .map_or(6_000_000, |ms| ms * 1000 + 500_000);
         let deadline = tokio::time::Instant::now() + 2 * interval + self.slack();
         loop {
-            let programmed = self.programmed_events();
-            let last = programmed
-                .iter()
-                .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
-                .max_by_key(|l| l.ts_us);
-            let Some(last) = last else { return };
+            let Some(last) = self.last_programmed() else {
+                return;
+            };
             // The route server's RIB last changed (a route received, a session up
             // or down).
             let rib_us = events(&self.rs_log())
@@ -308,7 +305,7 @@ impl Lab {
                 .max()
                 .unwrap_or(0);
             let now = now_us();
-            if is_programmed_only(last, vip, home)
+            if is_programmed_only(&last, vip, home)
                 && now >= last.ts_us + interval_us + 500_000
                 && now >= rib_us + in_flight_us
             {
@@ -389,14 +386,18 @@ impl Lab {
         Ok(())
     }
 
-    /// When the VIP's route was last programmed, if ever.
-    pub fn last_programmed_us(&self) -> Option<u64> {
+    /// The VIP's route's last programming, if ever.
+    fn last_programmed(&self) -> Option<Line> {
         let vip = self.layout.vip_prefix;
         self.programmed_events()
-            .iter()
+            .into_iter()
             .filter(|l| matches!(&l.event, Event::Programmed(p) if p.prefix == vip))
-            .map(|l| l.ts_us)
-            .max()
+            .max_by_key(|l| l.ts_us)
+    }
+
+    /// When the VIP's route was last programmed, if ever.
+    pub fn last_programmed_us(&self) -> Option<u64> {
+        self.last_programmed().map(|l| l.ts_us)
     }
 
     /// Waits (polling every 10 ms, at most `within`) until the VIP's route is
