@@ -207,15 +207,12 @@ impl PeerTask {
                     }
                 },
                 res = read(&mut self.conn, &mut self.buf) => match res {
-                    Ok(0) => self.session.connection_closed(now()),
+                    Ok(0) => self.connection_lost(None),
                     Ok(n) => {
                         let t = now();
                         self.session.receive(t, &self.buf[..n]);
                     }
-                    Err(e) => {
-                        self.emit(EventKind::ConnectionError(e.to_string()));
-                        self.session.connection_closed(now());
-                    }
+                    Err(e) => self.connection_lost(Some(e)),
                 },
                 res = connecting(&mut self.connecting) => {
                     self.connecting = None;
@@ -239,6 +236,20 @@ impl PeerTask {
             }
             self.flush().await;
         }
+    }
+
+    /// The connection ended under us: the peer closed it (end-of-file), it was
+    /// reset, or a write failed. It is dropped here and now, before the session
+    /// hears of it. A dead socket is readable at once on every poll (end-of-file,
+    /// forever), so one kept until the next connection replaces it would make this
+    /// task spin a core for as long as the peer stays away: the hold time, the
+    /// graceful restart time, or a maintenance window.
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        if let Some(e) = error {
+            self.emit(EventKind::ConnectionError(e.to_string()));
+        }
+        self.conn = None;
+        self.session.connection_closed(now());
     }
 
     /// Closes an accepted connection whose OPEN is overdue, as an expired hold
@@ -468,11 +479,7 @@ impl PeerTask {
                     // Reported once the write returned (the UPDATE is on the wire),
                     // with the time it was handed to the kernel.
                     Ok(()) => sent.into_iter().for_each(|k| self.emit_at(handed_us, k)),
-                    Err(e) if self.conn.is_some() => {
-                        self.emit(EventKind::ConnectionError(e.to_string()));
-                        self.conn = None;
-                        self.session.connection_closed(now());
-                    }
+                    Err(e) if self.conn.is_some() => self.connection_lost(Some(e)),
                     Err(_) => {}
                 }
                 continue;

@@ -77,6 +77,7 @@ impl Lab {
             outages: summary.outages.clone(),
             markers: Vec::new(),
             records: Vec::new(),
+            cpu: Vec::new(),
         };
         if let Some(e) = &steps.event {
             t.markers.push(marker(e.name.clone(), ev, "event"));

@@ -13,7 +13,10 @@
 //!   those outside every window (`none`: they have no excuse);
 //! - the resident memory (VmRSS) of each hopwatch process at the start and at the
 //!   end (a process a fault restarted shows its new PID): growth beyond noise over
-//!   ten minutes would be a leak.
+//!   ten minutes would be a leak;
+//! - the CPU of each process that ran from start to end (the same PID), as a share
+//!   of one core: the route server and the observer live through every fault, so a
+//!   busy loop after one shows here.
 //!
 //! The same `--seed` gives the same schedule (the faults and the gaps; what the
 //! machine does with them varies).
@@ -24,6 +27,7 @@ use std::time::{Duration, Instant};
 use hopwatch_events::{Event, now_us};
 use serde::Serialize;
 
+use crate::cpu::{self, ROLES, Usage};
 use crate::lab::Lab;
 use crate::procs::events;
 use crate::scenarios::{self, Backends, Scenario};
@@ -76,6 +80,8 @@ pub struct ChaosReport {
     pub faults: Vec<Fault>,
     /// Each hopwatch process's memory.
     pub rss: Vec<Rss>,
+    /// The CPU of each process that ran throughout.
+    pub cpu: Vec<Usage>,
     /// No move without a fault, no failed request without a fault.
     pub pass: bool,
 }
@@ -89,16 +95,6 @@ fn class(sc: &Scenario) -> &'static str {
     }
 }
 
-/// The processes whose memory is reported.
-const PROCESSES: [&str; 6] = [
-    "route-server",
-    "watcher",
-    "standby",
-    "ws1",
-    "ws2",
-    "observer",
-];
-
 /// VmRSS of `pid`, KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -107,7 +103,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn sample(lab: &Lab) -> BTreeMap<&'static str, (u32, u64)> {
-    PROCESSES
+    ROLES
         .iter()
         .filter_map(|p| {
             let pid = lab.procs.pid(p)?;
@@ -131,6 +127,7 @@ pub async fn run(lab: &mut Lab, duration: Duration, seed: u64) -> anyhow::Result
     lab.steady().await?;
     lab.trials_run += 1;
     let first = sample(lab);
+    let first_cpu = cpu::sample(lab);
     let (load, stop) = lab.start_load(duration + Duration::from_secs(600))?;
     let started = Instant::now();
     let start_us = now_us();
@@ -171,6 +168,7 @@ pub async fn run(lab: &mut Lab, duration: Duration, seed: u64) -> anyhow::Result
     let records = stop_load(load, stop).await?;
     let end_us = now_us();
     let last = sample(lab);
+    let cpu = cpu::usage(&first_cpu, &cpu::sample(lab));
 
     let window_of = |ts: u64| {
         faults
@@ -207,7 +205,7 @@ pub async fn run(lab: &mut Lab, duration: Duration, seed: u64) -> anyhow::Result
             }
         }
     }
-    let rss = PROCESSES
+    let rss = ROLES
         .iter()
         .map(|p| Rss {
             process: (*p).into(),
@@ -225,6 +223,7 @@ pub async fn run(lab: &mut Lab, duration: Duration, seed: u64) -> anyhow::Result
         unexplained_moves,
         faults,
         rss,
+        cpu,
         pass,
     })
 }
@@ -278,6 +277,13 @@ impl ChaosReport {
                 f(r.start),
                 f(r.end)
             );
+        }
+        let _ = writeln!(
+            s,
+            "  CPU over the run, % of a core (processes that ran throughout; PID):"
+        );
+        for u in &self.cpu {
+            let _ = writeln!(s, "    {:<13} {:>6.2} ({})", u.process, u.percent, u.pid);
         }
         s
     }

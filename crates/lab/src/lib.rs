@@ -33,7 +33,8 @@
 //! - `scenarios`: each scenario one value (name, place, injection, expectation,
 //!   help), one file per family: `backend`, `network`, `restart`.
 //! - `throughput`: the forwarding mode's bulk upload through the watcher and direct.
-//! - `trial`: one trial under load; `analysis`: the join of its requests and logs.
+//! - `trial`: one trial under load; `analysis`: the join of its requests and logs;
+//!   `cpu`: each process's share of a core while a trial's steps ran.
 //! - `report`: the table, `results.json`, `requests.csv`, `report.html` (`html`,
 //!   `timeline`).
 //!
@@ -44,6 +45,7 @@ mod analysis;
 pub mod args;
 pub mod bird;
 mod chaos;
+mod cpu;
 pub mod frr;
 mod lab;
 mod monitor;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hopwatch_load::{Injector, InjectorConfig, Outage, Record, Target};
 use serde::Serialize;
 
+use crate::cpu::{self, Usage};
 use crate::lab::Lab;
 use crate::netns::in_ns;
 use crate::scenarios::{Scenario, Steps};
@@ -92,6 +93,9 @@ pub struct Trial {
     pub outages: Vec<Outage>,
     /// Timeline markers.
     pub markers: Vec<Marker>,
+    /// Each of the lab's processes' share of a core while the steps ran (those
+    /// restarted by the steps have none).
+    pub cpu: Vec<Usage>,
     /// The trial's requests (the CSV and the timeline; not in results.json).
     #[serde(skip)]
     pub records: Vec<Record>,
@@ -151,6 +155,7 @@ impl Lab {
         let mut steady_err = self.steady().await.err();
         self.trials_run += 1;
         let slack = self.slack();
+        let mut cpu_use = Vec::new();
         let (records, steps) = match self
             .start_load(Duration::from_secs(60) + 4 * slack + 2 * self.takeover_bound())
         {
@@ -160,10 +165,12 @@ impl Lab {
                 } else {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     let limit = Duration::from_secs(25) + 4 * slack + 2 * self.takeover_bound();
+                    let before = cpu::sample(self);
                     let r = tokio::time::timeout(limit, (sc.run)(self))
                         .await
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("trial took over {limit:?}")));
                     tokio::time::sleep(Duration::from_millis(300)).await;
+                    cpu_use = cpu::usage(&before, &cpu::sample(self));
                     r
                 };
                 match stop_load(load, tx).await {
@@ -180,6 +187,8 @@ impl Lab {
                 Some(format!("{:#}", steady_err.take().unwrap_or(e))),
             ),
         };
-        self.analyse(sc, n, records, steps, error)
+        let mut trial = self.analyse(sc, n, records, steps, error);
+        trial.cpu = cpu_use;
+        trial
     }
 }

@@ -318,11 +318,19 @@ impl Session {
     }
 
     /// The TCP connection closed (or broke) without a NOTIFICATION from the peer.
+    ///
+    /// Like every other way down, this ends with [`Event::Disconnect`]: the driver
+    /// drops the dead connection. A socket whose peer has gone reads as
+    /// end-of-file (or an error) at once, every time it is polled, so a driver that
+    /// kept it would spin on it until the next connection replaced it.
     pub fn connection_closed(&mut self, now: Instant) {
         match self.state {
             State::OpenSent | State::OpenConfirm | State::Established => {
+                // Nothing queued can reach a closed connection.
+                self.tx.clear();
                 self.events
                     .push_back(Event::Down(DownReason::ConnectionLost));
+                self.events.push_back(Event::Disconnect);
                 self.go_idle(now);
             }
             State::Connect => self.connection_failed(now),

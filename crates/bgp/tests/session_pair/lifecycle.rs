@@ -101,6 +101,47 @@ fn losing_the_connection_reports_connection_lost_and_reconnects() {
     assert!(pair.session(A).is_established() && pair.session(B).is_established());
 }
 
+/// Every way down ends with [`Event::Disconnect`], a lost connection too: a
+/// closed socket reads as end-of-file every time it is polled, so a driver that
+/// kept it would spin on it until the next connection replaced it.
+#[test]
+fn a_lost_connection_is_dropped_by_the_driver_in_every_connected_state() {
+    let dropped_after_down = |pair: &Pair, x: usize| {
+        let events: Vec<&Event> = pair.events(x).collect();
+        let down = events
+            .iter()
+            .rposition(|e| matches!(e, Event::Down(DownReason::ConnectionLost)))
+            .unwrap_or_else(|| panic!("side {x}: no ConnectionLost in {events:?}"));
+        events[down..].contains(&&Event::Disconnect)
+    };
+    for (reached, x) in [
+        (State::OpenSent, A),
+        (State::OpenConfirm, B),
+        (State::Established, A),
+    ] {
+        let mut pair = ebgp_pair(9);
+        for y in [A, B] {
+            pair.with(y, |s, now| s.start(now));
+        }
+        // Connected, nothing delivered: both in OpenSent.
+        pair.pump();
+        if reached == State::OpenConfirm {
+            // B reads A's OPEN and answers: B in OpenConfirm.
+            pair.deliver_one(A);
+        }
+        if reached == State::Established {
+            pair.drive();
+        }
+        assert_eq!(pair.session(x).state(), reached, "{pair:#?}");
+        pair.cut();
+        assert!(
+            dropped_after_down(&pair, x),
+            "{reached:?}: side {x} was not told to drop the dead connection: {:?}",
+            pair.sides[x].events
+        );
+    }
+}
+
 #[test]
 fn reset_sends_the_notification_and_starts_again_by_itself() {
     let mut pair = ebgp_pair(90);

@@ -33,6 +33,7 @@ pub mod preflight;
 pub mod proc;
 pub mod route_server;
 pub mod rs_peers;
+pub mod syscalls;
 pub mod tshark;
 pub mod wait;
 pub mod watcher_config;

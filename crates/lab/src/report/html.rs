@@ -185,6 +185,7 @@ mod tests {
                 marker("programmed 127.10.0.4", 578_000, "programmed"),
             ],
             records,
+            cpu: Vec::new(),
         }
     }
 

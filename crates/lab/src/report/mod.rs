@@ -86,6 +86,9 @@ pub struct ScenarioResult {
     pub programmed_ms: Option<Stats>,
     /// The watcher's UPDATE to the route programmed (the route server's part).
     pub route_server_ms: Option<Stats>,
+    /// Each process's share of a core while the steps ran, % (over the trials in
+    /// which it was not restarted).
+    pub cpu_percent: BTreeMap<String, Stats>,
 }
 
 /// The whole run.
@@ -139,6 +142,17 @@ fn stats_of(trials: &[Trial], f: impl Fn(&Trial) -> Option<f64>) -> Option<Stats
     Stats::of(trials.iter().filter_map(f).collect())
 }
 
+/// Each process's share of a core over `trials` (those in which it ran throughout).
+fn cpu_percent(trials: &[Trial]) -> BTreeMap<String, Stats> {
+    let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for u in trials.iter().flat_map(|t| &t.cpu) {
+        per.entry(u.process.clone()).or_default().push(u.percent);
+    }
+    per.into_iter()
+        .filter_map(|(p, v)| Some((p, Stats::of(v)?)))
+        .collect()
+}
+
 /// Groups the trials and judges each scenario.
 pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Results {
     let mut scenarios = BTreeMap::new();
@@ -171,6 +185,7 @@ pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Result
                 update_ms: stats_of(&ts, |t| t.update_ms),
                 route_server_ms: stats_of(&ts, |t| t.route_server_ms),
                 programmed_ms: stats_of(&ts, |t| t.programmed_ms),
+                cpu_percent: cpu_percent(&ts),
                 trials: ts,
             },
         );
@@ -293,6 +308,38 @@ pub fn table(order: &[&Scenario], r: &Results) -> String {
         "(detect, decide, program: ms from the injected event to the watcher's health verdict, \
          its move, the route programmed; update: ms from the move to the UPDATE; rs: ms from \
          the UPDATE to the route programmed, the route server's own part; medians)"
+    );
+    out.push_str(&cpu_table(order, r));
+    out
+}
+
+/// Each process's CPU while the steps ran, a row per scenario.
+fn cpu_table(order: &[&Scenario], r: &Results) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "\n{:<25}", "CPU, % of a core");
+    for role in crate::cpu::ROLES {
+        let _ = write!(out, " {role:>12}");
+    }
+    out.push('\n');
+    for sc in order {
+        let Some(s) = r.scenarios.get(sc.name) else {
+            continue;
+        };
+        let _ = write!(out, "{:<25}", sc.name);
+        for role in crate::cpu::ROLES {
+            let cell = s
+                .cpu_percent
+                .get(role)
+                .map_or_else(|| "-".into(), |x| format!("{:.1}/{:.1}", x.median, x.max));
+            let _ = write!(out, " {cell:>12}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "(user + system time of each process while a trial's steps ran, over the wall-clock \
+         time: median/max of the trials; - where the steps restarted it, or it is not \
+         hopwatch's)"
     );
     out
 }
