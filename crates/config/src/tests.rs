@@ -139,6 +139,25 @@ fn a_hold_time_of_two_seconds_is_refused() {
 }
 
 #[test]
+fn a_token_sent_off_loopback_is_warned_of_as_clear_text() {
+    let text = replace("listen = \"127.0.0.1:9179\"", "listen = \"10.10.0.7:9179\"")
+        .replace("[api]\n", "[api]\ntoken = \"0123456789abcdef0123\"\n");
+    let w = warnings(&text);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("api.token") && w.contains("clear text")),
+        "{w:#?}"
+    );
+    let on_loopback = replace("[api]\n", "[api]\ntoken = \"0123456789abcdef0123\"\n");
+    assert!(
+        !warnings(&on_loopback)
+            .iter()
+            .any(|w| w.contains("clear text")),
+        "no warning on loopback"
+    );
+}
+
+#[test]
 fn a_public_api_needs_a_token() {
     let e = one_error(&replace(
         "listen = \"127.0.0.1:9179\"",

@@ -221,6 +221,21 @@ pub fn check(c: &Config) -> Report {
             ),
         );
     }
+    // The API speaks plain HTTP: off loopback, anyone who sees the traffic reads
+    // the token and can drain or decommission (issue 20, finding 10).
+    if !c.api.listen.ip().is_loopback() && c.api.token.is_some() {
+        r.warnings.push((
+            "api.token".into(),
+            format!(
+                "the API on {} is plain HTTP: the bearer token crosses the network in \
+                 clear text, and whoever sees one request can move the VIPs. Keep \
+                 api.listen on 127.0.0.1 and reach it through SSH (ssh -L \
+                 9179:127.0.0.1:9179 HOST, then hopwatch ctl there), or put a TLS proxy \
+                 in front and listen on loopback behind it",
+                c.api.listen
+            ),
+        ));
+    }
     if let Some(f) = &c.log.facility
         && crate::facility_code(f).is_none()
     {

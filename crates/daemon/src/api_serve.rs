@@ -145,6 +145,15 @@ pub fn spawn(
     metrics
         .limit
         .set(i64::try_from(limits.max_connections).unwrap_or(i64::MAX));
+    // Every API refuses what a web page could send it (`crate::api_guard`).
+    let router = match listener.local_addr() {
+        Ok(listen) => crate::api_guard::refuse_browsers(router, listen),
+        // Not reached for a bound listener; refuse every Host that is a name anyway.
+        Err(_) => crate::api_guard::refuse_browsers(
+            router,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ),
+    };
     tokio::spawn(accept_loop(name, listener, router, limits, metrics));
 }
 

@@ -18,7 +18,8 @@
 //!   the BGP driver's events into them.
 //! - [`api_serve`]: the watcher's control API and the route server's API, served by
 //!   hyper under limits a hostile client cannot get round (connections, timeouts),
-//!   every error as JSON.
+//!   every error as JSON; [`api_guard`]: what keeps web pages out of them (no
+//!   `Origin`, no `Host` that is a name, JSON for every request that changes state).
 //! - [`nofile`]: the descriptor limit, raised at start, so that API clients cannot
 //!   starve the probes and sessions of descriptors.
 //! - [`signals`]: SIGTERM and Ctrl-C, for every long-running role.
@@ -26,6 +27,7 @@
 //! - [`verdict`]: a role's verdict as an exit status other than 1 (`hopwatch load`'s
 //!   3 when no request succeeded), which the binary's `main` exits with.
 
+pub mod api_guard;
 pub mod api_serve;
 pub mod cease;
 pub mod json;

@@ -15,8 +15,12 @@
 //!   watcher.
 //! - SYN-ACKs from a VIP advertise an MSS of at most `mss`, so the clients' segments
 //!   fit in the tunnel (the SYN-ACK never crosses the watcher, which cannot clamp it).
-//! - With `watchers` given, an nftables rule drops VXLAN to the port from anyone else:
-//!   whoever can send it UDP could otherwise inject packets with any source address.
+//! - nftables ([`crate::nft::backend_script`]) drops VXLAN to the port from anyone
+//!   but `watchers` and any VXLAN over IPv6 (the external-mode device listens on
+//!   both families), and whatever leaves the tunnel for an address that is not a
+//!   VIP: whoever can send it UDP could otherwise inject packets with any source
+//!   address. An empty `watchers` (`--accept-vxlan-from-anyone`) drops only the
+//!   last two.
 //!
 //! Idempotent: a device of that name is replaced. [`BackendSetup::remove`] undoes
 //! exactly what was added (a VIP that was on `lo` before stays).
@@ -39,7 +43,8 @@ pub struct BackendSettings {
     pub port: u16,
     /// The VIPs to answer for.
     pub vips: Vec<Prefix>,
-    /// The watchers allowed to send VXLAN (empty: anyone).
+    /// The watchers allowed to send VXLAN (empty: anyone over IPv4, which the
+    /// command line allows only when told so explicitly).
     pub watchers: Vec<Ipv4Addr>,
     /// The MSS the VIPs advertise at most (the underlay's MTU less VXLAN's 50 bytes
     /// less 40 of IPv4 and TCP headers: 1410 for 1500).

@@ -19,10 +19,15 @@ pub struct BackendArgs {
     /// A VIP this backend serves (repeat for several); added to `lo` unless there.
     #[arg(long = "vip", value_name = "PREFIX", required = true)]
     pub vips: Vec<Prefix>,
-    /// A watcher allowed to send it VXLAN (repeat: primary and standby); without
-    /// any, VXLAN is accepted from every address.
+    /// A watcher allowed to send it VXLAN (repeat: primary and standby). Required
+    /// unless --accept-vxlan-from-anyone: whoever may send this host VXLAN can hand
+    /// its services packets with any source address.
     #[arg(long = "watcher", value_name = "ADDR")]
     pub watchers: Vec<Ipv4Addr>,
+    /// Take VXLAN over IPv4 from every address instead (a network that filters it
+    /// before this host does). Still never over IPv6, still only to the VIPs.
+    #[arg(long, conflicts_with = "watchers")]
+    pub accept_vxlan_from_anyone: bool,
     /// The VXLAN UDP port (the watchers' `[forward] port`).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
@@ -36,8 +41,11 @@ const BACKEND_HELP: &str = "\
 Run on each backend of a VIP whose watchers forward ([forward] in their config). It
 creates the VXLAN device hwfwd (port 4789 by default, any VNI, MAC 02:68:77:00:00:01,
 169.254.0.1/32), puts each VIP on lo, loosens the reverse-path filter on hwfwd only,
-clamps the MSS the VIPs advertise, and with --watcher drops VXLAN from anyone else
-(nftables table inet hopwatch_forward). Replies go from the VIP straight to the client
+clamps the MSS the VIPs advertise, and drops VXLAN from anyone but the watchers, VXLAN
+over IPv6, and whatever comes out of the tunnel to an address that is not a VIP
+(nftables table inet hopwatch_forward). Give every watcher that may forward to it
+(--watcher, repeat); --accept-vxlan-from-anyone instead is for a network that filters
+VXLAN before it reaches this host. Replies go from the VIP straight to the client
 (direct server return): the client's address reaches the service.
 
 Idempotent: a device left by an earlier run is replaced. Everything it added is removed
@@ -54,6 +62,23 @@ pub async fn run(a: BackendArgs) -> anyhow::Result<()> {
         watchers: a.watchers,
         mss: a.mss,
     };
+    if settings.watchers.is_empty() && !a.accept_vxlan_from_anyone {
+        anyhow::bail!(
+            "no --watcher given: whoever may send this host VXLAN can hand the VIPs' \
+             services packets with any source address. Name each watcher that forwards \
+             to it (--watcher ADDR, repeat for the standby), or, only if the network \
+             filters VXLAN before it reaches this host, --accept-vxlan-from-anyone"
+        );
+    }
+    if settings.watchers.is_empty() {
+        tracing::warn!(
+            "--accept-vxlan-from-anyone: VXLAN to UDP {} is taken from anyone over IPv4; \
+             whoever can send it can hand the VIPs' services packets with any source \
+             address. Name the watchers with --watcher instead unless the network \
+             filters VXLAN before this host",
+            settings.port
+        );
+    }
     let setup = BackendSetup::start(&settings)
         .await
         .context("setting up the backend (needs CAP_NET_ADMIN and nft)")?;

@@ -64,6 +64,22 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The most new flows one client address may pin a second (and the burst it
+    /// may pin at once), so that one address holds at most 1/32 + 1/256 of a
+    /// backend's affinity set however many ports it uses: `max_flows / (32 ×
+    /// flow_timeout)` a second (36 with the defaults), in bursts of `max_flows /
+    /// 256` (4,096). Flows past the rate are forwarded all the same, only not
+    /// pinned: they follow the main table, so a planned move (drain, failback)
+    /// during their life resets them, as it would any flow once a set is full.
+    pub fn pin_rate(&self) -> (u32, u32) {
+        let timeout = self.flow_timeout.as_secs().max(1);
+        let rate = u64::from(self.max_flows) / (32 * timeout);
+        let burst = self.max_flows / 256;
+        (u32::try_from(rate).unwrap_or(u32::MAX).max(1), burst.max(1))
+    }
+}
+
 /// One backend's tunnel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {

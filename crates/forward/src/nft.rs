@@ -51,17 +51,43 @@ const KEY_TYPE: &str = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet
 const KEY: &str = "ip saddr . ip daddr . meta l4proto . th sport . th dport";
 
 /// The watcher's ruleset for `layout`.
+///
+/// A watcher only ever *sends* VXLAN (the backends answer clients directly), so
+/// it takes none: `guard` drops every datagram to the VXLAN port, over IPv4 and
+/// IPv6, before the kernel's tunnel socket can decapsulate it, and `tunnels` drops
+/// anything that still comes in through one of its tunnel devices. Without them a
+/// forged datagram was decapsulated, routed to the VIP and encapsulated again with
+/// the watcher's own address as its source, which every backend's allow-list
+/// trusts (issue 20, finding 2).
 pub fn watcher_script(layout: &Layout) -> String {
     let t = format!("inet {NFT_TABLE}");
     let s = &layout.settings;
     let mut o = String::new();
     let _ = writeln!(o, "add table {t}");
-    for (chain, hook) in [("steer", "prerouting"), ("learn", "postrouting")] {
+    for (chain, hook, priority) in [
+        ("guard", "input", "filter"),
+        ("tunnels", "prerouting", "raw"),
+        ("steer", "prerouting", "mangle"),
+        ("learn", "postrouting", "mangle"),
+    ] {
         let _ = writeln!(
             o,
-            "add chain {t} {chain} {{ type filter hook {hook} priority mangle; policy accept; }}"
+            "add chain {t} {chain} {{ type filter hook {hook} priority {priority}; policy accept; }}"
         );
         let _ = writeln!(o, "flush chain {t} {chain}");
+    }
+    let _ = writeln!(o, "add rule {t} guard udp dport {} drop", s.port);
+    let devices: Vec<String> = layout
+        .tunnels
+        .iter()
+        .map(|t| format!("\"{}\"", t.device()))
+        .collect();
+    if !devices.is_empty() {
+        let _ = writeln!(
+            o,
+            "add rule {t} tunnels iifname {{ {} }} drop",
+            devices.join(", ")
+        );
     }
     let _ = writeln!(o, "add set {t} vips {{ type ipv4_addr; flags interval; }}");
     let _ = writeln!(o, "flush set {t} vips");
@@ -87,6 +113,22 @@ pub fn watcher_script(layout: &Layout) -> String {
             tunnel.index
         );
     }
+    // One client address pins at most `pin_rate` new flows a second: past it, the
+    // learn chain ends before the flow's set is touched (issue 20, finding 3: one
+    // address with varying ports filled a backend's set of 2^20 in 1.24 s). The
+    // meter's own set is bounded too; when it is full, learning goes on unmetered.
+    let (rate, burst) = s.pin_rate();
+    let _ = writeln!(
+        o,
+        "add set {t} pinners {{ type ipv4_addr; flags dynamic,timeout; timeout 60s; size 65536; }}"
+    );
+    if !devices.is_empty() {
+        let _ = writeln!(
+            o,
+            "add rule {t} learn oifname {{ {} }} meta mark and 0xffff0000 != {ours:#x} meta l4proto {{ tcp, udp }} update @pinners {{ ip saddr limit rate over {rate}/second burst {burst} packets }} accept",
+            devices.join(", ")
+        );
+    }
     for tunnel in &layout.tunnels {
         let set = format!("flows{}", tunnel.index);
         let _ = writeln!(
@@ -103,27 +145,55 @@ pub fn watcher_script(layout: &Layout) -> String {
     o
 }
 
-/// The backend's ruleset: VXLAN to `port` only from `watchers` (none: from anyone),
-/// and SYN-ACKs from `vips` advertising an MSS of at most `mss`.
+/// The backend's ruleset:
+/// - `allow` (input): VXLAN to `port` only from `watchers` over IPv4 (none given:
+///   from anyone), and never over IPv6. The device is in external mode, so the
+///   kernel listens on `[::]:port` as well as `0.0.0.0:port`, and every host has an
+///   IPv6 link-local address without any set-up: a filter on IPv4 alone let anyone
+///   on the link in (issue 20, finding 1). The watchers are IPv4 only.
+/// - `tunnel` (prerouting, before any routing decision): what comes out of the
+///   tunnel device must be IPv4 to one of `vips`. A watcher forwards nothing else;
+///   anything else was forged (a packet to the backend's own address would pass
+///   address-based rules there, one to another address could be forwarded).
+/// - `clamp` (output): SYN-ACKs from `vips` advertise an MSS of at most `mss`.
 pub fn backend_script(port: u16, watchers: &[Ipv4Addr], vips: &[Prefix], mss: u16) -> String {
     let t = format!("inet {NFT_TABLE}");
     let mut o = String::new();
     let _ = writeln!(o, "add table {t}");
-    let _ = writeln!(
-        o,
-        "add chain {t} allow {{ type filter hook input priority filter; policy accept; }}"
-    );
-    let _ = writeln!(o, "flush chain {t} allow");
-    let _ = writeln!(
-        o,
-        "add chain {t} clamp {{ type filter hook output priority mangle; policy accept; }}"
-    );
-    let _ = writeln!(o, "flush chain {t} clamp");
+    for (chain, hook, priority) in [
+        ("allow", "input", "filter"),
+        ("tunnel", "prerouting", "filter"),
+        ("clamp", "output", "mangle"),
+    ] {
+        let _ = writeln!(
+            o,
+            "add chain {t} {chain} {{ type filter hook {hook} priority {priority}; policy accept; }}"
+        );
+        let _ = writeln!(o, "flush chain {t} {chain}");
+    }
     let vips: Vec<String> = vips
         .iter()
         .filter(|p| p.addr().is_ipv4())
         .map(ToString::to_string)
         .collect();
+    let _ = writeln!(
+        o,
+        "add rule {t} allow meta nfproto ipv6 udp dport {port} drop"
+    );
+    let dev = crate::layout::BACKEND_DEVICE;
+    let _ = writeln!(
+        o,
+        "add rule {t} tunnel iifname \"{dev}\" meta nfproto != ipv4 drop"
+    );
+    if vips.is_empty() {
+        let _ = writeln!(o, "add rule {t} tunnel iifname \"{dev}\" drop");
+    } else {
+        let _ = writeln!(
+            o,
+            "add rule {t} tunnel iifname \"{dev}\" ip daddr != {{ {} }} drop",
+            vips.join(", ")
+        );
+    }
     if !vips.is_empty() {
         let _ = writeln!(
             o,
@@ -209,12 +279,58 @@ mod tests {
     }
 
     #[test]
-    fn the_backend_script_drops_vxlan_from_strangers_only_when_told_who_is_not() {
+    fn the_backend_script_drops_vxlan_from_strangers_and_over_ipv6_and_not_for_a_vip() {
         let vip: Prefix = "100.64.0.1/32".parse().expect("prefix");
         let s = backend_script(4789, &[Ipv4Addr::new(10, 10, 0, 7)], &[vip], 1410);
         assert!(s.contains("udp dport 4789 ip saddr != { 10.10.0.7 } drop"));
+        assert!(
+            s.contains("allow meta nfproto ipv6 udp dport 4789 drop"),
+            "{s}"
+        );
+        assert!(s.contains("tunnel iifname \"hwfwd\" ip daddr != { 100.64.0.1/32 } drop"));
+        assert!(s.contains("tunnel iifname \"hwfwd\" meta nfproto != ipv4 drop"));
         assert!(s.contains("ip saddr { 100.64.0.1/32 } tcp flags & (syn | ack) == syn | ack"));
         assert!(s.contains("maxseg size set 1410"));
-        assert!(!backend_script(4789, &[], &[vip], 1410).contains("drop"));
+        // Without watchers (`--accept-vxlan-from-anyone`) IPv4 VXLAN is taken from
+        // anyone, but never over IPv6, and still only for the VIPs.
+        let anyone = backend_script(4789, &[], &[vip], 1410);
+        assert!(!anyone.contains("ip saddr !="), "{anyone}");
+        assert!(anyone.contains("ipv6 udp dport 4789 drop"), "{anyone}");
+        assert!(
+            anyone.contains("ip daddr != { 100.64.0.1/32 } drop"),
+            "{anyone}"
+        );
+    }
+
+    #[test]
+    fn the_watcher_script_takes_no_vxlan_and_nothing_from_its_tunnels() {
+        let settings = Settings::new(Ipv4Addr::new(10, 10, 0, 7));
+        let vip = "100.64.0.1/32".parse().expect("prefix");
+        let l = Layout::new(
+            settings,
+            &[(
+                vip,
+                vec![Ipv4Addr::new(10, 10, 0, 4), Ipv4Addr::new(10, 10, 0, 5)],
+            )],
+        );
+        let s = watcher_script(&l);
+        assert!(
+            s.contains("add rule inet hopwatch_forward guard udp dport 4789 drop"),
+            "{s}"
+        );
+        assert!(
+            s.contains("tunnels iifname { \"hwfw0\", \"hwfw1\" } drop"),
+            "{s}"
+        );
+        assert!(s.contains("hook input priority filter"), "{s}");
+        // One address pins at most 36 new flows a second (4,096 at once) with the
+        // defaults, before any flow is added to a set.
+        let meter = s
+            .find(
+                "update @pinners { ip saddr limit rate over 36/second burst 4096 packets } accept",
+            )
+            .expect("the per-source meter");
+        assert!(meter < s.find("add @flows0").expect("learning"), "{s}");
+        assert!(s.contains("hook prerouting priority raw"), "{s}");
     }
 }

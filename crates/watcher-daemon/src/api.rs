@@ -11,7 +11,11 @@
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! `vip` may be left out when there is one VIP. With `[api] token` set, every call
-//! needs `Authorization: Bearer TOKEN` (401 otherwise); the token is never echoed.
+//! needs `Authorization: Bearer TOKEN` (401 otherwise); the token is never echoed,
+//! and a SIGHUP that sets, changes or removes it applies at once. Requests a web
+//! page could send are refused (`hopwatch_daemon::api_guard`): one with an
+//! `Origin` or a `Host` that is a name (403), a POST without `Content-Type:
+//! application/json` (415).
 //! The handlers only pass requests to the watcher's loop, which owns all state.
 //!
 //! Every error is `{"error": "..."}`: 400 bad request, 401, 404 unknown VIP, backend
@@ -19,6 +23,8 @@
 //! echoed in an error is clipped at 64 characters with "…". At most 64 connections
 //! are open at once, each must send a complete request head within 5 s and lives at
 //! most 60 s (`hopwatch_daemon::api_serve` says why).
+
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -94,14 +100,37 @@ pub struct Request {
     pub reply: oneshot::Sender<Reply>,
 }
 
+/// `[api] token`, shared with the watcher's loop, which replaces it on a reload:
+/// a token set, changed or removed by SIGHUP applies to the next request (issue 20,
+/// finding 5: it used to be read once, at start).
+#[derive(Clone, Debug, Default)]
+pub struct Token(Arc<RwLock<Option<String>>>);
+
+impl Token {
+    /// A token holding `t`.
+    pub fn new(t: Option<String>) -> Token {
+        Token(Arc::new(RwLock::new(t)))
+    }
+
+    /// Replaces the token.
+    pub fn set(&self, t: Option<String>) {
+        // A panic elsewhere cannot leave a half-written Option: the value is whole.
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = t;
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 #[derive(Clone)]
 struct ApiState {
     tx: mpsc::Sender<Request>,
-    token: Option<String>,
+    token: Token,
 }
 
 /// The router; `tx` reaches the watcher.
-pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
+pub fn router(tx: mpsc::Sender<Request>, token: Token) -> Router {
     let router = Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
@@ -114,7 +143,7 @@ pub fn router(tx: mpsc::Sender<Request>, token: Option<String>) -> Router {
 }
 
 fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
-    let Some(want) = &state.token else {
+    let Some(want) = state.token.get() else {
         return true;
     };
     let got = headers

@@ -115,6 +115,8 @@ struct Watcher {
     seen: ha::Seen,
     /// The forwarding mode's kernel forwarding (`[forward]`), none in next-hop mode.
     forwarding: Option<forward::Forwarding>,
+    /// `[api] token`, as the API reads it; a reload replaces it.
+    token: api::Token,
 }
 
 /// Runs the watcher until SIGTERM or Ctrl-C.
@@ -134,6 +136,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     let config = loaded.config;
+    let config_token = config.api.token.clone();
     let (bgp_tx, mut bgp_rx) = mpsc::unbounded_channel();
     let speaker = Speaker::new(bgp_tx, None);
     speaker.hold_routes();
@@ -156,6 +159,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         received: received::Received::default(),
         seen: ha::Seen::default(),
         forwarding: None,
+        token: api::Token::new(config_token),
         config,
     };
     if let Some(target) = w.config.log.syslog {
@@ -178,7 +182,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(w.config.api.listen)
         .await
         .with_context(|| format!("control API on {}", w.config.api.listen))?;
-    let router = api::router(api_tx, w.config.api.token.clone());
+    let router = api::router(api_tx, w.token.clone());
     // A cap on connections and timeouts, so API clients cannot starve the probes.
     hopwatch_daemon::api_serve::spawn(
         "control API",

@@ -40,6 +40,11 @@ impl Watcher {
             return;
         }
         let old = std::mem::replace(&mut self.config, new);
+        // The API's token applies to the next request.
+        if old.api.token != self.config.api.token {
+            self.token.set(self.config.api.token.clone());
+            tracing::info!("[api] token changed: applies to the next request");
+        }
         let needs_restart = format!("{:?}", old.bgp) != format!("{:?}", self.config.bgp)
             || old.api.listen != self.config.api.listen;
         if needs_restart {

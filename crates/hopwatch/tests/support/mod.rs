@@ -35,6 +35,7 @@ pub mod route_server;
 pub mod rs_peers;
 pub mod syscalls;
 pub mod tshark;
+pub mod vxlan;
 pub mod wait;
 pub mod watcher_config;
 
