@@ -181,6 +181,8 @@ events! {
     RoutesReleased(process::Empty) = "routes_released",
     /// Foreign routes a route server sent, counted.
     RoutesReceived(watcher::RoutesReceived) = "routes_received",
+    /// A route for one of our VIPs that is neither ours nor our pair's.
+    ForeignVipRoute(watcher::ForeignVipRoute) = "foreign_vip_route",
     /// SIGHUP found errors; nothing changed.
     ReloadRefused(watcher::ReloadRefused) = "reload_refused",
     /// SIGHUP reloaded the config.

@@ -110,6 +110,23 @@ pub struct RoutesReceived {
     pub since_us: Option<u64>,
 }
 
+/// `foreign_vip_route`: a route server sent a route for one of our VIPs that is
+/// neither ours nor our pair's; it takes part of the VIP's traffic wherever the
+/// route server prefers it or joins it into ECMP with ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignVipRoute {
+    /// The route server.
+    pub peer: IpAddr,
+    /// The VIP.
+    pub vip: String,
+    /// The route's next hop.
+    pub next_hop: IpAddr,
+    /// Its AS path.
+    pub as_path: String,
+    /// Why it is not ours.
+    pub reason: String,
+}
+
 /// `reload_refused`: SIGHUP found a config with errors; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadRefused {
@@ -173,11 +190,14 @@ pub struct RouteSeen {
     pub next_hop: Option<IpAddr>,
     /// Its AS path, `null` when none was received.
     pub as_path: Option<String>,
-    /// Whose it is, by the copies of its origin AS at the end of the path against
-    /// ours: `primary` (fewer: a more preferred watcher's), `standby` (more),
-    /// `same-preference` (as many: our own route echoed, or a watcher as preferred as
-    /// us, which route servers would join into ECMP), or `none` (nothing received:
-    /// the route server uses ours, or has no route).
+    /// Whose it is: `foreign` when it is neither ours nor our pair's (another
+    /// origin AS, or in next-hop mode a next hop that is none of the VIP's
+    /// backends: see the `foreign_vip_route` event); otherwise by the copies of its
+    /// origin AS at the end of the path against ours: `primary` (fewer: a more
+    /// preferred watcher's), `standby` (more), `same-preference` (as many: our own
+    /// route echoed, or a watcher as preferred as us, which route servers would join
+    /// into ECMP), or `none` (nothing received: the route server uses ours, or has
+    /// no route).
     pub whose: String,
 }
 

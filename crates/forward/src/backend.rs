@@ -22,19 +22,21 @@
 //!   address. An empty `watchers` (`--accept-vxlan-from-anyone`) drops only the
 //!   last two.
 //!
-//! Idempotent: a device of that name is replaced. [`BackendSetup::remove`] undoes
-//! exactly what was added (a VIP that was on `lo` before stays).
+//! Idempotent: a device of that name is replaced. The VIPs it adds to `lo` carry the
+//! label [`VIP_LABEL`]; one an earlier run left (killed before it could clean up)
+//! is adopted, and [`BackendSetup::remove`] undoes exactly what was added or
+//! adopted (a VIP that was on `lo` before, under another label, stays).
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures_util::TryStreamExt;
 use hopwatch_bgp::Prefix;
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::{LinkMessageBuilder, LinkVxlan};
 
 use crate::Error;
 use crate::kernel::{Netlink, absent_ok, nle};
-use crate::layout::{BACKEND_DEVICE, BACKEND_MAC, TUNNEL_GATEWAY};
+use crate::layout::{BACKEND_DEVICE, BACKEND_MAC, TUNNEL_GATEWAY, VIP_LABEL};
 
 /// What the backend accepts.
 #[derive(Debug, Clone)]
@@ -96,17 +98,31 @@ impl BackendSetup {
             device,
             added: Vec::new(),
         };
-        let present = setup.addresses(lo).await?;
-        for vip in &s.vips {
-            if present.contains(&vip.addr()) {
+        // An address labelled ours was put there by an earlier run (one killed
+        // before it could clean up): adopted if still a VIP, so that this run
+        // removes it when it stops; removed now if not. Before addresses carried
+        // the label, a restarted backend took its predecessor's VIP for someone
+        // else's and left it on `lo` for good (issue 20, finding 7).
+        let present = setup.lo_addresses(lo).await?;
+        for (ip, len, labelled, msg) in present.iter().cloned() {
+            if !labelled {
                 continue;
             }
-            setup
-                .nl
-                .handle
-                .address()
-                .add(lo, vip.addr(), vip.len())
-                .execute()
+            match s.vips.iter().find(|v| v.addr() == ip && v.len() == len) {
+                Some(vip) => setup.added.push(*vip),
+                None => absent_ok(setup.nl.handle.address().del(msg).execute().await)
+                    .map_err(nle("remove an earlier run's VIP from lo"))?,
+            }
+        }
+        for vip in &s.vips {
+            if present.iter().any(|(ip, ..)| *ip == vip.addr()) {
+                continue;
+            }
+            let mut add = setup.nl.handle.address().add(lo, vip.addr(), vip.len());
+            add.message_mut()
+                .attributes
+                .push(AddressAttribute::Label(VIP_LABEL.into()));
+            add.execute()
                 .await
                 .map_err(|e| Error::Netlink(format!("add {vip} to lo: {e}")))?;
             setup.added.push(*vip);
@@ -126,7 +142,12 @@ impl BackendSetup {
         &self.added
     }
 
-    async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, Error> {
+    /// The addresses on link `index`: (address, prefix length, labelled ours, the
+    /// message to delete it with).
+    async fn lo_addresses(
+        &self,
+        index: u32,
+    ) -> Result<Vec<(IpAddr, u8, bool, AddressMessage)>, Error> {
         let mut addrs = self
             .nl
             .handle
@@ -136,10 +157,16 @@ impl BackendSetup {
             .execute();
         let mut out = Vec::new();
         while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
-            for attr in &a.attributes {
-                if let AddressAttribute::Local(ip) | AddressAttribute::Address(ip) = attr {
-                    out.push(*ip);
-                }
+            let labelled = a
+                .attributes
+                .iter()
+                .any(|x| matches!(x, AddressAttribute::Label(l) if l == VIP_LABEL));
+            let local = a.attributes.iter().find_map(|x| match x {
+                AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            if let Some(ip) = local {
+                out.push((ip, a.header.prefix_len, labelled, a.clone()));
             }
         }
         Ok(out)

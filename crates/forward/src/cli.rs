@@ -96,3 +96,30 @@ pub async fn run(a: BackendArgs) -> anyhow::Result<()> {
     tracing::info!("{why}: removing the backend's setup");
     setup.remove().await.context("removing the backend's setup")
 }
+
+/// `hopwatch cleanup`.
+#[derive(Debug, Args)]
+#[command(after_long_help = CLEANUP_HELP)]
+pub struct CleanupArgs {}
+
+const CLEANUP_HELP: &str = "\
+Removes what hopwatch's forwarding mode set up on this host, whichever role and
+config made it, and whatever happened to the process since: the watcher's VXLAN
+devices hwfw0, hwfw1, ... (with the routes through them) and its fwmark rules, the
+backend's device hwfwd and the VIP addresses it put on lo (labelled lo:hopwatch; an
+address that was there before keeps its own label and stays), and the nftables table
+inet hopwatch_forward. For decommissioning a host: on a running watcher or backend it
+stops their forwarding. Needs CAP_NET_ADMIN and nft.
+
+`hopwatch run` without [forward] removes a watcher's leftovers at every start by
+itself; `hopwatch backend` adopts the VIP addresses an earlier run left and removes
+them when it stops.";
+
+/// Removes everything of the forwarding mode on this host; says what on stdout
+/// through `print`.
+pub async fn cleanup(_a: CleanupArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let removed = crate::cleanup::everything()
+        .await
+        .context("removing the forwarding mode's setup (needs CAP_NET_ADMIN and nft)")?;
+    print(&format!("{removed}\n"))
+}

@@ -51,7 +51,7 @@ impl Netlink {
     }
 
     /// Every link whose name starts with `prefix`, whole.
-    async fn link_messages(&self, prefix: &str) -> Result<Vec<LinkMessage>, Error> {
+    pub(crate) async fn link_messages(&self, prefix: &str) -> Result<Vec<LinkMessage>, Error> {
         let mut links = self.handle.link().get().execute();
         let mut out = Vec::new();
         while let Some(l) = links.try_next().await.map_err(nle("list links"))? {
@@ -120,7 +120,33 @@ fn vxlan_is(l: &LinkMessage, vni: u32, remote: Ipv4Addr, local: Ipv4Addr, port: 
         && has(&InfoVxlan::Port(port))
 }
 
-fn link_name(l: &LinkMessage) -> Option<String> {
+/// Marks a rule as hopwatch's (`FRA_PROTOCOL`, as its routes carry [`RTPROT`]), so
+/// that a watcher that no longer knows its layout can still find it
+/// ([`crate::cleanup`]).
+trait ProtocolHopwatch {
+    fn protocol_hopwatch(self) -> Self;
+}
+
+impl<T> ProtocolHopwatch for rtnetlink::RuleAddRequest<T> {
+    fn protocol_hopwatch(mut self) -> Self {
+        self.message_mut()
+            .attributes
+            .push(RuleAttribute::Protocol(RouteProtocol::Other(RTPROT)));
+        self
+    }
+}
+
+/// Whether `l` is a VXLAN device.
+pub(crate) fn is_vxlan(l: &LinkMessage) -> bool {
+    l.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos
+            .iter()
+            .any(|i| matches!(i, LinkInfo::Data(InfoData::Vxlan(_)))),
+        _ => false,
+    })
+}
+
+pub(crate) fn link_name(l: &LinkMessage) -> Option<String> {
     l.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfName(n) => Some(n.clone()),
         _ => None,
@@ -241,6 +267,7 @@ impl Forwarder {
                 // every packet it matches.
                 .action(rtnetlink::packet_route::rule::RuleAction::ToTable)
                 .priority(f.layout.settings.table)
+                .protocol_hopwatch()
                 .execute()
                 .await
                 .map_err(nle("add rule"))?;

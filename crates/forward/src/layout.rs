@@ -17,6 +17,10 @@ pub const TUNNEL_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 1);
 pub const BACKEND_MAC: [u8; 6] = [0x02, 0x68, 0x77, 0x00, 0x00, 0x01];
 /// The backend's tunnel device.
 pub const BACKEND_DEVICE: &str = "hwfwd";
+/// The label of the VIP addresses the backend puts on `lo` (`ip addr` shows it):
+/// how a backend that was killed before it could clean up, or `hopwatch cleanup`,
+/// tells them from addresses someone else put there.
+pub const VIP_LABEL: &str = "lo:hopwatch";
 /// The nftables table of the watcher's flow affinity (and of the backend's
 /// allow-list).
 pub const NFT_TABLE: &str = "hopwatch_forward";

@@ -30,9 +30,11 @@
 //! - `nft.rs`: the rulesets (pure) and `nft -f`.
 //! - `kernel.rs`: the watcher's devices, rules and routes ([`Forwarder`]).
 //! - `backend.rs`: the backend's device and VIPs ([`BackendSetup`]).
-//! - `cli.rs` (feature `cli`): `hopwatch backend`.
+//! - `cleanup.rs`: removing what either role left, without its layout.
+//! - `cli.rs` (feature `cli`): `hopwatch backend` and `hopwatch cleanup`.
 
 pub mod backend;
+pub mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod kernel;

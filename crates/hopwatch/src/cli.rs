@@ -32,6 +32,9 @@ pub enum Cmd {
     /// A backend of a VIP in forwarding mode: the VXLAN device that receives the
     /// watchers' traffic, the VIP on lo, until stopped.
     Backend(hopwatch_forward::cli::BackendArgs),
+    /// Remove everything the forwarding mode set up on this host (either role),
+    /// without its config: for decommissioning.
+    Cleanup(hopwatch_forward::cli::CleanupArgs),
     /// The JSON web backend of the lab (the seed's ws1 and ws2).
     Web(hopwatch_web::WebArgs),
     /// Open-loop HTTP load at a fixed rate, every request recorded, and the outages

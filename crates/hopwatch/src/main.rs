@@ -74,6 +74,7 @@ fn main() -> std::process::ExitCode {
             cli::Cmd::Ctl(a) => hopwatch_ctl::run(a, out::print).await,
             cli::Cmd::Web(a) => hopwatch_web::run(a).await,
             cli::Cmd::Backend(a) => hopwatch_forward::cli::run(a).await,
+            cli::Cmd::Cleanup(a) => hopwatch_forward::cli::cleanup(a, out::print).await,
             cli::Cmd::Load(a) => hopwatch_load::cli::run(a, out::print).await,
             cli::Cmd::RouteServer(a) => hopwatch_route_server_daemon::run(a).await,
             cli::Cmd::Lab(a) => lab::run(a).await,

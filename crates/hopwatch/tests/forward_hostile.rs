@@ -423,3 +423,128 @@ fn one_client_cannot_fill_a_backends_affinity_set() {
     );
     assert_eq!(by_other, 10, "another client's flows were not pinned");
 }
+
+/// The VIP addresses on `lo` in `ns`, as `ip -j addr` shows them: (address/len,
+/// label).
+fn lo_vips(ns: &str) -> Vec<(String, String)> {
+    let out = proc::run_in_ok(ns, &["ip", "-j", "-4", "addr", "show", "dev", "lo"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0]["addr_info"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| a["local"] == VIP_ADDR)
+        .map(|a| {
+            (
+                format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]),
+                a["label"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has_link(ns: &str, dev: &str) -> bool {
+    proc::run_in(ns, &["ip", "link", "show", "dev", dev])
+        .status
+        .success()
+}
+
+fn has_nft_table(ns: &str) -> bool {
+    proc::run_in(ns, &["nft", "list", "table", "inet", "hopwatch_forward"])
+        .status
+        .success()
+}
+
+/// Issue 20, finding 7: a backend killed before it could clean up leaves its VIP
+/// on `lo`; the next run adopts it (it said `vips_added: []` and left it for good)
+/// and removes it when it stops; `hopwatch cleanup` removes the rest.
+#[test]
+fn a_backend_adopts_and_removes_what_a_killed_run_left() {
+    if !preflight("backend-leftovers") {
+        return;
+    }
+    let lab = NetLab::new("backend-leftovers");
+    let ns = lab.ws2.ns.clone();
+    // The lab puts the VIP on lo itself; this backend is to add it.
+    proc::run_in_ok(
+        &ns,
+        &["ip", "addr", "del", &format!("{VIP_ADDR}/32"), "dev", "lo"],
+    );
+    let mut first = backend(&lab, &ns, "backend-1", &["--watcher", WATCH1]);
+    assert_eq!(
+        lo_vips(&ns),
+        vec![(VIP.to_string(), "lo:hopwatch".to_string())]
+    );
+    first.kill_hard();
+    assert_eq!(lo_vips(&ns).len(), 1, "SIGKILL leaves the VIP");
+
+    let mut second = backend(&lab, &ns, "backend-2", &["--watcher", WATCH1]);
+    let ready = second.wait_for("backend_ready", SESSION_TIMEOUT, |l| match &l.event {
+        Event::BackendReady(r) => Some(r.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        ready.vips_added,
+        vec![VIP.to_string()],
+        "the VIP is adopted"
+    );
+    second.signal("TERM");
+    assert!(
+        second
+            .wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    assert!(lo_vips(&ns).is_empty(), "SIGTERM removes the adopted VIP");
+    assert!(!has_link(&ns, "hwfwd") && !has_nft_table(&ns));
+
+    // Killed again, then `hopwatch cleanup` by hand.
+    let mut third = backend(&lab, &ns, "backend-3", &["--watcher", WATCH1]);
+    third.kill_hard();
+    let bin = env!("CARGO_BIN_EXE_hopwatch");
+    let said = proc::run_in_ok(&ns, &[bin, "cleanup"]);
+    say(&format!("backend-leftovers: hopwatch cleanup: {said}"));
+    assert!(said.contains("hwfwd") && said.contains(VIP), "{said}");
+    assert!(lo_vips(&ns).is_empty());
+    assert!(!has_link(&ns, "hwfwd") && !has_nft_table(&ns));
+}
+
+/// Issue 20, finding 7: a watcher whose `[forward]` is removed leaves nothing
+/// behind once it starts again without it.
+#[test]
+fn a_watcher_without_forward_removes_an_earlier_forwarding_mode() {
+    if !preflight("watcher-leftovers") {
+        return;
+    }
+    let lab = NetLab::new("watcher-leftovers");
+    let mut procs = forwarding_watcher(&lab);
+    let ns = lab.watch1.ns.clone();
+    assert!(has_link(&ns, "hwfw0") && has_nft_table(&ns));
+    // SIGKILL: the kernel keeps forwarding; nothing is cleaned up.
+    let mut watcher = procs.pop().unwrap();
+    watcher.kill_hard();
+    assert!(has_link(&ns, "hwfw0"));
+    let rules = proc::run_in_ok(&ns, &["ip", "rule", "show"]);
+    assert!(rules.contains("fwmark"), "{rules}");
+
+    // The same config without [forward].
+    let text = std::fs::read_to_string(lab.dir().join("watcher.toml")).unwrap();
+    let next_hop_mode = text.split("\n[forward]").next().unwrap().to_string();
+    let path = lab.write("watcher-next-hop.toml", &next_hop_mode);
+    let again = Hopwatch::start_in(
+        &ns,
+        lab.dir(),
+        "watcher-again",
+        &["run".into(), "-c".into(), path.to_str().unwrap().into()],
+        proc::DAEMON_LIFETIME_S,
+    );
+    again.wait_for("started", SESSION_TIMEOUT, |l| {
+        matches!(l.event, Event::Started(_))
+    });
+    assert!(!has_link(&ns, "hwfw0"), "the tunnel device is left");
+    assert!(!has_nft_table(&ns), "the nftables table is left");
+    let rules = proc::run_in_ok(&ns, &["ip", "rule", "show"]);
+    assert!(!rules.contains("fwmark"), "a fwmark rule is left: {rules}");
+    let routes = proc::run_in_ok(&ns, &["ip", "route", "show", "table", "all"]);
+    assert!(!routes.contains(VIP_ADDR), "a VIP route is left: {routes}");
+}

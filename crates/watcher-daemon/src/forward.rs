@@ -100,6 +100,19 @@ impl Forwarding {
     /// next hop never points at a watcher that does not forward yet).
     pub async fn start(c: &Config) -> anyhow::Result<Option<Forwarding>> {
         let Some(layout) = layout(c) else {
+            // Next-hop mode: a forwarding mode this host ran before (its `[forward]`
+            // since removed) would go on forwarding the VIP with nobody to move it.
+            // Unprivileged, this finds nothing to remove and changes nothing.
+            match hopwatch_forward::cleanup::watcher_leftovers().await {
+                Ok(r) if !r.is_empty() => {
+                    tracing::warn!("no [forward] in the config: an earlier forwarding mode's {r}");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    "no [forward] in the config, and what an earlier forwarding mode left \
+                     could not be removed: {e} (`hopwatch cleanup` removes it by hand)"
+                ),
+            }
             return Ok(None);
         };
         let tunnels = layout.tunnels.len();

@@ -39,6 +39,51 @@ pub fn origin_run(path: &[Asn]) -> usize {
     path.iter().rev().take_while(|a| *a == last).count()
 }
 
+/// Why a route a route server sent for our VIP `vip` is neither ours nor our
+/// pair's, if it is not: its origin AS is not ours, or, in next-hop mode, its next
+/// hop is none of the VIP's backends (issue 20, finding 6: such a route, merged into
+/// ECMP with ours, takes part of the VIP's traffic, and `status` called it "as
+/// preferred as ours"). In forwarding mode the pair's next hop is the other
+/// watcher's own address, which this one does not know: only the origin is judged.
+pub fn foreign(c: &Config, vip: Prefix, next_hop: IpAddr, path: &[Asn]) -> Option<String> {
+    match path.last() {
+        None => return Some("it has no AS path: no watcher originated it".into()),
+        Some(&origin) if origin != c.bgp.local_as => {
+            return Some(format!(
+                "its origin AS {origin} is not ours ({})",
+                c.bgp.local_as
+            ));
+        }
+        Some(_) => {}
+    }
+    if crate::forward::next_hop(c).is_some() {
+        return None;
+    }
+    let backends = c.vips.iter().find(|v| v.prefix == vip)?;
+    if backends.backends.iter().any(|b| b.next_hop == next_hop) {
+        None
+    } else {
+        Some(format!(
+            "its next hop {next_hop} is none of the VIP's backends"
+        ))
+    }
+}
+
+/// A foreign route for one of our VIPs, newly received (see [`foreign`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    /// The route server that sent it.
+    pub peer: IpAddr,
+    /// Our VIP.
+    pub vip: Prefix,
+    /// Its next hop.
+    pub next_hop: IpAddr,
+    /// Its AS path.
+    pub as_path: String,
+    /// Why it is not ours.
+    pub why: String,
+}
+
 /// What each route server last sent us for each of our VIPs.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -46,8 +91,10 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// Notes the routes of `e` for `ours`; a session that goes down forgets its own.
-    pub fn event(&mut self, e: &DriverEvent, ours: &[Prefix]) {
+    /// Notes the routes of `e` for the VIPs of `c`; a session that goes down
+    /// forgets its own. Returns each foreign route that is new or changed.
+    pub fn event(&mut self, e: &DriverEvent, c: &Config) -> Vec<Foreign> {
+        let mut found = Vec::new();
         match &e.kind {
             EventKind::UpdateReceived { update, .. } => {
                 for p in update.withdrawn_all() {
@@ -60,14 +107,36 @@ impl Seen {
                     .map(|p| p.asns().collect())
                     .unwrap_or_default();
                 for (p, nh) in update.announced() {
-                    if ours.contains(&p) {
-                        self.routes.insert((e.peer, p), (nh, path.clone()));
+                    if !c.vips.iter().any(|v| v.prefix == p) {
+                        continue;
+                    }
+                    let new = (nh, path.clone());
+                    let before = self.routes.insert((e.peer, p), new.clone());
+                    if before.as_ref() != Some(&new)
+                        && let Some(why) = foreign(c, p, nh, &path)
+                    {
+                        found.push(Foreign {
+                            peer: e.peer,
+                            vip: p,
+                            next_hop: nh,
+                            as_path: AsPath::sequence(path.iter().copied()).to_string(),
+                            why,
+                        });
                     }
                 }
             }
             EventKind::Down(_) => self.routes.retain(|(peer, _), _| *peer != e.peer),
             _ => {}
         }
+        found
+    }
+
+    /// How many route servers send a foreign route for `vip` now.
+    pub fn foreign_count(&self, c: &Config, vip: Prefix) -> usize {
+        self.routes
+            .iter()
+            .filter(|((_, p), (nh, path))| *p == vip && foreign(c, vip, *nh, path).is_some())
+            .count()
     }
 
     /// `/status`'s `ha`: for every route server of the config and every VIP.
@@ -80,6 +149,7 @@ impl Seen {
                 let seen = self.routes.get(&(rs.address, vip));
                 let whose = match seen {
                     None => "none",
+                    Some((nh, path)) if foreign(c, vip, *nh, path).is_some() => "foreign",
                     Some((_, path)) => match origin_run(path).cmp(&ours) {
                         std::cmp::Ordering::Less => "primary",
                         std::cmp::Ordering::Greater => "standby",
@@ -107,6 +177,32 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn example() -> Config {
+        let text = include_str!("../../../examples/watcher.toml");
+        hopwatch_config::parse(std::path::Path::new("watcher.toml"), text)
+            .expect("the example parses")
+            .config
+    }
+
+    #[test]
+    fn a_route_for_our_vip_is_foreign_unless_our_as_originated_it_via_a_backend() {
+        let c = example();
+        let vip: Prefix = "100.64.0.1/32".parse().expect("prefix");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        let a = |v: &[u32]| v.iter().map(|&n| Asn(n)).collect::<Vec<_>>();
+        // The pair's routes: our AS, via a backend, prepended or not.
+        assert_eq!(foreign(&c, vip, ip("10.10.0.4"), &a(&[65515, 65001])), None);
+        assert_eq!(
+            foreign(&c, vip, ip("10.10.0.5"), &a(&[65515, 65001, 65001, 65001])),
+            None
+        );
+        let stranger = foreign(&c, vip, ip("10.10.0.66"), &a(&[65515, 65001]));
+        assert!(stranger.is_some_and(|w| w.contains("next hop 10.10.0.66")));
+        let other_as = foreign(&c, vip, ip("10.10.0.4"), &a(&[65515, 65099]));
+        assert!(other_as.is_some_and(|w| w.contains("origin AS 65099")));
+        assert!(foreign(&c, vip, ip("10.10.0.4"), &[]).is_some());
+    }
 
     #[test]
     fn the_origin_run_counts_the_prepends_of_the_originator() {

@@ -213,6 +213,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // 100 ms), and a scan of every VIP per report was the watcher's largest cost
     // after the probes themselves.
     let mut deadline = None;
+    // A SIGHUP's config read, under way on a thread of its own.
+    let mut reading: Option<reload::Reading> = None;
     let stop = loop {
         if std::mem::take(&mut w.engines_changed) {
             deadline = w.vips.iter().filter_map(|v| v.engine.poll_timeout()).min();
@@ -244,7 +246,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 w.engines_changed = true;
             }
             _ = hup.recv() => {
-                w.reload();
+                if reading.is_some() {
+                    tracing::warn!("SIGHUP: the config is still being read; this one is ignored");
+                } else {
+                    reading = Some(reload::start_reading(w.path.clone()));
+                }
+            }
+            read = reload::finished(&mut reading) => {
+                reading = None;
+                w.reload(read);
                 w.engines_changed = true;
             }
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
@@ -606,8 +616,33 @@ impl Watcher {
             e.kind,
             EventKind::UpdateReceived { .. } | EventKind::Down(_)
         ) {
-            let ours: Vec<Prefix> = self.vips.iter().map(|v| v.prefix).collect();
-            self.seen.event(e, &ours);
+            for f in self.seen.event(e, &self.config) {
+                tracing::warn!(
+                    "route server {}: a route for our VIP {} via {} (AS path {}) is not \
+                     ours: {}; it takes part of the VIP's traffic",
+                    f.peer,
+                    f.vip,
+                    f.next_hop,
+                    f.as_path,
+                    f.why
+                );
+                json::print(&Line::now(Event::ForeignVipRoute(ev::ForeignVipRoute {
+                    peer: f.peer,
+                    vip: f.vip.to_string(),
+                    next_hop: f.next_hop,
+                    as_path: f.as_path,
+                    reason: f.why,
+                })));
+            }
+            for v in &self.config.vips {
+                let n = self.seen.foreign_count(&self.config, v.prefix);
+                self.metrics
+                    .foreign_vip_routes
+                    .get_or_create(&VipLabels {
+                        vip: v.prefix.to_string(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
         }
         match &e.kind {
             EventKind::State { to, .. } => {

@@ -59,6 +59,8 @@ pub struct Metrics {
     pub moves: Family<MoveLabels, Counter>,
     pub session_established: Family<PeerLabels, Gauge>,
     pub detection_to_update: Family<VipLabels, Histogram, fn() -> Histogram>,
+    /// Route servers sending a route for the VIP that is neither ours nor our pair's.
+    pub foreign_vip_routes: Family<VipLabels, Gauge>,
     /// The control API's connections: open, the cap, refused, closed by a limit.
     pub api: ConnMetrics,
 }
@@ -100,6 +102,14 @@ impl Metrics {
             "From the health verdict that moved a VIP to its UPDATE written to the route servers",
             detection_to_update.clone(),
         );
+        let foreign_vip_routes = Family::<VipLabels, Gauge>::default();
+        registry.register(
+            "foreign_vip_routes",
+            "Route servers that send a route for the VIP that is neither this watcher's \
+             nor its pair's (another origin AS, or a next hop that is none of the VIP's \
+             backends): it takes part of the VIP's traffic",
+            foreign_vip_routes.clone(),
+        );
         let api = ConnMetrics::default();
         registry.register(
             "api_connections",
@@ -131,6 +141,7 @@ impl Metrics {
             moves,
             session_established,
             detection_to_update,
+            foreign_vip_routes,
             api,
         }
     }

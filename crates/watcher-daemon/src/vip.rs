@@ -89,6 +89,14 @@ pub fn check_spec(c: &Config, be: &config::Backend) -> Result<CheckSpec, String>
     Ok(spec)
 }
 
+/// The engine's view of the VIP's backends, in priority order.
+pub fn infos(v: &config::Vip) -> Vec<BackendInfo> {
+    v.backends
+        .iter()
+        .map(|b| BackendInfo::new(b.name.clone(), b.next_hop))
+        .collect()
+}
+
 /// A fingerprint of everything that shapes a VIP at run time, to rebuild only what a
 /// reload changed.
 pub fn source(c: &Config, v: &config::Vip) -> String {
@@ -122,14 +130,9 @@ pub fn build(
             checker: hopwatch_health::spawn_checker(first_id + i, spec, tx.clone()),
         });
     }
-    let infos = v
-        .backends
-        .iter()
-        .map(|b| BackendInfo::new(b.name.clone(), b.next_hop))
-        .collect();
     Ok(VipRt {
         prefix: v.prefix,
-        engine: Engine::new(infos, policy(c), now),
+        engine: Engine::new(infos(v), policy(c), now),
         backends,
         source: source(c, v),
         first_id,

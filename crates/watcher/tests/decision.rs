@@ -704,3 +704,47 @@ fn reason_names_and_policy_defaults_match_the_config_and_the_logs() {
     assert!(Policy::default().preempt);
     assert_eq!(Policy::default().all_down, AllDown::Keep);
 }
+
+/// Issue 20, finding 8: a reload that changes `[failover]` keeps the engine (its
+/// drains, forces, verdicts and the failback under way) and applies the new hold
+/// from then on, without a move of its own.
+#[test]
+fn a_new_policy_keeps_drains_forces_and_holds_and_moves_nothing_by_itself() {
+    let mut vip = scenario(
+        3,
+        preempt(30),
+        &[
+            (10, Up(WS2), None),
+            (15, Up(WS3), None),
+            (20, Up(WS1), mv(None, Some(WS1), Reason::Startup)),
+        ],
+    );
+    vip.run(&[
+        (s(2), Drain(WS2), None),
+        (s(3), Down(WS1), mv(Some(WS1), Some(WS3), Reason::Failover)),
+        (s(4), Up(WS1), None),
+    ]);
+    let pending = vip.engine.poll_timeout();
+    assert_eq!(pending, Some(vip.at(s(34))), "ws1 held until 34 s");
+    // The hold shortened from 30 s to 10 s: nothing moves now, the failback is due
+    // at 14 s.
+    vip.engine.set_policy(preempt(10));
+    assert_eq!(vip.engine.active(), Some(WS3));
+    assert_eq!(vip.engine.poll_timeout(), Some(vip.at(s(14))));
+    assert!(
+        vip.engine.status().backends[WS2].drained,
+        "the drain is kept"
+    );
+    vip.run(&[
+        (s(13), Timeout, None),
+        (s(14), Timeout, mv(Some(WS3), Some(WS1), Reason::Failback)),
+        (
+            s(15),
+            Force(Some(WS2)),
+            mv(Some(WS1), Some(WS2), Reason::Force),
+        ),
+    ]);
+    vip.engine.set_policy(no_preempt());
+    assert_eq!(vip.engine.forced(), Some(WS2), "the force is kept");
+    assert_eq!(vip.engine.active(), Some(WS2));
+}

@@ -246,6 +246,22 @@ impl Engine {
         &self.policy
     }
 
+    /// Applies `policy` from now on (a reload of `[failover]`), keeping every
+    /// verdict, drain, force and the phase. It decides nothing by itself: a
+    /// failback whose new hold has already passed happens at the next
+    /// [`handle_timeout`](Self::handle_timeout), which [`poll_timeout`](Self::poll_timeout)
+    /// now asks for at once.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Whether this engine's backends are `infos`, in this order: an engine kept
+    /// across a reload must still refer to the same backends by the same indices.
+    pub fn has_backends(&self, infos: &[BackendInfo]) -> bool {
+        self.backends.len() == infos.len()
+            && self.backends.iter().zip(infos).all(|(b, i)| b.info == *i)
+    }
+
     /// The configuration of `backend`, if it exists.
     pub fn backend(&self, backend: usize) -> Option<&BackendInfo> {
         self.backends.get(backend).map(|b| &b.info)
