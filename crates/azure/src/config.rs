@@ -98,6 +98,28 @@ pub struct VnetCfg {
     pub route_server_subnet: Prefix,
     /// Bastion_Subnet_CIDR (its name is always AzureBastionSubnet).
     pub bastion_subnet: Prefix,
+    /// How the VMs reach the internet (cloud-init's packages, hopwatch's `.deb`):
+    /// new subnets are private (no default outbound access) since Azure's API of
+    /// 2025-07-01, and the VMs have no public IP.
+    pub outbound: Outbound,
+    /// The NAT gateway's name (`outbound = "nat-gateway"`).
+    pub nat_gateway: String,
+    /// The NAT gateway's public IP's name.
+    pub nat_public_ip: String,
+}
+
+/// `[vnet] outbound`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outbound {
+    /// A NAT gateway (and its Standard public IP) on the VMs' subnet: what
+    /// Microsoft recommends for outbound access; it costs by the hour and by the
+    /// GB processed.
+    NatGateway,
+    /// The VMs' subnet with default outbound access (`--default-outbound true`): no
+    /// charge of its own, but Microsoft is retiring it and its address is neither
+    /// fixed nor yours.
+    DefaultOutbound,
 }
 
 fn v4(a: [u8; 4], len: u8) -> Prefix {
@@ -114,6 +136,9 @@ impl Default for VnetCfg {
             subnet: v4([10, 10, 0, 0], 24),
             route_server_subnet: v4([10, 10, 1, 0], 24),
             bastion_subnet: v4([10, 10, 2, 0], 24),
+            outbound: Outbound::NatGateway,
+            nat_gateway: "next-hop-ip-natgw".into(),
+            nat_public_ip: "natgw-public-ip".into(),
         }
     }
 }

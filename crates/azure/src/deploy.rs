@@ -7,11 +7,18 @@
 //! per VM (the bastion is the way in), and a check that the route server's instances
 //! have the addresses the watcher's config names.
 //!
+//! For today's Azure (issue 21): the VNET is created without inline subnets and each
+//! subnet on its own; the VMs' subnet gets outbound access (a NAT gateway by
+//! default: new subnets are private and the VMs have no public IP); the `bastion`
+//! extension is added before `network bastion` is used; Standard public IPs name
+//! their zones; and every create runs only when a `show` of what it makes fails, so
+//! the script converges when run again (teardown deletes only groups that exist).
+//!
 //! In the forwarding mode the watchers' NICs get IP forwarding too (they receive
 //! the VIP's traffic), and the script says which NSG rule to add for the VXLAN port:
 //! it creates no NSG, so it does not create that one either (`nsg_advice`).
 
-use super::config::{AzureConfig, Role};
+use super::config::{AzureConfig, Outbound, Role};
 use super::script::{Az, Script, Step, Val, Var, ps_quote, sh_quote};
 
 /// The environment variable that carries the admin password when
@@ -47,6 +54,8 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
         Var::lit("SUBNET_CIDR", c.vnet.subnet),
         Var::lit("RS_SUBNET_CIDR", c.vnet.route_server_subnet),
         Var::lit("BASTION_SUBNET_CIDR", c.vnet.bastion_subnet),
+        Var::lit("NAT_GATEWAY_NAME", &c.vnet.nat_gateway),
+        Var::lit("NAT_PUBLIC_IP", &c.vnet.nat_public_ip),
         Var::lit("ROUTE_SERVER_NAME", &c.route_server.name),
         Var::lit("ROUTE_SERVER_PUBLIC_IP", &c.route_server.public_ip),
         Var::lit("RS_INSTANCES", instances.join(" ")),
@@ -76,6 +85,34 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
 
 /// Whether the configured key is a file (checked before anything is created) rather
 /// than the key itself.
+/// `create`, run only when the `show` of the resource it names (the flags of
+/// `identity`, copied from `create`) fails: rerunning the script creates nothing
+/// that exists (issue 21: `routeserver create` refuses an existing route server,
+/// and a create that PUTs the whole resource again can undo what was added since).
+fn ensure(create: Az, show: &'static str, identity: &[&str]) -> Step {
+    let mut check = Az::new(show);
+    for flag in identity {
+        if let Some((f, v)) = create.args.iter().find(|(f, _)| f == flag) {
+            check.args.push((*f, v.clone()));
+        }
+    }
+    Step::Az(create.unless(check))
+}
+
+/// `--zone 1 2 3` (zone-redundant) on a Standard public IP when the config uses
+/// zones: what Azure makes of one without `--zone` from now on, said explicitly
+/// (the CLI warns of the change on every create that leaves it out).
+fn zone_redundant(ip: Az, c: &AzureConfig) -> Az {
+    if c.vm.zone.is_empty() {
+        ip
+    } else {
+        ip.val(
+            "--zone",
+            Val::Words(vec!["1".into(), "2".into(), "3".into()]),
+        )
+    }
+}
+
 fn key_is_file(key: &str) -> bool {
     !key.is_empty() && !["ssh-", "ecdsa-", "sk-"].iter().any(|p| key.starts_with(p))
 }
@@ -89,6 +126,15 @@ fn preflight(c: &AzureConfig) -> Vec<Step> {
         },
         Step::Az(Az::new("account show")),
     ];
+    if c.bastion.enabled {
+        // `network bastion` left the core CLI for the `bastion` extension; where the
+        // CLI cannot install an extension on demand, it does not know the command.
+        s.push(Step::Az(
+            Az::new("extension add")
+                .lit("--name", "bastion")
+                .flag("--upgrade"),
+        ));
+    }
     if key_is_file(c.vm.ssh_public_key.trim()) {
         s.push(Step::Raw {
             bash: "[[ -r \"$SSH_PUBLIC_KEY\" ]] || { echo \"deploy.sh: cannot read the SSH public key ${SSH_PUBLIC_KEY} ([vm] ssh_public_key); create one with ssh-keygen -t ed25519\" >&2; exit 1; }".into(),
@@ -100,8 +146,16 @@ fn preflight(c: &AzureConfig) -> Vec<Step> {
             bash: format!(
                 ": \"${{{PASSWORD_ENV}:?allow_password = true: export {PASSWORD_ENV} (never written in a file)}}\""
             ),
+            // On Windows `az` is a batch file (az.cmd): cmd.exe reads its command
+            // line again, and a password with one of these characters arrives
+            // mangled (or runs something). Refused, saying why, before anything is
+            // created.
             ps: format!(
-                "if (-not $env:{PASSWORD_ENV}) {{ throw 'allow_password = true: set $env:{PASSWORD_ENV} (never written in a file)' }}"
+                concat!(
+                    "if (-not $env:{p}) {{ throw 'allow_password = true: set $env:{p} (never written in a file)' }}\n",
+                    "if ($env:{p} -match '[&|<>^%\"!]') {{ throw 'deploy.ps1: $env:{p} holds one of & | < > ^ % \" !, which az.cmd (a batch file) cannot pass on intact: choose a password without them, or use SSH keys ([vm] ssh_public_key)' }}"
+                ),
+                p = PASSWORD_ENV
             ),
         });
     }
@@ -122,45 +176,104 @@ fn network(c: &AzureConfig) -> Vec<Step> {
                 .var("--location", "REGION"),
         ));
     }
-    s.push(Step::Section("The VNET with the VMs' subnet".into()));
-    s.push(Step::Az(
+    s.push(Step::Section(
+        "The VNET, without inline subnets (a create with them PUTs the whole VNET again)".into(),
+    ));
+    s.push(ensure(
         Az::new("network vnet create")
             .var("--resource-group", "RG")
             .var("--name", "VNET_NAME")
             .var("--location", "REGION")
-            .var("--address-prefixes", "VNET_CIDR")
-            .var("--subnet-name", "SUBNET_NAME")
-            .var("--subnet-prefixes", "SUBNET_CIDR"),
+            .var("--address-prefixes", "VNET_CIDR"),
+        "network vnet show",
+        &["--resource-group", "--name"],
+    ));
+    let mut subnet = Az::new("network vnet subnet create")
+        .var("--resource-group", "RG")
+        .var("--vnet-name", "VNET_NAME")
+        .var("--name", "SUBNET_NAME")
+        .var("--address-prefixes", "SUBNET_CIDR");
+    match c.vnet.outbound {
+        Outbound::NatGateway => {
+            s.push(Step::Section(
+                "Outbound access for the VMs: a NAT gateway (new subnets are private, and the VMs have no public IP)".into(),
+            ));
+            let mut ip = Az::new("network public-ip create")
+                .var("--resource-group", "RG")
+                .var("--name", "NAT_PUBLIC_IP")
+                .var("--location", "REGION")
+                .lit("--sku", "Standard");
+            let mut nat = Az::new("network nat gateway create")
+                .var("--resource-group", "RG")
+                .var("--name", "NAT_GATEWAY_NAME")
+                .var("--location", "REGION")
+                .var("--public-ip-addresses", "NAT_PUBLIC_IP");
+            if !c.vm.zone.is_empty() {
+                // A NAT gateway lives in one zone, with a public IP of that zone:
+                // the primary's. The standby in another zone still goes out through
+                // it (a zone's outage costs the standby its outbound access only).
+                ip = ip.var("--zone", "VM_ZONE");
+                nat = nat.var("--zone", "VM_ZONE");
+            }
+            s.push(ensure(
+                ip,
+                "network public-ip show",
+                &["--resource-group", "--name"],
+            ));
+            s.push(ensure(
+                nat,
+                "network nat gateway show",
+                &["--resource-group", "--name"],
+            ));
+            subnet = subnet
+                .lit("--default-outbound", "false")
+                .var("--nat-gateway", "NAT_GATEWAY_NAME");
+        }
+        Outbound::DefaultOutbound => {
+            subnet = subnet.lit("--default-outbound", "true");
+        }
+    }
+    s.push(Step::Section("The VMs' subnet".into()));
+    s.push(ensure(
+        subnet,
+        "network vnet subnet show",
+        &["--resource-group", "--vnet-name", "--name"],
     ));
     s.push(Step::Section(if c.bastion.enabled {
         "RouteServerSubnet and AzureBastionSubnet (Azure requires these names)".into()
     } else {
         "RouteServerSubnet (Azure requires this name)".into()
     }));
-    s.push(Step::Az(
+    s.push(ensure(
         Az::new("network vnet subnet create")
             .var("--resource-group", "RG")
             .var("--vnet-name", "VNET_NAME")
             .lit("--name", "RouteServerSubnet")
             .var("--address-prefixes", "RS_SUBNET_CIDR"),
+        "network vnet subnet show",
+        &["--resource-group", "--vnet-name", "--name"],
     ));
     if c.bastion.enabled {
-        s.push(Step::Az(
+        s.push(ensure(
             Az::new("network vnet subnet create")
                 .var("--resource-group", "RG")
                 .var("--vnet-name", "VNET_NAME")
                 .lit("--name", "AzureBastionSubnet")
                 .var("--address-prefixes", "BASTION_SUBNET_CIDR"),
+            "network vnet subnet show",
+            &["--resource-group", "--vnet-name", "--name"],
         ));
     }
     s.push(Step::Section(
         "The route table of the VMs' subnet (BGP route propagation stays on: the VIP's route comes from the route server)".into(),
     ));
-    s.push(Step::Az(
+    s.push(ensure(
         Az::new("network route-table create")
             .var("--resource-group", "RG")
             .var("--name", "ROUTE_TABLE_NAME")
             .var("--location", "REGION"),
+        "network route-table show",
+        &["--resource-group", "--name"],
     ));
     s.push(Step::Az(
         Az::new("network vnet subnet update")
@@ -193,20 +306,27 @@ fn route_server(c: &AzureConfig) -> Vec<Step> {
     let mut s = vec![Step::Section(
         "The route server, with its Standard SKU public IP (takes several minutes)".into(),
     )];
-    s.push(Step::Az(
-        Az::new("network public-ip create")
-            .var("--resource-group", "RG")
-            .var("--name", "ROUTE_SERVER_PUBLIC_IP")
-            .var("--location", "REGION")
-            .lit("--sku", "Standard"),
+    s.push(ensure(
+        zone_redundant(
+            Az::new("network public-ip create")
+                .var("--resource-group", "RG")
+                .var("--name", "ROUTE_SERVER_PUBLIC_IP")
+                .var("--location", "REGION")
+                .lit("--sku", "Standard"),
+            c,
+        ),
+        "network public-ip show",
+        &["--resource-group", "--name"],
     ));
-    s.push(Step::Az(
+    s.push(ensure(
         Az::new("network routeserver create")
             .var("--resource-group", "RG")
             .var("--name", "ROUTE_SERVER_NAME")
             .var("--location", "REGION")
             .var("--hosted-subnet", "RS_SUBNET_ID")
             .var("--public-ip-address", "ROUTE_SERVER_PUBLIC_IP"),
+        "network routeserver show",
+        &["--resource-group", "--name"],
     ));
     s.push(Step::Section(
         "The instances must have the addresses the watcher's config names".into(),
@@ -250,13 +370,15 @@ fn route_server(c: &AzureConfig) -> Vec<Step> {
         speakers.push((c.observer.name.as_str(), c.observer.asn));
     }
     for (name, asn) in speakers {
-        s.push(Step::Az(
+        s.push(ensure(
             Az::new("network routeserver peering create")
                 .var("--resource-group", "RG")
                 .var("--routeserver", "ROUTE_SERVER_NAME")
                 .lit("--name", name)
                 .var("--peer-ip", ip_var(name))
                 .lit("--peer-asn", asn.0),
+            "network routeserver peering show",
+            &["--resource-group", "--routeserver", "--name"],
         ));
     }
     s
@@ -268,20 +390,27 @@ fn bastion(c: &AzureConfig) -> Vec<Step> {
     }
     vec![
         Step::Section("The bastion: the only way in, the VMs have no public IP".into()),
-        Step::Az(
-            Az::new("network public-ip create")
-                .var("--resource-group", "RG")
-                .var("--name", "BASTION_PUBLIC_IP")
-                .var("--location", "REGION")
-                .lit("--sku", "Standard"),
+        ensure(
+            zone_redundant(
+                Az::new("network public-ip create")
+                    .var("--resource-group", "RG")
+                    .var("--name", "BASTION_PUBLIC_IP")
+                    .var("--location", "REGION")
+                    .lit("--sku", "Standard"),
+                c,
+            ),
+            "network public-ip show",
+            &["--resource-group", "--name"],
         ),
-        Step::Az(
+        ensure(
             Az::new("network bastion create")
                 .var("--resource-group", "RG")
                 .var("--name", "BASTION_NAME")
                 .var("--location", "REGION")
                 .var("--public-ip-address", "BASTION_PUBLIC_IP")
                 .var("--vnet-name", "VNET_NAME"),
+            "network bastion show",
+            &["--resource-group", "--name"],
         ),
     ]
 }
@@ -311,7 +440,11 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
             // The VIP's packets reach the NIC with the VIP as destination.
             nic = nic.lit("--ip-forwarding", "true");
         }
-        s.push(Step::Az(nic));
+        s.push(ensure(
+            nic,
+            "network nic show",
+            &["--resource-group", "--name"],
+        ));
         let mut vm = Az::new("vm create")
             .var("--resource-group", "RG_VM")
             .lit("--name", name)
@@ -344,7 +477,7 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
             "--custom-data",
             Val::Here(format!("cloud-init/{}.yaml", role.name())),
         );
-        s.push(Step::Az(vm));
+        s.push(ensure(vm, "vm show", &["--resource-group", "--name"]));
     }
     s
 }
@@ -467,8 +600,9 @@ pub fn deploy(c: &AzureConfig, source: &str) -> Script {
         header.extend(wrap(&super::mode_summary(c)));
     }
     header.push(
-        "Needs the Azure CLI, logged in (az login). Safe to stop; rerun from the start.".into(),
+        "Needs the Azure CLI, logged in (az login). Safe to stop and rerun: it creates".into(),
     );
+    header.push("only what does not exist yet (each create is guarded by a show).".into());
     Script {
         header,
         ps_param: None,
@@ -515,8 +649,13 @@ pub fn teardown(c: &AzureConfig, source: &str) -> Script {
             &c.vm_resource_group
         };
         steps.push(Step::Section(format!("Delete the resource group {name}")));
+        // Only a group that exists: a rerun after a complete or interrupted
+        // teardown converges instead of failing on the first group gone.
         steps.push(Step::Az(
-            Az::new("group delete").var("--name", g).flag("--yes"),
+            Az::new("group delete")
+                .var("--name", g)
+                .flag("--yes")
+                .only_if(Az::new("group show").var("--name", g)),
         ));
     }
     Script {

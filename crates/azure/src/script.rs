@@ -12,6 +12,8 @@ use std::fmt::Write;
 pub enum Val {
     /// Written as is, quoted.
     Lit(String),
+    /// Several words, each written as is and quoted (`--zone 1 2 3`).
+    Words(Vec<String>),
     /// A script variable (defined in the table at the top, or captured).
     Var(String),
     /// An environment variable read when the script runs.
@@ -29,6 +31,20 @@ pub struct Az {
     pub args: Vec<(&'static str, Option<Val>)>,
     /// Store the output in this variable instead of discarding it.
     pub capture: Option<String>,
+    /// Run only as a `show` of the resource says: a create only when it fails (the
+    /// script converges when run again after a complete or interrupted run, and
+    /// never asks Azure to create what exists: some creates refuse, others PUT the
+    /// whole resource again), a delete only when it succeeds.
+    pub guard: Option<Guard>,
+}
+
+/// A check that decides whether an [`Az`] call runs.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// The check: a `show` of the resource, its output discarded.
+    pub check: Box<Az>,
+    /// Run the call when the check succeeds (a delete), or when it fails (a create).
+    pub when_found: bool,
 }
 
 impl Az {
@@ -38,7 +54,26 @@ impl Az {
             command,
             args: Vec::new(),
             capture: None,
+            guard: None,
         }
+    }
+
+    /// Runs this call only when `exists` (a `show`) fails: a create.
+    pub fn unless(mut self, exists: Az) -> Az {
+        self.guard = Some(Guard {
+            check: Box::new(exists),
+            when_found: false,
+        });
+        self
+    }
+
+    /// Runs this call only when `exists` (a `show`) succeeds: a delete.
+    pub fn only_if(mut self, exists: Az) -> Az {
+        self.guard = Some(Guard {
+            check: Box::new(exists),
+            when_found: true,
+        });
+        self
     }
 
     /// Adds `--flag 'literal'`.
@@ -154,6 +189,7 @@ pub fn ps_quote(s: &str) -> String {
 fn bash_val(v: &Val) -> String {
     match v {
         Val::Lit(s) => sh_quote(s),
+        Val::Words(w) => w.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "),
         Val::Var(n) | Val::Env(n) => format!("\"${n}\""),
         Val::Here(p) => format!("\"$HERE/{p}\""),
     }
@@ -162,6 +198,7 @@ fn bash_val(v: &Val) -> String {
 fn ps_val(v: &Val) -> String {
     match v {
         Val::Lit(s) => ps_quote(s),
+        Val::Words(w) => w.iter().map(|w| ps_quote(w)).collect::<Vec<_>>().join(" "),
         Val::Var(n) => format!("${n}"),
         Val::Env(n) => format!("$env:{n}"),
         Val::Here(p) => format!("\"$HERE/{p}\""),
@@ -193,6 +230,7 @@ fn used(script: &Script, name: &str) -> bool {
         Step::Az(az) => az
             .args
             .iter()
+            .chain(az.guard.iter().flat_map(|g| g.check.args.iter()))
             .any(|(_, v)| matches!(v, Some(Val::Var(n)) if n == name)),
         Step::Raw { bash, .. } => {
             bash.contains(&braced)
@@ -234,13 +272,23 @@ impl Script {
                 }
                 Step::Az(az) => {
                     let lines = az_lines(az, bash_val);
-                    let body = lines.join(" \\\n  ");
-                    match &az.capture {
-                        Some(v) => {
-                            let _ = writeln!(s, "{v}=\"$({body})\"");
+                    match &az.guard {
+                        Some(g) => {
+                            let check = az_lines(&g.check, bash_val).join(" \\\n  ");
+                            let body = lines.join(" \\\n    ");
+                            let not = if g.when_found { "" } else { "! " };
+                            let _ = writeln!(s, "if {not}{check} 2>/dev/null; then\n  {body}\nfi");
                         }
                         None => {
-                            let _ = writeln!(s, "{body}");
+                            let body = lines.join(" \\\n  ");
+                            match &az.capture {
+                                Some(v) => {
+                                    let _ = writeln!(s, "{v}=\"$({body})\"");
+                                }
+                                None => {
+                                    let _ = writeln!(s, "{body}");
+                                }
+                            }
                         }
                     }
                 }
@@ -278,18 +326,33 @@ impl Script {
                 Step::Section(t) => {
                     let _ = write!(s, "\nStep {}\n", ps_quote(t));
                 }
-                Step::Az(az) => {
-                    let body = az_lines(az, ps_val).join(" `\n  ");
-                    match &az.capture {
-                        Some(v) => {
-                            let _ = writeln!(s, "${v} = {body}");
-                        }
-                        None => {
-                            let _ = writeln!(s, "{body}");
-                        }
+                Step::Az(az) => match &az.guard {
+                    Some(g) => {
+                        // Windows PowerShell 5.1 turns a native command's stderr into
+                        // a terminating error under 'Stop' once it is redirected: the
+                        // check runs under 'Continue', and only its exit code counts.
+                        let check = az_lines(&g.check, ps_val).join(" `\n  ");
+                        let body = az_lines(az, ps_val).join(" `\n    ");
+                        let not = if g.when_found { "" } else { "-not " };
+                        let _ = writeln!(
+                            s,
+                            "$ErrorActionPreference = 'Continue'\n{check} 2>$null\n$Exists = $LASTEXITCODE -eq 0\n$ErrorActionPreference = 'Stop'\nif ({not}$Exists) {{\n    {body}\n    Assert-Az {}\n}}",
+                            ps_quote(az.command)
+                        );
                     }
-                    let _ = writeln!(s, "Assert-Az {}", ps_quote(az.command));
-                }
+                    None => {
+                        let body = az_lines(az, ps_val).join(" `\n  ");
+                        match &az.capture {
+                            Some(v) => {
+                                let _ = writeln!(s, "${v} = {body}");
+                            }
+                            None => {
+                                let _ = writeln!(s, "{body}");
+                            }
+                        }
+                        let _ = writeln!(s, "Assert-Az {}", ps_quote(az.command));
+                    }
+                },
                 Step::Raw { ps, .. } => {
                     let _ = writeln!(s, "{}", ps.trim_end());
                 }

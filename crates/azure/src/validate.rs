@@ -83,6 +83,8 @@ pub fn check(c: &AzureConfig) -> Vec<(String, String)> {
         ("vm_resource_group", &c.vm_resource_group, 90),
         ("vnet.name", &c.vnet.name, 64),
         ("vnet.subnet_name", &c.vnet.subnet_name, 80),
+        ("vnet.nat_gateway", &c.vnet.nat_gateway, 80),
+        ("vnet.nat_public_ip", &c.vnet.nat_public_ip, 80),
         ("route_server.name", &c.route_server.name, 80),
         ("route_server.public_ip", &c.route_server.public_ip, 80),
         ("bastion.name", &c.bastion.name, 80),

@@ -172,17 +172,23 @@ fn deploy_makes_valid_az_calls_in_a_valid_order_and_peers_every_speaker() {
     for c in &calls {
         azure.apply(c);
     }
-    // The order of the kinds, as the issue states it.
+    // The order of the kinds, as the issue states it (a `show` before each create is
+    // its guard; the route server's addresses are read after it is made).
     let order = [
         "account show",
         "group create",
         "network vnet create",
         "network vnet subnet create",
         "network routeserver create",
-        "network routeserver show",
         "network routeserver peering create",
         "vm create",
     ];
+    let addresses_read = calls
+        .iter()
+        .position(|c| c.path == "network routeserver show" && c.args.contains_key("--query"))
+        .expect("the route server's addresses are read");
+    assert!(first(&calls, "network routeserver create") < addresses_read);
+    assert!(addresses_read < first(&calls, "network routeserver peering create"));
     for pair in order.windows(2) {
         assert!(
             first(&calls, pair[0]) < first(&calls, pair[1]),
@@ -322,11 +328,19 @@ fn teardown_asks_then_deletes_the_vms_group_before_the_networks() {
     let (o, log) = run_with_fake_az(&tmp, &out.join("teardown.sh"), &[], &[], "n\n");
     assert!(!o.status.success(), "{}", text(&o));
     assert!(log.is_empty(), "{log:?}");
-    let (o, log) = run_with_fake_az(&tmp, &out.join("teardown.sh"), &["--yes"], &[], "");
+    // Both groups exist (each delete is guarded by a `group show`).
+    let (o, log) = run_with_fake_az(
+        &tmp,
+        &out.join("teardown.sh"),
+        &["--yes"],
+        &[("FAKE_AZ_EXISTS", "group")],
+        "",
+    );
     assert!(o.status.success(), "{}", text(&o));
     let deleted: Vec<String> = log
         .iter()
         .map(|a| Call::parse(a))
+        .filter(|c| c.path != "group show")
         .inspect(|c| assert_eq!(c.path, "group delete"))
         .map(|c| c.get("--name").to_string())
         .collect();
@@ -357,7 +371,7 @@ fn no_password_is_ever_written_and_one_in_the_config_is_refused() {
     ]);
     assert!(!o.status.success(), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("azure.toml:46: vm.password: "), "{stderr}");
+    assert!(stderr.contains("azure.toml:53: vm.password: "), "{stderr}");
     assert!(!refused.exists());
 
     // The default: SSH keys only, no password anywhere.
@@ -403,6 +417,16 @@ fn no_password_is_ever_written_and_one_in_the_config_is_refused() {
     for (path, text) in rendered(&out) {
         assert!(!text.contains(PASSWORD), "{path} holds the password");
     }
+    // deploy.ps1 refuses, before it creates anything, what az.cmd (a batch file)
+    // would mangle.
+    let ps = std::fs::read_to_string(out.join("deploy.ps1")).unwrap();
+    let check = ps
+        .find("-match '[&|<>^%\"!]'")
+        .expect("deploy.ps1 checks the password's characters");
+    assert!(
+        check < ps.find("az group create").unwrap(),
+        "the check comes before anything is created"
+    );
 }
 
 #[test]
@@ -421,7 +445,7 @@ fn a_vip_inside_the_vnet_is_refused_with_a_clear_error() {
     ]);
     assert!(!o.status.success(), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("azure.toml:34: vip.prefix: 10.10.15.15/32 lies inside the VNET address space 10.10.0.0/16"), "{stderr}");
+    assert!(stderr.contains("azure.toml:41: vip.prefix: 10.10.15.15/32 lies inside the VNET address space 10.10.0.0/16"), "{stderr}");
     assert!(!out.exists());
 }
 
@@ -471,6 +495,21 @@ fn the_fake_az_refuses_what_the_real_one_refuses() {
             "az vm create --name v --resource-group g --image UbuntuLTS",
             "",
         ),
+        // What the real CLI says of these (issue 21): no `--no-wait` on routeserver
+        // create, and the bastion's options are `--enable-...`.
+        (
+            "az network routeserver create --name r --resource-group g --hosted-subnet s --public-ip-address p --no-wait",
+            "unrecognized arguments: --no-wait",
+        ),
+        (
+            "az network bastion create --name b --resource-group g --public-ip-address p --vnet-name v --kerberos",
+            "unrecognized arguments: --kerberos",
+        ),
+        // A show of what no create made: not found, as Azure says.
+        (
+            "az network vnet show --name a --resource-group b",
+            "ResourceNotFound",
+        ),
     ];
     for (call, error) in cases {
         std::fs::write(&script, format!("set -e\n{call}\n")).unwrap();
@@ -479,7 +518,8 @@ fn the_fake_az_refuses_what_the_real_one_refuses() {
         if error.is_empty() {
             assert!(o.status.success(), "{call}: {}", text(&o));
         } else {
-            assert_eq!(o.status.code(), Some(2), "{call}: {}", text(&o));
+            let code = if error == "ResourceNotFound" { 3 } else { 2 };
+            assert_eq!(o.status.code(), Some(code), "{call}: {}", text(&o));
             assert!(
                 String::from_utf8_lossy(&o.stderr).contains(error),
                 "{call}: {}",
@@ -731,4 +771,90 @@ fn roles_pass_their_checks(
         shellcheck(s);
     }
     setups
+}
+
+/// The kinds of resource a script's calls create (`network vnet`, `vm`, ...), in
+/// order; `group create` is left out: it is idempotent by nature (a PUT of the same
+/// group, same location).
+fn created(log: &[Vec<String>]) -> Vec<String> {
+    log.iter()
+        .map(|a| Call::parse(a).path)
+        .filter(|p| p.ends_with(" create") && p != "group create")
+        .collect()
+}
+
+#[test]
+fn a_second_deploy_creates_nothing_and_one_after_an_interruption_only_what_is_missing() {
+    for (name, config) in [
+        ("example", EXAMPLE.to_string()),
+        ("pair", pair()),
+        ("forward", forwarding(true)),
+    ] {
+        let tmp = Temp::new(&format!("twice-{name}"));
+        let out = render(&tmp, &config);
+        let deploy = out.join("deploy.sh");
+        let (o, first) = run_with_fake_az(&tmp, &deploy, &[], &[], "");
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let made = created(&first);
+        assert!(made.len() > 10, "{name}: {made:?}");
+        let (o, second) = run_with_fake_az(&tmp, &deploy, &[], &[], "");
+        assert!(o.status.success(), "{name}, again: {}", text(&o));
+        assert_eq!(
+            created(&second),
+            Vec::<String>::new(),
+            "{name}: the second run created"
+        );
+
+        // An interrupted run (the bastion fails), then a complete one: each resource
+        // is created once over both.
+        let tmp = Temp::new(&format!("interrupted-{name}"));
+        let out = render(&tmp, &config);
+        let deploy = out.join("deploy.sh");
+        let (o, cut) = run_with_fake_az(
+            &tmp,
+            &deploy,
+            &[],
+            &[("FAKE_AZ_FAIL", "network bastion create")],
+            "",
+        );
+        assert!(!o.status.success(), "{name}: the injected failure stops it");
+        let (o, rest) = run_with_fake_az(&tmp, &deploy, &[], &[], "");
+        assert!(
+            o.status.success(),
+            "{name}, after the interruption: {}",
+            text(&o)
+        );
+        // The failed create is the last call of the interrupted run: not made.
+        let failed = cut.last().map(|a| Call::parse(a).path);
+        assert_eq!(failed.as_deref(), Some("network bastion create"), "{name}");
+        let mut both: Vec<(String, String)> = cut[..cut.len() - 1]
+            .iter()
+            .chain(&rest)
+            .map(|a| Call::parse(a))
+            .filter(|c| c.path.ends_with(" create") && c.path != "group create")
+            .map(|c| {
+                let name = c.args.get("--name").cloned().flatten().unwrap_or_default();
+                (c.path, name)
+            })
+            .collect();
+        let n = both.len();
+        both.sort();
+        both.dedup();
+        assert_eq!(both.len(), n, "{name}: a resource was created twice");
+        assert_eq!(n, made.len(), "{name}: not everything was created");
+
+        // Teardown converges too: the second deletes nothing and succeeds.
+        let teardown = out.join("teardown.sh");
+        let (o, t1) = run_with_fake_az(&tmp, &teardown, &["--yes"], &[], "");
+        assert!(o.status.success(), "{}", text(&o));
+        let deletes = |log: &[Vec<String>]| {
+            log.iter()
+                .filter(|a| Call::parse(a).path == "group delete")
+                .count()
+        };
+        assert_eq!(deletes(&t1), 2);
+        let (o, t2) = run_with_fake_az(&tmp, &teardown, &["--yes"], &[], "");
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(deletes(&t2), 0, "the second teardown deleted again");
+    }
 }

@@ -1,8 +1,11 @@
 //! The Azure CLI as the tests know it: each command's group and verb, the arguments
-//! it requires and the ones it accepts besides, as the Azure CLI reference documents
-//! them (long forms only; the rendered scripts use no short form). For instance
-//! `az network routeserver peering create --name --resource-group --routeserver
-//! [--no-wait] [--peer-asn] [--peer-ip]`. And a fake `az` built from that table.
+//! it requires and the ones it accepts besides (long forms only; the rendered
+//! scripts use no short form). For instance `az network routeserver peering create
+//! --name --resource-group --routeserver [--no-wait] [--peer-asn] [--peer-ip]`. And
+//! a fake `az` built from that table, which also keeps what it created. The real CLI
+//! is the oracle (`tests/azure_cli.rs` gives it every call the scripts make); the
+//! fake answers what the real one cannot offline (resource IDs, the route server's
+//! addresses, what exists), and checks the `bastion` extension's commands.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,11 +37,24 @@ pub const AZ: &[AzCommand] = &[
         ],
     },
     AzCommand {
+        path: "extension add",
+        required: &["--name"],
+        optional: &[
+            "--allow-preview", "--pip-extra-index-urls", "--pip-proxy", "--source",
+            "--system", "--upgrade", "--version", "--yes",
+        ],
+    },
+    AzCommand {
         path: "group create",
         required: &["--location", "--name"],
         optional: &[
             "--managed-by", "--tags",
         ],
+    },
+    AzCommand {
+        path: "group show",
+        required: &["--name"],
+        optional: &[],
     },
     AzCommand {
         path: "group delete",
@@ -57,6 +73,27 @@ pub const AZ: &[AzCommand] = &[
             "--network-security-group", "--no-wait", "--subnet-name", "--subnet-prefixes",
             "--tags", "--vm-protection",
         ],
+    },
+    AzCommand {
+        path: "network vnet show",
+        required: &["--name", "--resource-group"],
+        optional: &[
+            "--expand",
+        ],
+    },
+    AzCommand {
+        path: "network nat gateway create",
+        required: &["--name", "--resource-group"],
+        optional: &[
+            "--idle-timeout", "--location", "--no-wait", "--pip-addresses-v6",
+            "--pip-prefixes-v6", "--public-ip-addresses", "--public-ip-prefixes", "--sku",
+            "--source-vnet", "--tags", "--zone",
+        ],
+    },
+    AzCommand {
+        path: "network nat gateway show",
+        required: &["--name", "--resource-group"],
+        optional: &[],
     },
     AzCommand {
         path: "network vnet subnet create",
@@ -93,11 +130,17 @@ pub const AZ: &[AzCommand] = &[
         ],
     },
     AzCommand {
+        path: "network public-ip show",
+        required: &["--name", "--resource-group"],
+        optional: &[
+            "--expand",
+        ],
+    },
+    AzCommand {
         path: "network routeserver create",
         required: &["--hosted-subnet", "--name", "--public-ip-address", "--resource-group"],
         optional: &[
-            "--auto-scale-config", "--hub-routing-preference", "--location", "--no-wait",
-            "--tags",
+            "--auto-scale-config", "--hub-routing-preference", "--location", "--tags",
         ],
     },
     AzCommand {
@@ -113,13 +156,26 @@ pub const AZ: &[AzCommand] = &[
         ],
     },
     AzCommand {
+        path: "network routeserver peering show",
+        required: &["--name", "--resource-group", "--routeserver"],
+        optional: &[],
+    },
+    // The `bastion` extension's (not in the core CLI, not on PyPI): its options as
+    // src/bastion/azext_bastion of azure-cli-extensions defines them.
+    AzCommand {
         path: "network bastion create",
         required: &["--name", "--public-ip-address", "--resource-group", "--vnet-name"],
         optional: &[
-            "--disable-copy-paste", "--enable-ip-connect", "--enable-tunneling", "--file-copy",
-            "--kerberos", "--location", "--no-wait", "--scale-units", "--session-recording",
-            "--sku", "--tags", "--zones",
+            "--disable-copy-paste", "--enable-file-copy", "--enable-ip-connect",
+            "--enable-kerberos", "--enable-session-recording", "--enable-shareable-link",
+            "--enable-tunneling", "--location", "--no-wait", "--scale-units", "--sku",
+            "--tags", "--zones",
         ],
+    },
+    AzCommand {
+        path: "network bastion show",
+        required: &["--name", "--resource-group"],
+        optional: &[],
     },
     AzCommand {
         path: "network route-table create",
@@ -127,6 +183,11 @@ pub const AZ: &[AzCommand] = &[
         optional: &[
             "--disable-bgp-route-propagation", "--location", "--no-wait", "--tags",
         ],
+    },
+    AzCommand {
+        path: "network route-table show",
+        required: &["--name", "--resource-group"],
+        optional: &[],
     },
     AzCommand {
         path: "network nic create",
@@ -137,6 +198,18 @@ pub const AZ: &[AzCommand] = &[
             "--ip-forwarding", "--lb-address-pools", "--lb-inbound-nat-rules", "--lb-name",
             "--location", "--network-security-group", "--no-wait", "--private-ip-address",
             "--private-ip-address-version", "--public-ip-address", "--tags", "--vnet-name",
+        ],
+    },
+    AzCommand {
+        path: "network nic show",
+        required: &["--name", "--resource-group"],
+        optional: &[],
+    },
+    AzCommand {
+        path: "vm show",
+        required: &["--name", "--resource-group"],
+        optional: &[
+            "--include-user-data", "--show-details",
         ],
     },
     AzCommand {
@@ -155,7 +228,8 @@ pub const AZ: &[AzCommand] = &[
 
 /// A bash `az` that refuses what the real one refuses (unknown command, unknown
 /// argument, missing required argument; exit 2 as argparse), logs each call as one
-/// line of tab-separated arguments, and answers the two queries deploy.sh makes.
+/// line of tab-separated arguments, keeps what it created (a `show` fails, exit 3,
+/// for anything no `create` made), and answers the two queries deploy.sh makes.
 pub fn fake_az(bin: &Path) {
     let mut cases = String::new();
     for c in AZ {
@@ -191,14 +265,51 @@ while (( i < ${{#args[@]}} )); do
   if (( ok == 0 )); then echo "az $cmd: unrecognized arguments: $a" >&2; exit 2; fi
   given[$a]=1
   i=$((i + 1))
-  if (( i < ${{#args[@]}} )) && [[ "${{args[i]}}" != --* ]]; then
-    given[$a]="${{args[i]}}"
+  # A value may be several words (`--zone 1 2 3`).
+  value=""
+  while (( i < ${{#args[@]}} )) && [[ "${{args[i]}}" != --* ]]; do
+    value="${{value:+$value }}${{args[i]}}"
     i=$((i + 1))
-  fi
+  done
+  [[ -n "$value" ]] && given[$a]="$value"
 done
 for r in "${{required[@]}}"; do
   if [[ -z "${{given[$r]:-}}" ]]; then echo "az $cmd: the following arguments are required: $r" >&2; exit 2; fi
 done
+# State, as Azure keeps it: a `show` finds only what a `create` made (or what
+# FAKE_AZ_EXISTS names), and `group delete` removes a group and what is in it.
+state="${{FAKE_AZ_STATE:-$FAKE_AZ_LOG.state}}"
+touch "$state"
+# An interrupted run: the call FAKE_AZ_FAIL names fails, as Azure's errors do.
+if [[ "$cmd" == "${{FAKE_AZ_FAIL:-}}" ]]; then
+  echo "(InternalServerError) $cmd failed (injected by the test)" >&2; exit 1
+fi
+kind="${{cmd% *}}"
+verb="${{cmd##* }}"
+if [[ "$kind" == group ]]; then rg="${{given[--name]:-}}"; else rg="${{given[--resource-group]:-}}"; fi
+# The parent a name lives under: a subnet's VNET, a peering's route server (a
+# bastion's --vnet-name is no parent: its show does not take it).
+parent="${{given[--routeserver]:-}}"
+[[ "$kind" == "network vnet subnet" ]] && parent="${{given[--vnet-name]:-}}"
+key="$kind|$rg|$parent|${{given[--name]:-}}"
+case "$verb" in
+  create)
+    grep -qxF "$key" "$state" || echo "$key" >> "$state"
+    # A VNET created with an inline subnet has that subnet too.
+    if [[ "$kind" == "network vnet" && -n "${{given[--subnet-name]:-}}" ]]; then
+      echo "network vnet subnet|$rg|${{given[--name]}}|${{given[--subnet-name]}}" >> "$state"
+    fi;;
+  show)
+    # `account show` is the login check, not a resource.
+    if [[ "$kind" != account ]] && ! grep -qxF "$key" "$state" && [[ " ${{FAKE_AZ_EXISTS:-}} " != *" $kind "* ]]; then
+      echo "(ResourceNotFound) $cmd: ${{given[--name]:-}} was not found." >&2; exit 3
+    fi;;
+  delete)
+    if [[ "$kind" == group ]]; then
+      grep -v "^[^|]*|$rg|" "$state" > "$state.new" || true
+      mv "$state.new" "$state"
+    fi;;
+esac
 case "$cmd" in
   'network vnet subnet show')
     echo "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${{given[--resource-group]}}/providers/Microsoft.Network/virtualNetworks/${{given[--vnet-name]}}/subnets/${{given[--name]}}";;

@@ -20,7 +20,12 @@ impl Call {
         let mut args = HashMap::new();
         let mut rest = argv[words.len()..].iter().peekable();
         while let Some(flag) = rest.next() {
-            let value = rest.next_if(|v| !v.starts_with("--")).cloned();
+            // A value may be several words (`--zone 1 2 3`).
+            let mut words = Vec::new();
+            while let Some(w) = rest.next_if(|v| !v.starts_with("--")) {
+                words.push(w.clone());
+            }
+            let value = (!words.is_empty()).then(|| words.join(" "));
             args.insert(flag.clone(), value);
         }
         Call {
@@ -52,6 +57,9 @@ pub struct Azure {
     pub peerings: Vec<(String, String, String)>,
     pub vms: Vec<(String, PathBuf)>,
     pub bastions: usize,
+    pub nat_gateways: HashSet<(String, String)>,
+    /// Extensions added (`az extension add`).
+    pub extensions: HashSet<String>,
 }
 
 fn subnet_id(rg: &str, vnet: &str, name: &str) -> String {
@@ -65,7 +73,24 @@ impl Azure {
         let rg = || c.get("--resource-group").to_string();
         let need_rg = |s: &Self| assert!(s.groups.contains(&rg()), "{}: no group {}", c.path, rg());
         match c.path.as_str() {
-            "account show" | "group delete" => {}
+            "account show" | "group delete" | "group show" => {}
+            // A guard: a `show` before the create of what it names; the fake answers
+            // it from its own state, the model needs nothing of it.
+            p if p.ends_with(" show")
+                && !p.starts_with("network vnet subnet")
+                && p != "network routeserver show" => {}
+            "extension add" => {
+                self.extensions.insert(c.get("--name").into());
+            }
+            "network nat gateway create" => {
+                need_rg(self);
+                assert!(
+                    self.public_ips
+                        .contains_key(&(rg(), c.get("--public-ip-addresses").into())),
+                    "NAT gateway before its public IP"
+                );
+                self.nat_gateways.insert((rg(), c.get("--name").into()));
+            }
             "group create" => {
                 self.groups.insert(c.get("--name").into());
             }
@@ -82,12 +107,20 @@ impl Azure {
             "network vnet subnet create" => {
                 let vnet = (rg(), c.get("--vnet-name").to_string());
                 assert!(self.vnets.contains(&vnet), "subnet before its VNET");
+                if c.args.contains_key("--nat-gateway") {
+                    assert!(
+                        self.nat_gateways
+                            .contains(&(rg(), c.get("--nat-gateway").into())),
+                        "subnet before its NAT gateway"
+                    );
+                }
                 let name = c.get("--name");
                 self.subnets.insert(
                     subnet_id(&vnet.0, &vnet.1, name),
                     (vnet.0.clone(), vnet.1.clone(), name.into()),
                 );
             }
+            "network vnet subnet show" if !c.args.contains_key("--query") => {}
             "network vnet subnet show" | "network vnet subnet update" => {
                 let id = subnet_id(&rg(), c.get("--vnet-name"), c.get("--name"));
                 assert!(self.subnets.contains_key(&id), "{}: no subnet {id}", c.path);
@@ -121,6 +154,7 @@ impl Azure {
                 );
                 self.route_servers.insert((rg(), c.get("--name").into()));
             }
+            "network routeserver show" if !c.args.contains_key("--query") => {}
             "network routeserver show" => {
                 assert!(self.route_servers.contains(&(rg(), c.get("--name").into())));
             }
@@ -137,6 +171,10 @@ impl Azure {
             }
             "network bastion create" => {
                 need_rg(self);
+                assert!(
+                    self.extensions.contains("bastion"),
+                    "network bastion before `az extension add --name bastion`"
+                );
                 let vnet = c.get("--vnet-name");
                 assert!(self.vnets.contains(&(rg(), vnet.into())));
                 assert!(
