@@ -262,10 +262,27 @@ impl Default for VmCfg {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReleaseCfg {
-    /// The URL of hopwatch's .deb (`cargo deb -p hopwatch`), https.
+    /// hopwatch's .deb on this machine (`cargo deb -p hopwatch`), relative to the
+    /// config file: deploy uploads it to a storage account of the deployment and
+    /// gives the VMs a read-only link that expires, with the sha256 of the file it
+    /// uploaded. Or `deb_url` and `deb_sha256` instead.
+    pub deb: String,
+    /// The URL of hopwatch's .deb where you host it, https.
     pub deb_url: String,
     /// Its sha256, 64 hex digits: the VMs refuse a file that does not match.
     pub deb_sha256: String,
+    /// The storage account `deb` is uploaded to; empty for one named after the
+    /// subscription and the resource group (storage account names are global: the
+    /// same on every rerun, and not another deployment's).
+    pub storage_account: String,
+}
+
+impl ReleaseCfg {
+    /// Whether deploy uploads the .deb (`deb`), rather than the VMs downloading it
+    /// from `deb_url`.
+    pub fn uploads(&self) -> bool {
+        !self.deb.is_empty()
+    }
 }
 
 /// A VM: its name (also its host name) and its address in the VMs' subnet.

@@ -55,6 +55,16 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
         Var::lit("RS_SUBNET_CIDR", c.vnet.route_server_subnet),
         Var::lit("BASTION_SUBNET_CIDR", c.vnet.bastion_subnet),
         Var::lit("NAT_GATEWAY_NAME", &c.vnet.nat_gateway),
+        Var::lit("DEB_FILE", &c.hopwatch.deb),
+        Var::lit(
+            "DEB_BLOB",
+            std::path::Path::new(&c.hopwatch.deb)
+                .file_name()
+                .map_or_else(
+                    || "hopwatch.deb".into(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+        ),
         Var::lit("NAT_PUBLIC_IP", &c.vnet.nat_public_ip),
         Var::lit("ROUTE_SERVER_NAME", &c.route_server.name),
         Var::lit("ROUTE_SERVER_PUBLIC_IP", &c.route_server.public_ip),
@@ -68,6 +78,10 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
         Var::lit("VM_ZONE", &c.vm.zone),
         Var::lit("VM_USER", &c.vm.admin_user),
     ];
+    if !c.hopwatch.storage_account.is_empty() {
+        // Empty: `upload` names one after the subscription and the resource group.
+        v.push(Var::lit("STORAGE_ACCOUNT", &c.hopwatch.storage_account));
+    }
     if c.standby.enabled {
         v.push(Var::lit("STANDBY_ZONE", c.standby_zone()));
     }
@@ -232,6 +246,11 @@ fn network(c: &AzureConfig) -> Vec<Step> {
         Outbound::DefaultOutbound => {
             subnet = subnet.lit("--default-outbound", "true");
         }
+    }
+    if c.hopwatch.uploads() {
+        // The VMs fetch hopwatch's .deb from the deployment's storage account over
+        // Azure's backbone, not the internet.
+        subnet = subnet.lit("--service-endpoints", "Microsoft.Storage");
     }
     s.push(Step::Section("The VMs' subnet".into()));
     s.push(ensure(
@@ -415,6 +434,133 @@ fn bastion(c: &AzureConfig) -> Vec<Step> {
     ]
 }
 
+/// The container the .deb is uploaded to.
+const DEB_CONTAINER: &str = "hopwatch";
+/// How long the VMs' link to the .deb works (`az storage blob generate-sas
+/// --expiry`): first boots within it; a VM rebuilt later needs a rerun of deploy.
+const DEB_LINK_DAYS: u32 = 7;
+
+/// `[hopwatch] deb`: the .deb uploaded to a storage account of the deployment (a
+/// private container), its sha256 computed from the file uploaded, a read-only link
+/// that expires, and a copy of each cloud-init file with both filled in (they exist
+/// only now). Issue 21: nothing carried the binary a user built to the VMs.
+fn upload(c: &AzureConfig) -> Vec<Step> {
+    if !c.hopwatch.uploads() {
+        return Vec::new();
+    }
+    let mut s = vec![
+        Step::Section(format!(
+            "hopwatch's .deb: uploaded to a storage account of this deployment; each VM gets a read-only link that expires in {DEB_LINK_DAYS} days, and its sha256"
+        )),
+        Step::Raw {
+            bash: concat!(
+                "[[ -r \"$DEB_FILE\" ]] || { echo \"deploy.sh: cannot read hopwatch's .deb ${DEB_FILE} ([hopwatch] deb): build it with cargo deb -p hopwatch\" >&2; exit 1; }\n",
+                "DEB_SHA256=\"$(sha256sum \"$DEB_FILE\" | cut -d ' ' -f 1)\"\n",
+            )
+            .into(),
+            ps: concat!(
+                "if (-not (Test-Path $DEB_FILE)) { throw \"deploy.ps1: cannot read hopwatch's .deb $DEB_FILE ([hopwatch] deb): build it with cargo deb -p hopwatch\" }\n",
+                "$DEB_SHA256 = (Get-FileHash -Algorithm SHA256 $DEB_FILE).Hash.ToLower()\n",
+            )
+            .into(),
+        },
+    ];
+    if c.hopwatch.storage_account.is_empty() {
+        // Storage account names are global: one derived from the subscription and
+        // the resource group is the same on every rerun and nobody else's.
+        s.push(Step::Az(
+            Az::new("account show")
+                .lit("--query", "id")
+                .capture("SUBSCRIPTION_ID"),
+        ));
+        s.push(Step::Raw {
+            bash: "STORAGE_ACCOUNT=\"hw$(printf '%s/%s' \"$SUBSCRIPTION_ID\" \"$RG\" | sha256sum | cut -c 1-20)\"\n".into(),
+            ps: concat!(
+                "$Hash = [System.Security.Cryptography.SHA256]::Create().ComputeHash([System.Text.Encoding]::UTF8.GetBytes(\"$SUBSCRIPTION_ID/$RG\"))\n",
+                "$STORAGE_ACCOUNT = 'hw' + (-join ($Hash | ForEach-Object { $_.ToString('x2') })).Substring(0, 20)\n",
+            )
+            .into(),
+        });
+    }
+    s.push(ensure(
+        Az::new("storage account create")
+            .var("--resource-group", "RG")
+            .var("--name", "STORAGE_ACCOUNT")
+            .var("--location", "REGION")
+            .lit("--sku", "Standard_LRS")
+            .lit("--kind", "StorageV2")
+            .lit("--min-tls-version", "TLS1_2")
+            .lit("--allow-blob-public-access", "false")
+            .lit("--https-only", "true"),
+        "storage account show",
+        &["--resource-group", "--name"],
+    ));
+    // Idempotent by nature: an existing container is left as it is.
+    s.push(Step::Az(
+        Az::new("storage container create")
+            .var("--account-name", "STORAGE_ACCOUNT")
+            .lit("--name", DEB_CONTAINER)
+            .lit("--auth-mode", "key"),
+    ));
+    s.push(Step::Az(
+        Az::new("storage blob upload")
+            .var("--account-name", "STORAGE_ACCOUNT")
+            .lit("--container-name", DEB_CONTAINER)
+            .var("--name", "DEB_BLOB")
+            .var("--file", "DEB_FILE")
+            .lit("--overwrite", "true")
+            .lit("--auth-mode", "key"),
+    ));
+    s.push(Step::Raw {
+        bash: format!(
+            "DEB_EXPIRY=\"$(date -u -d '+{d} days' '+%Y-%m-%dT%H:%MZ' 2>/dev/null || date -u -v+{d}d '+%Y-%m-%dT%H:%MZ')\"\n",
+            d = DEB_LINK_DAYS
+        ),
+        ps: format!(
+            "$DEB_EXPIRY = (Get-Date).ToUniversalTime().AddDays({DEB_LINK_DAYS}).ToString('yyyy-MM-ddTHH:mmZ')\n"
+        ),
+    });
+    s.push(Step::Az(
+        Az::new("storage blob generate-sas")
+            .var("--account-name", "STORAGE_ACCOUNT")
+            .lit("--container-name", DEB_CONTAINER)
+            .var("--name", "DEB_BLOB")
+            .lit("--permissions", "r")
+            .var("--expiry", "DEB_EXPIRY")
+            .flag("--https-only")
+            .flag("--full-uri")
+            .lit("--auth-mode", "key")
+            .capture("DEB_URL"),
+    ));
+    s.push(Step::Raw {
+        bash: format!(
+            concat!(
+                "mkdir -p \"$HERE/.deploy/cloud-init\"\n",
+                "for f in \"$HERE\"/cloud-init/*.yaml; do\n",
+                "  text=\"$(<\"$f\")\"\n",
+                "  text=\"${{text//{u}/\"$DEB_URL\"}}\"\n",
+                "  text=\"${{text//{h}/\"$DEB_SHA256\"}}\"\n",
+                "  printf '%s\\n' \"$text\" > \"$HERE/.deploy/cloud-init/${{f##*/}}\"\n",
+                "done\n",
+            ),
+            u = super::roles::DEB_URL_MARK,
+            h = super::roles::DEB_SHA256_MARK,
+        ),
+        ps: format!(
+            concat!(
+                "New-Item -ItemType Directory -Force -Path (Join-Path $HERE '.deploy/cloud-init') | Out-Null\n",
+                "foreach ($f in Get-ChildItem -Path (Join-Path $HERE 'cloud-init') -Filter '*.yaml') {{\n",
+                "    $text = (Get-Content -Raw -Path $f.FullName).Replace('{u}', $DEB_URL).Replace('{h}', $DEB_SHA256)\n",
+                "    Set-Content -NoNewline -Path (Join-Path $HERE \".deploy/cloud-init/$($f.Name)\") -Value $text\n",
+                "}}\n",
+            ),
+            u = super::roles::DEB_URL_MARK,
+            h = super::roles::DEB_SHA256_MARK,
+        ),
+    });
+    s
+}
+
 fn vms(c: &AzureConfig) -> Vec<Step> {
     let mut s = Vec::new();
     let key = c.vm.ssh_public_key.trim();
@@ -473,9 +619,15 @@ fn vms(c: &AzureConfig) -> Vec<Step> {
                 .lit("--authentication-type", "password")
                 .val("--admin-password", Val::Env(PASSWORD_ENV.into())),
         };
+        // With the .deb uploaded, the copy that names its link (`upload`).
+        let dir = if c.hopwatch.uploads() {
+            ".deploy/cloud-init"
+        } else {
+            "cloud-init"
+        };
         vm = vm.val(
             "--custom-data",
-            Val::Here(format!("cloud-init/{}.yaml", role.name())),
+            Val::Here(format!("{dir}/{}.yaml", role.name())),
         );
         s.push(ensure(vm, "vm show", &["--resource-group", "--name"]));
     }
@@ -556,6 +708,7 @@ pub fn deploy(c: &AzureConfig, source: &str) -> Script {
     steps.extend(network(c));
     steps.extend(route_server(c));
     steps.extend(bastion(c));
+    steps.extend(upload(c));
     steps.extend(vms(c));
     if c.forward.enabled {
         steps.push(Step::Raw {

@@ -90,7 +90,8 @@ pub enum AzureCmd {
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// The config: the seed's planning table in TOML (see examples/azure.toml). Every
-    /// key defaults to the seed's value except [hopwatch] deb_url and deb_sha256.
+    /// key defaults to the seed's value except [hopwatch] deb (or deb_url and
+    /// deb_sha256).
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
     /// The directory to write into (created if missing; files are replaced).
@@ -127,9 +128,12 @@ availability zone, peered with both route server instances, announcing the VIP w
 its AS prepended (default twice), so Azure Route Server uses its route only while
 the primary's is gone. One more VM; off by default.
 
-First set [hopwatch] deb_url and deb_sha256 to your release: cargo deb -p hopwatch, then
-sha256sum target/debian/hopwatch_*.deb. Then: az login; bash DIR/deploy.sh (or pwsh
-DIR/deploy.ps1); bash DIR/teardown.sh deletes it all.
+hopwatch's .deb: [hopwatch] deb = PATH (cargo deb -p hopwatch builds it; relative to
+the config file). deploy.sh uploads it to a storage account of its own (a private
+container; the VMs' subnet reaches storage through a service endpoint) and gives each
+VM a read-only link that expires in 7 days, with the sha256 of the file it uploaded.
+Or [hopwatch] deb_url and deb_sha256, where you host it. Then: az login; bash
+DIR/deploy.sh (or pwsh DIR/deploy.ps1); bash DIR/teardown.sh deletes it all.
 
 The config refuses what never works on Azure, with file, line and key: a VIP inside
 the VNET (its system route wins over BGP), a reserved or 4-octet AS, the retired
@@ -251,7 +255,24 @@ fn render_to(args: &RenderArgs, print: fn(&str) -> anyhow::Result<()>) -> anyhow
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    let c = loaded.config;
+    let mut c = loaded.config;
+    if c.hopwatch.uploads() {
+        // Relative to the config file, as a user reads it; the scripts get it whole.
+        let deb = Path::new(&c.hopwatch.deb);
+        let deb = if deb.is_absolute() {
+            deb.to_path_buf()
+        } else {
+            let base = args.config.parent().unwrap_or(Path::new("."));
+            std::path::absolute(base.join(deb)).unwrap_or_else(|_| base.join(deb))
+        };
+        if !deb.is_file() {
+            eprintln!(
+                "note: {} does not exist yet: build it (cargo deb -p hopwatch) before deploy.sh uploads it",
+                deb.display()
+            );
+        }
+        c.hopwatch.deb = deb.to_string_lossy().into_owned();
+    }
     let source = args
         .config
         .file_name()

@@ -16,6 +16,13 @@ use std::fmt::Write;
 use super::config::{AzureConfig, Role};
 use super::script::sh_quote;
 
+/// Where the cloud-init files say the .deb is and what its sha256 is, when deploy
+/// uploads it: deploy fills them in a copy of each file once it has uploaded the
+/// .deb (the link and the checksum exist only then).
+pub const DEB_URL_MARK: &str = "@HOPWATCH_DEB_URL@";
+/// See [`DEB_URL_MARK`].
+pub const DEB_SHA256_MARK: &str = "@HOPWATCH_DEB_SHA256@";
+
 /// A file the cloud-init writes.
 #[derive(Debug, Clone)]
 pub struct File {
@@ -410,8 +417,18 @@ pub fn setup_script(c: &AzureConfig, role: Role) -> String {
             "systemctl restart rsyslog\n",
         ),
         role = role.name(),
-        url = sh_quote(&c.hopwatch.deb_url),
-        sha = sh_quote(&c.hopwatch.deb_sha256.to_ascii_lowercase()),
+        // Quoted whatever the mark looks like: the link deploy puts in its place
+        // holds `&` (and never a single quote).
+        url = if c.hopwatch.uploads() {
+            format!("'{DEB_URL_MARK}'")
+        } else {
+            sh_quote(&c.hopwatch.deb_url)
+        },
+        sha = if c.hopwatch.uploads() {
+            format!("'{DEB_SHA256_MARK}'")
+        } else {
+            sh_quote(&c.hopwatch.deb_sha256.to_ascii_lowercase())
+        },
     );
     if c.forward.enabled && matches!(role, Role::Watcher | Role::Standby) {
         // Now, not at the next boot; and the drop-in read before the unit starts.

@@ -12,7 +12,7 @@ use super::*;
 const EXAMPLE: &str = include_str!("../../../examples/azure.toml");
 
 /// The smallest config: only the release.
-const MINIMAL: &str = "[hopwatch]\ndeb_url = \"https://example.invalid/hopwatch.deb\"\ndeb_sha256 = \"ab00000000000000000000000000000000000000000000000000000000000000\"\n";
+const MINIMAL: &str = "[hopwatch]\ndeb = \"../target/debian/hopwatch_0.1.0-1_amd64.deb\"\n";
 
 fn errors(text: &str) -> Vec<String> {
     match config::parse(Path::new("azure.toml"), text) {
@@ -153,14 +153,14 @@ fn the_retired_ubuntults_alias_is_refused() {
 #[test]
 fn type_errors_and_unknown_keys_name_file_line_and_key() {
     let e = one_error(&replace("asn = 65001", "asn = \"sixty-five\""));
-    assert!(e.starts_with("azure.toml:75: watcher.asn: "), "{e}");
+    assert!(e.starts_with("azure.toml:80: watcher.asn: "), "{e}");
     let e = one_error(&replace("port = 80", "port = 80\nprot = 81"));
     assert!(
         e.starts_with("azure.toml:43: vip.prot: unknown field"),
         "{e}"
     );
     let e = one_error(&replace("ip = \"10.10.0.5\"", "ip = \"10.10.0.300\""));
-    assert!(e.starts_with("azure.toml:66: web[1].ip: "), "{e}");
+    assert!(e.starts_with("azure.toml:71: web[1].ip: "), "{e}");
 }
 
 #[test]
@@ -201,11 +201,74 @@ fn reserved_and_shared_asns_are_refused() {
 }
 
 #[test]
-fn the_release_needs_a_url_and_a_sha256() {
+fn the_release_is_a_deb_to_upload_or_a_url_with_its_sha256_and_never_a_placeholder() {
     let e = errors("");
-    assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].contains("hopwatch.deb_url"), "{e:?}");
-    assert!(e[1].contains("hopwatch.deb_sha256"), "{e:?}");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("hopwatch.deb") && e[0].contains("deb_url"),
+        "{e:?}"
+    );
+    let url =
+        |url: &str, sha: &str| format!("[hopwatch]\ndeb_url = \"{url}\"\ndeb_sha256 = \"{sha}\"\n");
+    let good_sha = "ab".repeat(32);
+    assert!(
+        errors(&url(
+            "https://downloads.example.org/hopwatch.deb",
+            &good_sha
+        ))
+        .is_empty()
+    );
+    // The example's old placeholders (issue 21: render accepted them silently).
+    let e = errors(&url(
+        "https://example.invalid/hopwatch/releases/download/v0.1.0/hopwatch_0.1.0-1_amd64.deb",
+        &good_sha,
+    ));
+    assert!(e.len() == 1 && e[0].contains("placeholder"), "{e:?}");
+    let e = errors(&url(
+        "https://downloads.example.org/hopwatch.deb",
+        &"0".repeat(64),
+    ));
+    assert!(
+        e.len() == 1 && e[0].contains("hopwatch.deb_sha256"),
+        "{e:?}"
+    );
+    // One or the other.
+    let both = format!(
+        "{}deb = \"hopwatch.deb\"\n",
+        url("https://downloads.example.org/hopwatch.deb", &good_sha)
+    );
+    assert!(one_error(&both).contains("not both"));
+    assert!(one_error("[hopwatch]\ndeb = \"hopwatch.tar\"\n").contains("hopwatch.deb"));
+    assert!(
+        one_error("[hopwatch]\ndeb = \"a.deb\"\nstorage_account = \"Has_Capitals\"\n")
+            .contains("hopwatch.storage_account")
+    );
+}
+
+#[test]
+fn with_a_deb_to_upload_deploy_uploads_it_and_the_vms_get_its_link_and_sha256() {
+    let fs = files(EXAMPLE);
+    let deploy = file(&fs, "deploy.sh");
+    for want in [
+        "az storage account create",
+        "az storage blob upload",
+        "az storage blob generate-sas",
+        "--service-endpoints Microsoft.Storage",
+        "sha256sum \"$DEB_FILE\"",
+        "--custom-data \"$HERE/.deploy/cloud-init/web.yaml\"",
+    ] {
+        assert!(deploy.contains(want), "deploy.sh lacks {want}");
+    }
+    // Uploaded before any VM is created.
+    assert!(deploy.find("az storage blob upload") < deploy.find("az vm create"));
+    let web = file(&fs, "cloud-init/web.yaml");
+    assert!(web.contains("url='@HOPWATCH_DEB_URL@'"), "{web}");
+    assert!(web.contains("sha256='@HOPWATCH_DEB_SHA256@'"), "{web}");
+    let ps = file(&fs, "deploy.ps1");
+    assert!(
+        ps.contains("Get-FileHash -Algorithm SHA256 $DEB_FILE"),
+        "{ps}"
+    );
 }
 
 #[test]
@@ -279,7 +342,10 @@ fn the_setup_checks_the_sha256_before_installing() {
         let check = ci.find("sha256sum --check").unwrap();
         let install = ci.find("apt-get install").unwrap();
         assert!(check < install, "{}", role.name());
-        assert!(ci.contains("0000000000000000000000000000000000000000000000000000000000000000"));
+        assert!(
+            ci.contains("sha256='@HOPWATCH_DEB_SHA256@'"),
+            "deploy fills it in"
+        );
         assert!(ci.contains("ssh_pwauth: false"));
     }
     let web = file(&fs, "cloud-init/web.yaml");

@@ -363,28 +363,82 @@ fn login(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
 
 fn release(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {
     let r = &c.hopwatch;
-    if r.deb_url.is_empty() {
-        err(
-            "hopwatch.deb_url",
-            "missing: the https URL of hopwatch's .deb (built with `cargo deb -p hopwatch`), which every VM installs".into(),
-        );
-    } else if !(r.deb_url.starts_with("https://") || r.deb_url.starts_with("http://"))
-        || !name_ok(&r.deb_url, 2000, "-._~:/?#[]@!&()*+,;=%")
-    {
-        err(
-            "hopwatch.deb_url",
-            format!("{:?}: an http(s) URL without spaces or quotes", r.deb_url),
-        );
+    match (r.deb.is_empty(), r.deb_url.is_empty()) {
+        (true, true) => err(
+            "hopwatch.deb",
+            "missing: deb = \"PATH\" to the .deb you built (`cargo deb -p hopwatch`), which deploy uploads, or deb_url and deb_sha256 to where you host it".into(),
+        ),
+        (false, false) => err(
+            "hopwatch.deb",
+            "deb and deb_url: give one (a .deb deploy uploads, or a URL the VMs download), not both".into(),
+        ),
+        (false, true) => {
+            // Written into the scripts' table of variables.
+            if !r.deb.ends_with(".deb")
+                || r.deb.chars().any(|ch| "\"'`$\\\n\r".contains(ch))
+            {
+                err(
+                    "hopwatch.deb",
+                    format!("{:?}: a path to a .deb, without quotes, `$` or backslashes", r.deb),
+                );
+            }
+            let account = &r.storage_account;
+            let length_ok = account.is_empty() || (3..=24).contains(&account.len());
+            if !length_ok
+                || !account
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            {
+                err(
+                    "hopwatch.storage_account",
+                    format!(
+                        "{:?}: 3 to 24 lower-case letters and digits (a storage account name), or empty for one named after the subscription and resource group",
+                        r.storage_account
+                    ),
+                );
+            }
+        }
+        (true, false) => {
+            if !(r.deb_url.starts_with("https://") || r.deb_url.starts_with("http://"))
+                || !name_ok(&r.deb_url, 2000, "-._~:/?#[]@!&()*+,;=%")
+            {
+                err(
+                    "hopwatch.deb_url",
+                    format!("{:?}: an http(s) URL without spaces or quotes", r.deb_url),
+                );
+            } else if url_host(&r.deb_url).ends_with(".invalid") {
+                err(
+                    "hopwatch.deb_url",
+                    format!(
+                        "{:?} is a placeholder (.invalid): set deb = \"PATH\" to the .deb you built, which deploy uploads, or deb_url and deb_sha256 to where you host it",
+                        r.deb_url
+                    ),
+                );
+            }
+            let sha = &r.deb_sha256;
+            if sha.len() != 64 || !sha.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                err(
+                    "hopwatch.deb_sha256",
+                    format!(
+                        "{sha:?}: the .deb's sha256, 64 hex digits (`sha256sum hopwatch_*.deb`); the VMs install nothing that does not match"
+                    ),
+                );
+            } else if sha.chars().all(|ch| ch == '0') {
+                err(
+                    "hopwatch.deb_sha256",
+                    "all zeros is a placeholder: the sha256 of your .deb (`sha256sum hopwatch_*.deb`)".into(),
+                );
+            }
+        }
     }
-    let sha = &r.deb_sha256;
-    if sha.len() != 64 || !sha.chars().all(|ch| ch.is_ascii_hexdigit()) {
-        err(
-            "hopwatch.deb_sha256",
-            format!(
-                "{sha:?}: the .deb's sha256, 64 hex digits (`sha256sum hopwatch_*.deb`); the VMs install nothing that does not match"
-            ),
-        );
-    }
+}
+
+/// The host of an http(s) URL.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host.split(':').next().unwrap_or(host)
 }
 
 fn speakers(c: &AzureConfig, err: &mut impl FnMut(&str, String)) {

@@ -165,23 +165,38 @@ fn ask(az: &Path, config_dir: &Path, argv: &[String]) -> Verdict {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read as it comes: a data-plane command (`storage blob upload`) says it cannot
+    // get the account's key without a login once its validators ran, then tries the
+    // request through the closed proxy with retries for a minute and more. The
+    // login line is the verdict; the rest is not waited for.
+    let seen = std::sync::Arc::new(Mutex::new(String::new()));
+    let reader = child.stderr.take().map(|e| {
+        let seen = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(e).lines().map_while(Result::ok) {
+                let mut s = seen.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    });
     let deadline = Instant::now() + Duration::from_secs(120);
     let code = loop {
         if let Ok(Some(status)) = child.try_wait() {
             break status.code();
         }
-        if Instant::now() >= deadline {
+        if seen.lock().unwrap().contains("az login") || Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut stderr);
+    if let Some(r) = reader {
+        let _ = r.join();
     }
+    let stderr = seen.lock().unwrap().clone();
     Verdict {
         argv: argv.to_vec(),
         code,

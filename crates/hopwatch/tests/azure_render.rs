@@ -774,12 +774,14 @@ fn roles_pass_their_checks(
 }
 
 /// The kinds of resource a script's calls create (`network vnet`, `vm`, ...), in
-/// order; `group create` is left out: it is idempotent by nature (a PUT of the same
-/// group, same location).
+/// order; `group create` and `storage container create` are left out: they are
+/// idempotent by nature (a PUT of the same group; an existing container is kept).
 fn created(log: &[Vec<String>]) -> Vec<String> {
     log.iter()
         .map(|a| Call::parse(a).path)
-        .filter(|p| p.ends_with(" create") && p != "group create")
+        .filter(|p| {
+            p.ends_with(" create") && p != "group create" && p != "storage container create"
+        })
         .collect()
 }
 
@@ -831,7 +833,11 @@ fn a_second_deploy_creates_nothing_and_one_after_an_interruption_only_what_is_mi
             .iter()
             .chain(&rest)
             .map(|a| Call::parse(a))
-            .filter(|c| c.path.ends_with(" create") && c.path != "group create")
+            .filter(|c| {
+                c.path.ends_with(" create")
+                    && c.path != "group create"
+                    && c.path != "storage container create"
+            })
             .map(|c| {
                 let name = c.args.get("--name").cloned().flatten().unwrap_or_default();
                 (c.path, name)

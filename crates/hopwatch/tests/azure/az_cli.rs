@@ -45,6 +45,47 @@ pub const AZ: &[AzCommand] = &[
         ],
     },
     AzCommand {
+        path: "storage account create",
+        required: &["--name", "--resource-group"],
+        optional: &[
+            "--access-tier", "--allow-blob-public-access", "--allow-shared-key-access",
+            "--https-only", "--kind", "--location", "--min-tls-version",
+            "--public-network-access", "--sku", "--tags",
+        ],
+    },
+    AzCommand {
+        path: "storage account show",
+        required: &["--name"],
+        optional: &[
+            "--resource-group",
+        ],
+    },
+    AzCommand {
+        path: "storage container create",
+        required: &["--name"],
+        optional: &[
+            "--account-key", "--account-name", "--auth-mode", "--fail-on-exist",
+            "--metadata", "--public-access",
+        ],
+    },
+    AzCommand {
+        path: "storage blob upload",
+        required: &[],
+        optional: &[
+            "--account-key", "--account-name", "--auth-mode", "--container-name",
+            "--content-type", "--file", "--name", "--no-progress", "--overwrite",
+        ],
+    },
+    AzCommand {
+        path: "storage blob generate-sas",
+        required: &[],
+        optional: &[
+            "--account-key", "--account-name", "--as-user", "--auth-mode",
+            "--container-name", "--expiry", "--full-uri", "--https-only", "--name",
+            "--permissions", "--start",
+        ],
+    },
+    AzCommand {
         path: "group create",
         required: &["--location", "--name"],
         optional: &[
@@ -311,6 +352,10 @@ case "$verb" in
     fi;;
 esac
 case "$cmd" in
+  'account show')
+    if [[ "${{given[--query]:-}}" == id ]]; then echo "00000000-0000-0000-0000-000000000000"; fi;;
+  'storage blob generate-sas')
+    echo "https://${{given[--account-name]}}.blob.core.windows.net/${{given[--container-name]}}/${{given[--name]}}?se=2026-12-15T00%3A00Z&sp=r&spr=https&sv=2022-11-02&sr=b&sig=fake%2Bsig%3D";;
   'network vnet subnet show')
     echo "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${{given[--resource-group]}}/providers/Microsoft.Network/virtualNetworks/${{given[--vnet-name]}}/subnets/${{given[--name]}}";;
   'network routeserver show')

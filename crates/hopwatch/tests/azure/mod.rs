@@ -52,6 +52,9 @@ pub fn hopwatch(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The stand-in .deb the tests' configs name.
+pub const TEST_DEB: &str = "hopwatch_0.1.0-1_amd64.deb";
+
 /// Renders `config` into `tmp/out`; returns the output folder.
 pub fn render(tmp: &Temp, config: &str) -> PathBuf {
     let (out, o) = render_output(tmp, config);
@@ -63,6 +66,19 @@ pub fn render(tmp: &Temp, config: &str) -> PathBuf {
 /// and what `hopwatch azure render` printed.
 pub fn render_output(tmp: &Temp, config: &str) -> (PathBuf, Output) {
     let file = tmp.0.join("azure.toml");
+    // The example's `[hopwatch] deb` names cargo deb's output in the repository: a
+    // stand-in beside the config instead, which deploy.sh hashes and "uploads".
+    let config: String = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("deb = ") {
+                std::fs::write(tmp.0.join(TEST_DEB), b"!<arch>\nnot a real package\n").unwrap();
+                format!("deb = \"{TEST_DEB}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
     std::fs::write(&file, config).unwrap();
     let out = tmp.0.join("out");
     let o = hopwatch(&[

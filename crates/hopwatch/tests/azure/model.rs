@@ -58,6 +58,8 @@ pub struct Azure {
     pub vms: Vec<(String, PathBuf)>,
     pub bastions: usize,
     pub nat_gateways: HashSet<(String, String)>,
+    pub storage_accounts: HashSet<String>,
+    pub uploads: usize,
     /// Extensions added (`az extension add`).
     pub extensions: HashSet<String>,
 }
@@ -79,6 +81,23 @@ impl Azure {
             p if p.ends_with(" show")
                 && !p.starts_with("network vnet subnet")
                 && p != "network routeserver show" => {}
+            "storage account create" => {
+                need_rg(self);
+                self.storage_accounts.insert(c.get("--name").into());
+            }
+            "storage container create" | "storage blob generate-sas" => {
+                assert!(
+                    self.storage_accounts.contains(c.get("--account-name")),
+                    "{} before its storage account",
+                    c.path
+                );
+            }
+            "storage blob upload" => {
+                assert!(self.storage_accounts.contains(c.get("--account-name")));
+                let file = Path::new(c.get("--file"));
+                assert!(file.is_file(), "uploading {file:?}, which is not a file");
+                self.uploads += 1;
+            }
             "extension add" => {
                 self.extensions.insert(c.get("--name").into());
             }
