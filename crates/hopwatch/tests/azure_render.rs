@@ -288,6 +288,31 @@ fn deploy_makes_valid_az_calls_in_a_valid_order_and_peers_every_speaker() {
             "{observer}"
         );
     }
+    // The .deb: uploaded once, before any VM, and each VM's cloud-init names the
+    // link deploy got and the sha256 of the file it uploaded, in a copy that is
+    // still valid cloud-init (the link holds `&`).
+    assert_eq!(azure.uploads, 1);
+    let stand_in = std::fs::read(tmp.0.join(azure::TEST_DEB)).unwrap();
+    let sha = Command::new("sha256sum")
+        .arg(tmp.0.join(azure::TEST_DEB))
+        .output()
+        .unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(sha.len(), 64, "{stand_in:?}");
+    for (_, data) in &azure.vms {
+        let filled = std::fs::read_to_string(data).unwrap();
+        assert!(filled.contains(&format!("sha256='{sha}'")), "{filled}");
+        assert!(
+            filled.contains(&format!("{}?se=", azure::TEST_DEB)) && filled.contains("&sig="),
+            "{filled}"
+        );
+        assert!(!filled.contains("@HOPWATCH_DEB"), "{filled}");
+        cloud_init_schema(data);
+    }
     // SSH keys only.
     for c in calls.iter().filter(|c| c.path == "vm create") {
         assert_eq!(c.get("--authentication-type"), "ssh");
