@@ -105,7 +105,9 @@ impl Forwarding {
             // Unprivileged, this finds nothing to remove and changes nothing.
             match hopwatch_forward::cleanup::watcher_leftovers().await {
                 Ok(r) if !r.is_empty() => {
-                    tracing::warn!("no [forward] in the config: an earlier forwarding mode's {r}");
+                    tracing::warn!(
+                        "no [forward] in the config: {r} (left by an earlier forwarding mode)"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(
