@@ -363,3 +363,34 @@ fn check_says_what_probing_costs_and_refuses_past_the_bound() {
     // The same every second: 400 probes/s.
     assert!(errors(&many_vips(200, "1s")).is_empty());
 }
+
+/// Issue 22: Azure Route Server takes 1,000 routes from each peer (the 4,000 the
+/// check used before is its limit on VMs in the VNET): 1,000 VIPs pass, 1,001 are
+/// refused with what to do.
+#[test]
+fn azure_takes_a_thousand_vips_and_refuses_one_more() {
+    let with_vips = |n: u32| {
+        let mut t = replace("interval = \"10ms\"", "interval = \"10s\"").replacen(
+            "[bgp]",
+            "azure = true\n[vnet]\naddress_space = [\"10.10.0.0/16\"]\n\n[bgp]",
+            1,
+        );
+        for i in 1..n {
+            t.push_str(&format!(
+                "\n[[vip]]\nprefix = \"100.65.{}.{}/32\"\nbackends = [\n  {{ name = \"ws1\", next_hop = \"10.10.0.4\", check = \"http://10.10.0.4/\" }},\n]\n",
+                i / 250,
+                i % 250 + 1
+            ));
+        }
+        t
+    };
+    let thousand = with_vips(1000);
+    assert!(errors(&thousand).is_empty(), "{:?}", errors(&thousand));
+    let e = one_error(&with_vips(1001));
+    assert!(
+        e.contains("1001 VIPs")
+            && e.contains("1000 routes from each peer")
+            && e.contains("watcher pairs"),
+        "{e}"
+    );
+}

@@ -27,9 +27,10 @@ const AZURE_RESERVED: [u32; 5] = [65515, 65517, 65518, 65519, 65520];
 /// Azure Route Server's AS.
 const AZURE_AS: Asn = hopwatch_route_server::AZURE_ROUTE_SERVER_AS;
 
-/// Azure Route Server's limit of routes from one peer: one more and it resets the
-/// session.
-const AZURE_MAX_ROUTES: usize = 4000;
+/// Azure Route Server's limit of routes from one peer: one more and it drops the
+/// session (Microsoft's published limits: 1,000 routes a peer, 10,000 in all, 8
+/// peers; the 4,000 this said before is its limit on VMs in the VNET).
+const AZURE_MAX_ROUTES: usize = hopwatch_route_server::DEFAULT_ROUTE_LIMIT;
 
 /// The shortest VIP prefixes accepted, IPv4 and IPv6. A VIP is a service address,
 /// normally a host route (/32, /128); a few VIPs moved together may share a small
@@ -365,7 +366,7 @@ fn azure(c: &Config, r: &mut Report) {
         r.errors.push((
             "vip".into(),
             format!(
-                "{} VIPs: Azure Route Server takes at most {AZURE_MAX_ROUTES} routes from a peer and resets the session at one more",
+                "{} VIPs: Azure Route Server takes at most {AZURE_MAX_ROUTES} routes from each peer and drops the session at one more (10,000 routes in all, from at most 8 peers): split the VIPs between watcher pairs, at most {AZURE_MAX_ROUTES} each",
                 c.vips.len()
             ),
         ));

@@ -1,6 +1,6 @@
 //! Benchmark: from an UPDATE received by `hopwatch route-server` to the route
 //! programmed in its data plane, p50 and p99 over 1,000 next-hop moves, and the time
-//! to program 4,000 routes from one peer; for the proxy data plane (loopback) and the
+//! to program 1,000 routes from one peer; for the proxy data plane (loopback) and the
 //! kernel data plane (inside a network namespace this bench creates; root only).
 //!
 //! The figures come from the route server's own `programmed` events, which carry
@@ -121,7 +121,7 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
         lat.last().copied().unwrap_or(f64::NAN)
     );
 
-    // 4,000 routes from one peer (Azure Route Server's per-peer limit, so the VIP
+    // 1,000 routes from one peer (Azure Route Server's per-peer limit, so the VIP
     // goes first).
     writeln!(stdin, "withdraw route {vip}").unwrap();
     rs.wait_for(
@@ -130,7 +130,7 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
     );
     let mut first_received = u64::MAX;
     let mut last_programmed = 0;
-    for i in 0..4000u32 {
+    for i in 0..1000u32 {
         writeln!(
             stdin,
             "announce route {burst_net}.{}.{}/32 next-hop {}",
@@ -142,7 +142,7 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
     }
     stdin.flush().unwrap();
     let mut done = 0;
-    while done < 4000 {
+    while done < 1000 {
         let (ts_us, p) = rs.wait_for("a programmed route", |l| match &l.event {
             Event::Programmed(p) if p.prefix.starts_with(&format!("{burst_net}.")) => {
                 Some((l.ts_us, p.clone()))
@@ -154,7 +154,7 @@ fn measure(plane: &str, wrap: &[&str], hops: [&str; 2], net: [&str; 2], bgp: u16
         done += 1;
     }
     println!(
-        "{plane:>6}: 4,000 routes from one peer: first UPDATE received to last route programmed {:.1} ms",
+        "{plane:>6}: 1,000 routes from one peer: first UPDATE received to last route programmed {:.1} ms",
         last_programmed.saturating_sub(first_received) as f64 / 1000.0
     );
     drop(stdin);

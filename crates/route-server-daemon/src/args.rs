@@ -46,8 +46,9 @@ pub struct RouteServerArgs {
     #[arg(long = "vnet", value_name = "PREFIX")]
     pub vnet: Vec<Prefix>,
     /// Most routes a peer may announce; one more resets its session with Cease
-    /// "maximum number of prefixes reached".
-    #[arg(long, default_value_t = 4000)]
+    /// "maximum number of prefixes reached". Azure Route Server's limit by default
+    /// (1,000 routes from each peer).
+    #[arg(long, default_value_t = hopwatch_route_server::DEFAULT_ROUTE_LIMIT)]
     pub route_limit: usize,
     /// Hold time we propose (Azure Route Server uses 180 s).
     #[arg(long, default_value = "180", value_parser = parse_hold_time)]

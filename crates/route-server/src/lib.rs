@@ -33,5 +33,6 @@ pub mod rib;
 
 pub use program::{Profile, ProfileName, Program, Programmer};
 pub use rib::{
-    AZURE_ROUTE_SERVER_AS, BestPath, Path, Received, Rib, RibChange, RibConfig, RibError,
+    AZURE_ROUTE_SERVER_AS, BestPath, DEFAULT_ROUTE_LIMIT, Path, Received, Rib, RibChange,
+    RibConfig, RibError,
 };

@@ -82,36 +82,36 @@ fn a_route_whose_as_path_holds_65515_is_rejected_counted_and_reported() {
 }
 
 #[test]
-fn the_4001st_route_gives_the_maximum_prefixes_notification_and_changes_nothing() {
+fn the_1001st_route_gives_the_maximum_prefixes_notification_and_changes_nothing() {
     let mut rib = rib3();
     let t0 = Instant::now();
-    let prefixes: Vec<String> = (0..4_001u32)
+    let prefixes: Vec<String> = (0..1_001u32)
         .map(|i| format!("10.{}.{}.0/24", 100 + i / 256, i % 256))
         .collect();
-    let first: Vec<&str> = prefixes[..4_000].iter().map(String::as_str).collect();
+    let first: Vec<&str> = prefixes[..1_000].iter().map(String::as_str).collect();
     let got = rib
         .receive(t0, ip(W1), &announce(&first, WS1, &[65001]))
         .unwrap();
-    assert_eq!(got.changes.len(), 4_000);
+    assert_eq!(got.changes.len(), 1_000);
     // Re-announcing held prefixes and withdrawing one to make room are fine.
     rib.receive(t0, ip(W1), &announce(&first[..10], WS2, &[65001]))
         .unwrap();
 
     let err = rib
-        .receive(t0, ip(W1), &announce(&[&prefixes[4_000]], WS1, &[65001]))
+        .receive(t0, ip(W1), &announce(&[&prefixes[1_000]], WS1, &[65001]))
         .unwrap_err();
     assert_eq!(
         err.code,
         ErrorCode::Cease(Cease::MaximumNumberOfPrefixesReached)
     );
-    // AFI 1 (IPv4), SAFI 1 (unicast), limit 4,000 (0x00000fa0).
-    assert_eq!(err.data, vec![0x00, 0x01, 0x01, 0x00, 0x00, 0x0f, 0xa0]);
-    assert_eq!(rib.loc_rib().len(), 4_000);
+    // AFI 1 (IPv4), SAFI 1 (unicast), limit 1,000 (0x000003e8): Azure's.
+    assert_eq!(err.data, vec![0x00, 0x01, 0x01, 0x00, 0x00, 0x03, 0xe8]);
+    assert_eq!(rib.loc_rib().len(), 1_000);
 
-    let mut swap = announce(&[&prefixes[4_000]], WS1, &[65001]);
+    let mut swap = announce(&[&prefixes[1_000]], WS1, &[65001]);
     swap.withdrawn = vec![pfx(first[0])];
     rib.receive(t0, ip(W1), &swap).unwrap();
-    assert_eq!(rib.peers()[0].routes, 4_000);
+    assert_eq!(rib.peers()[0].routes, 1_000);
 }
 
 #[test]

@@ -19,7 +19,8 @@
 //!   (65515) is dropped, counted and reported ([`Received::rejected`]). It still
 //!   counts toward the route limit while the peer keeps announcing it, as RFC 4486's
 //!   limit is about prefixes *received*, and so the rejected table stays bounded.
-//! - **Route limit** ([`RibConfig::route_limit`], 4,000 by default, per peer): an
+//! - **Route limit** ([`RibConfig::route_limit`], 1,000 by default, per peer: Azure
+//!   Route Server's published limit, whatever the profile): an
 //!   UPDATE that would take the peer past it is not applied at all and `receive`
 //!   returns the Cease / Maximum Number of Prefixes Reached NOTIFICATION (data: AFI,
 //!   SAFI, limit; RFC 4486 4). The caller sends it, closes the session and calls
@@ -70,8 +71,13 @@ use peer::Peer;
 
 /// Azure Route Server accepts at most 8 BGP peers.
 pub const MAX_PEERS: usize = 8;
-/// The default number of routes one peer may announce (Azure Route Server's limit).
-pub const DEFAULT_ROUTE_LIMIT: usize = 4_000;
+/// The default number of routes one peer may announce: Azure Route Server's
+/// published limit ("Number of routes each BGP peer can advertise to Azure Route
+/// Server: 1,000"; one more and the session is dropped; 10,000 routes in all, from
+/// at most 8 peers). The 4,000 this said before is Azure's limit on VMs in the
+/// VNET, not on routes (issue 22). This is an Azure stand-in, so the default is
+/// Azure's under every profile; a lab that wants more says so (`--route-limit`).
+pub const DEFAULT_ROUTE_LIMIT: usize = 1_000;
 /// Azure Route Server's AS number, fixed in the cloud.
 pub const AZURE_ROUTE_SERVER_AS: Asn = Asn(65515);
 
@@ -82,7 +88,7 @@ pub struct RibConfig {
     /// and it is the AS path of the VNET prefixes. Default 65515.
     pub local_as: Asn,
     /// Routes one peer may announce (accepted and rejected together) before its
-    /// session is torn down. Default 4,000. [`Rib::set_route_limit`] changes it
+    /// session is torn down. Default 1,000. [`Rib::set_route_limit`] changes it
     /// for one peer.
     pub route_limit: usize,
     /// Whether `local_as` is prepended to the routes passed on to the other peers.

@@ -2,7 +2,7 @@
 //! restart state and what it has been sent (its Adj-RIB-Out).
 //!
 //! The attributes of an UPDATE are stored once behind an [`Arc`] and shared by all
-//! the prefixes it announced: a 4,000-prefix burst costs one copy, not 4,000.
+//! the prefixes it announced: a 1,000-prefix burst costs one copy, not 1,000.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
