@@ -104,18 +104,15 @@ impl BackendSetup {
         // the label, a restarted backend took its predecessor's VIP for someone
         // else's and left it on `lo` for good (issue 20, finding 7).
         let present = setup.lo_addresses(lo).await?;
-        for (ip, len, labelled, msg) in present.iter().cloned() {
-            if !labelled {
-                continue;
-            }
-            match s.vips.iter().find(|v| v.addr() == ip && v.len() == len) {
+        for a in present.iter().filter(|a| a.labelled).cloned() {
+            match s.vips.iter().find(|v| v.addr() == a.ip && v.len() == a.len) {
                 Some(vip) => setup.added.push(*vip),
-                None => absent_ok(setup.nl.handle.address().del(msg).execute().await)
+                None => absent_ok(setup.nl.handle.address().del(a.msg).execute().await)
                     .map_err(nle("remove an earlier run's VIP from lo"))?,
             }
         }
         for vip in &s.vips {
-            if present.iter().any(|(ip, ..)| *ip == vip.addr()) {
+            if present.iter().any(|a| a.ip == vip.addr()) {
                 continue;
             }
             let mut add = setup.nl.handle.address().add(lo, vip.addr(), vip.len());
@@ -142,59 +139,65 @@ impl BackendSetup {
         &self.added
     }
 
-    /// The addresses on link `index`: (address, prefix length, labelled ours, the
-    /// message to delete it with).
-    async fn lo_addresses(
-        &self,
-        index: u32,
-    ) -> Result<Vec<(IpAddr, u8, bool, AddressMessage)>, Error> {
-        let mut addrs = self
-            .nl
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
-        let mut out = Vec::new();
-        while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
-            let labelled = a
-                .attributes
-                .iter()
-                .any(|x| matches!(x, AddressAttribute::Label(l) if l == VIP_LABEL));
-            let local = a.attributes.iter().find_map(|x| match x {
-                AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
-                _ => None,
-            });
-            if let Some(ip) = local {
-                out.push((ip, a.header.prefix_len, labelled, a.clone()));
-            }
-        }
-        Ok(out)
+    /// The addresses on link `index` ([`addresses`]).
+    async fn lo_addresses(&self, index: u32) -> Result<Vec<Address>, Error> {
+        addresses(&self.nl, Some(index)).await
     }
 
     /// Removes what [`BackendSetup::start`] added.
     pub async fn remove(self) -> Result<(), Error> {
-        let mut addrs = self.nl.handle.address().get().execute();
-        let mut doomed = Vec::new();
-        while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
-            let local = a.attributes.iter().find_map(|attr| match attr {
-                AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
-                _ => None,
-            });
-            if let Some(ip) = local
-                && self
-                    .added
-                    .iter()
-                    .any(|p| p.addr() == ip && p.len() == a.header.prefix_len)
-            {
-                doomed.push(a);
-            }
-        }
+        let doomed = addresses(&self.nl, None).await?.into_iter().filter(|a| {
+            self.added
+                .iter()
+                .any(|p| p.addr() == a.ip && p.len() == a.len)
+        });
         for a in doomed {
-            absent_ok(self.nl.handle.address().del(a).execute().await)
+            absent_ok(self.nl.handle.address().del(a.msg).execute().await)
                 .map_err(nle("remove a VIP from lo"))?;
         }
         self.nl.delete_link(self.device).await?;
         crate::nft::apply(&crate::nft::delete_script()).await
     }
+}
+
+/// An address of a link, as the kernel lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct Address {
+    /// The address.
+    pub(crate) ip: IpAddr,
+    /// Its prefix length.
+    pub(crate) len: u8,
+    /// Whether it carries [`VIP_LABEL`]: put there by a backend.
+    pub(crate) labelled: bool,
+    /// The message to delete it with.
+    pub(crate) msg: AddressMessage,
+}
+
+/// The addresses of link `link`, or of every link.
+pub(crate) async fn addresses(nl: &Netlink, link: Option<u32>) -> Result<Vec<Address>, Error> {
+    let mut get = nl.handle.address().get();
+    if let Some(index) = link {
+        get = get.set_link_index_filter(index);
+    }
+    let mut addrs = get.execute();
+    let mut out = Vec::new();
+    while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
+        let labelled = a
+            .attributes
+            .iter()
+            .any(|x| matches!(x, AddressAttribute::Label(l) if l == VIP_LABEL));
+        let local = a.attributes.iter().find_map(|x| match x {
+            AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        });
+        if let Some(ip) = local {
+            out.push(Address {
+                ip,
+                len: a.header.prefix_len,
+                labelled,
+                msg: a,
+            });
+        }
+    }
+    Ok(out)
 }

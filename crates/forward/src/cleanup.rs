@@ -10,7 +10,7 @@
 //! | `fwmark` rules | the watcher | protocol [`RTPROT`] (hopwatch's routes carry it too); a rule made before rules carried it, by the default priority and marks |
 //! | VIP routes in the main table | the watcher | they go with their device |
 //! | the device `hwfwd` | the backend | name |
-//! | VIP addresses on `lo` | the backend | label [`VIP_LABEL`]; an address that was on `lo` before has another label and stays |
+//! | VIP addresses on `lo` | the backend | label [`crate::layout::VIP_LABEL`]; an address that was on `lo` before has another label and stays |
 //! | the nftables table `inet hopwatch_forward` | both | name; a watcher's start removes it only when it holds the watcher's chains, so that a backend's rules on the same host stay |
 //!
 //! [`watcher_leftovers`] runs at every start of a watcher without `[forward]`;
@@ -18,13 +18,13 @@
 
 use futures_util::TryStreamExt;
 use rtnetlink::IpVersion;
-use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::route::RouteProtocol;
 use rtnetlink::packet_route::rule::RuleAttribute;
 
 use crate::Error;
+use crate::backend::addresses;
 use crate::kernel::{Netlink, RTPROT, absent_ok, is_vxlan, link_name, nle};
-use crate::layout::{BACKEND_DEVICE, DEVICE_PREFIX, NFT_TABLE, Settings, VIP_LABEL};
+use crate::layout::{BACKEND_DEVICE, DEVICE_PREFIX, NFT_TABLE, Settings};
 
 /// What a cleanup removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -103,26 +103,13 @@ pub async fn everything() -> Result<Removed, Error> {
             removed.devices.push(name);
         }
     }
-    let mut addrs = nl.handle.address().get().execute();
-    let mut doomed = Vec::new();
-    while let Some(a) = addrs.try_next().await.map_err(nle("list addresses"))? {
-        let labelled = a
-            .attributes
-            .iter()
-            .any(|x| matches!(x, AddressAttribute::Label(l) if l == VIP_LABEL));
-        let local = a.attributes.iter().find_map(|x| match x {
-            AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
-            _ => None,
-        });
-        if labelled && let Some(ip) = local {
-            removed
-                .addresses
-                .push(format!("{ip}/{}", a.header.prefix_len));
-            doomed.push(a);
-        }
-    }
-    for a in doomed {
-        absent_ok(nl.handle.address().del(a).execute().await)
+    for a in addresses(&nl, None)
+        .await?
+        .into_iter()
+        .filter(|a| a.labelled)
+    {
+        removed.addresses.push(format!("{}/{}", a.ip, a.len));
+        absent_ok(nl.handle.address().del(a.msg).execute().await)
             .map_err(nle("remove a VIP from lo"))?;
     }
     removed.nft_table |= delete_table(false).await?;

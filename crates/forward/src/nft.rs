@@ -50,6 +50,18 @@ use crate::layout::{Layout, NFT_TABLE};
 const KEY_TYPE: &str = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service";
 const KEY: &str = "ip saddr . ip daddr . meta l4proto . th sport . th dport";
 
+/// Adds each base chain `(name, hook, priority)` to table `t` (accepting by
+/// default) and empties it: a ruleset applied again replaces its rules.
+fn base_chains(o: &mut String, t: &str, chains: &[(&str, &str, &str)]) {
+    for (chain, hook, priority) in chains {
+        let _ = writeln!(
+            o,
+            "add chain {t} {chain} {{ type filter hook {hook} priority {priority}; policy accept; }}"
+        );
+        let _ = writeln!(o, "flush chain {t} {chain}");
+    }
+}
+
 /// The watcher's ruleset for `layout`.
 ///
 /// A watcher only ever *sends* VXLAN (the backends answer clients directly), so
@@ -64,18 +76,16 @@ pub fn watcher_script(layout: &Layout) -> String {
     let s = &layout.settings;
     let mut o = String::new();
     let _ = writeln!(o, "add table {t}");
-    for (chain, hook, priority) in [
-        ("guard", "input", "filter"),
-        ("tunnels", "prerouting", "raw"),
-        ("steer", "prerouting", "mangle"),
-        ("learn", "postrouting", "mangle"),
-    ] {
-        let _ = writeln!(
-            o,
-            "add chain {t} {chain} {{ type filter hook {hook} priority {priority}; policy accept; }}"
-        );
-        let _ = writeln!(o, "flush chain {t} {chain}");
-    }
+    base_chains(
+        &mut o,
+        &t,
+        &[
+            ("guard", "input", "filter"),
+            ("tunnels", "prerouting", "raw"),
+            ("steer", "prerouting", "mangle"),
+            ("learn", "postrouting", "mangle"),
+        ],
+    );
     let _ = writeln!(o, "add rule {t} guard udp dport {} drop", s.port);
     let devices: Vec<String> = layout
         .tunnels
@@ -160,17 +170,15 @@ pub fn backend_script(port: u16, watchers: &[Ipv4Addr], vips: &[Prefix], mss: u1
     let t = format!("inet {NFT_TABLE}");
     let mut o = String::new();
     let _ = writeln!(o, "add table {t}");
-    for (chain, hook, priority) in [
-        ("allow", "input", "filter"),
-        ("tunnel", "prerouting", "filter"),
-        ("clamp", "output", "mangle"),
-    ] {
-        let _ = writeln!(
-            o,
-            "add chain {t} {chain} {{ type filter hook {hook} priority {priority}; policy accept; }}"
-        );
-        let _ = writeln!(o, "flush chain {t} {chain}");
-    }
+    base_chains(
+        &mut o,
+        &t,
+        &[
+            ("allow", "input", "filter"),
+            ("tunnel", "prerouting", "filter"),
+            ("clamp", "output", "mangle"),
+        ],
+    );
     let vips: Vec<String> = vips
         .iter()
         .filter(|p| p.addr().is_ipv4())

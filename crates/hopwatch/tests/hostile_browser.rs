@@ -21,15 +21,14 @@ mod loopback;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use hopwatch_events::Event;
 use hopwatch_events::watcher::Status;
-use loopback::events::is_route;
 use loopback::watcher_config::{Backend, Vip, WatcherConfig};
-use loopback::{Proc, free_port, spawn, web};
+use loopback::web_pair::{Addrs, WebPair};
+use loopback::{free_port, spawn};
 
 const WS1: &str = "127.92.0.4";
 const WS2: &str = "127.92.0.5";
@@ -74,70 +73,25 @@ fn request(
     (status, body)
 }
 
-/// Two web backends, `observe` as the route server, and the watcher.
-struct Lab {
-    watcher: Proc,
-    _rest: Vec<Proc>,
-    api: String,
-    cfg: PathBuf,
-    config: WatcherConfig,
-    dir: PathBuf,
-}
+/// The lab's addresses: 127.92.0.0/16.
+const ADDRS: Addrs = Addrs {
+    ws1: WS1,
+    ws2: WS2,
+    watcher: WATCHER,
+    rs: RS,
+    vip: VIP,
+};
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start(tag: &str) -> Lab {
-    let (p1, p2) = (free_port(WS1), free_port(WS2));
-    let bgp = free_port(RS);
-    let api = format!("{WATCHER}:{}", free_port(WATCHER));
-    let dir = std::env::temp_dir().join(format!(
-        "hopwatch-hostile-browser-{tag}-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("watcher.toml");
-    let config = WatcherConfig {
-        vips: vec![Vip::new(
-            VIP,
-            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
-        )],
-        interval: Some("20ms"),
-        timeout: Some("200ms"),
-        failback_hold: Some("60s"),
-        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
-    };
-    std::fs::write(&cfg, config.to_toml()).unwrap();
-    let ws1 = web(WS1, p1, "ws1");
-    let ws2 = web(WS2, p2, "ws2");
-    let mut rs = spawn(&[
-        "observe",
-        "--local-as",
-        "65515",
-        "--router-id",
-        RS,
-        "--listen",
-        RS,
-        "--port",
-        &bgp.to_string(),
-    ]);
-    let watcher = spawn(&["run", "-c", cfg.to_str().unwrap()]);
-    rs.wait_for("the VIP via ws1", |l| is_route(l, VIP, WS1));
-    Lab {
-        watcher,
-        _rest: vec![ws1, ws2, rs],
-        api,
-        cfg,
-        config,
-        dir,
-    }
+fn start(tag: &str) -> WebPair {
+    WebPair::start(&format!("hostile-browser-{tag}"), ADDRS, |c| {
+        c.interval = Some("20ms");
+        c.timeout = Some("200ms");
+        c.failback_hold = Some("60s");
+    })
 }
 
 /// The watcher's status, asked as `ctl` asks (with `token` if given).
-fn status(lab: &Lab, token: Option<&str>) -> (u16, Option<Status>) {
+fn status(lab: &WebPair, token: Option<&str>) -> (u16, Option<Status>) {
     let auth = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Host", lab.api.as_str())];
     if let Some(a) = &auth {
@@ -147,7 +101,7 @@ fn status(lab: &Lab, token: Option<&str>) -> (u16, Option<Status>) {
     (code, serde_json::from_str(&body).ok())
 }
 
-fn ws1_drained(lab: &Lab) -> bool {
+fn ws1_drained(lab: &WebPair) -> bool {
     let (_, s) = status(lab, None);
     let s = s.expect("a status document");
     s.vips

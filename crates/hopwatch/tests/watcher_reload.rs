@@ -19,15 +19,14 @@ mod loopback;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hopwatch_events::watcher::Status;
 use hopwatch_events::{Event, Line};
 use loopback::events::is_route;
-use loopback::watcher_config::{Backend, Vip, WatcherConfig};
-use loopback::{Proc, free_port, spawn, web};
+use loopback::watcher_config::WatcherConfig;
+use loopback::web_pair::{Addrs, WebPair};
 
 const WS1: &str = "127.94.0.4";
 const WS2: &str = "127.94.0.5";
@@ -35,67 +34,22 @@ const WATCHER: &str = "127.94.0.7";
 const RS: &str = "127.94.1.4";
 const VIP: &str = "100.64.0.1/32";
 
-struct Lab {
-    watcher: Proc,
-    rs: Proc,
-    ws1: Option<Proc>,
-    _ws2: Proc,
-    api: String,
-    cfg: PathBuf,
-    config: WatcherConfig,
-    dir: PathBuf,
-}
+/// The lab's addresses: 127.94.0.0/16.
+const ADDRS: Addrs = Addrs {
+    ws1: WS1,
+    ws2: WS2,
+    watcher: WATCHER,
+    rs: RS,
+    vip: VIP,
+};
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start(tag: &str) -> Lab {
-    let (p1, p2) = (free_port(WS1), free_port(WS2));
-    let bgp = free_port(RS);
-    let api = format!("{WATCHER}:{}", free_port(WATCHER));
-    let dir = std::env::temp_dir().join(format!("hopwatch-reload-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("watcher.toml");
-    let config = WatcherConfig {
-        vips: vec![Vip::new(
-            VIP,
-            vec![Backend::web("ws1", WS1, p1), Backend::web("ws2", WS2, p2)],
-        )],
-        interval: Some("20ms"),
-        timeout: Some("200ms"),
-        rise: Some(2),
-        failback_hold: Some("60s"),
-        ..WatcherConfig::new(WATCHER, RS, bgp, &api)
-    };
-    std::fs::write(&cfg, config.to_toml()).unwrap();
-    let ws1 = web(WS1, p1, "ws1");
-    let ws2 = web(WS2, p2, "ws2");
-    let mut rs = spawn(&[
-        "observe",
-        "--local-as",
-        "65515",
-        "--router-id",
-        RS,
-        "--listen",
-        RS,
-        "--port",
-        &bgp.to_string(),
-    ]);
-    let watcher = spawn(&["run", "-c", cfg.to_str().unwrap()]);
-    rs.wait_for("the VIP via ws1", |l| is_route(l, VIP, WS1));
-    Lab {
-        watcher,
-        rs,
-        ws1: Some(ws1),
-        _ws2: ws2,
-        api,
-        cfg,
-        config,
-        dir,
-    }
+fn start(tag: &str) -> WebPair {
+    WebPair::start(&format!("reload-{tag}"), ADDRS, |c| {
+        c.interval = Some("20ms");
+        c.timeout = Some("200ms");
+        c.rise = Some(2);
+        c.failback_hold = Some("60s");
+    })
 }
 
 /// `GET /status`, answered within `limit` (a panic otherwise).
@@ -133,7 +87,7 @@ fn is_move(l: &Line) -> bool {
 }
 
 /// SIGHUP, then the `reloaded` line.
-fn reload(lab: &mut Lab, config: &WatcherConfig) {
+fn reload(lab: &mut WebPair, config: &WatcherConfig) {
     std::fs::write(&lab.cfg, config.to_toml()).unwrap();
     lab.watcher.signal("HUP");
     lab.watcher

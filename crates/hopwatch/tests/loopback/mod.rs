@@ -11,6 +11,7 @@
 pub mod events;
 #[path = "../support/watcher_config.rs"]
 pub mod watcher_config;
+pub mod web_pair;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
