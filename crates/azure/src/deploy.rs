@@ -7,7 +7,7 @@
 //! per VM (the bastion is the way in), and a check that the route server's instances
 //! have the addresses the watcher's config names.
 //!
-//! For today's Azure (issue 21): the VNET is created without inline subnets and each
+//! For today's Azure: the VNET is created without inline subnets and each
 //! subnet on its own; the VMs' subnet gets outbound access (a NAT gateway by
 //! default: new subnets are private and the VMs have no public IP); the `bastion`
 //! extension is added before `network bastion` is used; Standard public IPs name
@@ -97,12 +97,10 @@ fn vars(c: &AzureConfig) -> Vec<Var> {
     v
 }
 
-/// Whether the configured key is a file (checked before anything is created) rather
-/// than the key itself.
 /// `create`, run only when the `show` of the resource it names (the flags of
 /// `identity`, copied from `create`) fails: rerunning the script creates nothing
-/// that exists (issue 21: `routeserver create` refuses an existing route server,
-/// and a create that PUTs the whole resource again can undo what was added since).
+/// that exists (`routeserver create` refuses an existing route server, and a
+/// create that PUTs the whole resource again can undo what was added since).
 fn ensure(create: Az, show: &'static str, identity: &[&str]) -> Step {
     let mut check = Az::new(show);
     for flag in identity {
@@ -127,6 +125,8 @@ fn zone_redundant(ip: Az, c: &AzureConfig) -> Az {
     }
 }
 
+/// Whether the configured key is a file (checked before anything is created) rather
+/// than the key itself.
 fn key_is_file(key: &str) -> bool {
     !key.is_empty() && !["ssh-", "ecdsa-", "sk-"].iter().any(|p| key.starts_with(p))
 }
@@ -443,7 +443,7 @@ const DEB_LINK_DAYS: u32 = 7;
 /// `[hopwatch] deb`: the .deb uploaded to a storage account of the deployment (a
 /// private container), its sha256 computed from the file uploaded, a read-only link
 /// that expires, and a copy of each cloud-init file with both filled in (they exist
-/// only now). Issue 21: nothing carried the binary a user built to the VMs.
+/// only now): the binary the user built reaches the VMs without a host of its own.
 fn upload(c: &AzureConfig) -> Vec<Step> {
     if !c.hopwatch.uploads() {
         return Vec::new();

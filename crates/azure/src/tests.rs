@@ -218,7 +218,7 @@ fn the_release_is_a_deb_to_upload_or_a_url_with_its_sha256_and_never_a_placehold
         ))
         .is_empty()
     );
-    // The example's old placeholders (issue 21: render accepted them silently).
+    // Placeholders: a host under .invalid, a sha256 of zeros.
     let e = errors(&url(
         "https://example.invalid/hopwatch/releases/download/v0.1.0/hopwatch_0.1.0-1_amd64.deb",
         &good_sha,

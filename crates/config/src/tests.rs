@@ -364,9 +364,8 @@ fn check_says_what_probing_costs_and_refuses_past_the_bound() {
     assert!(errors(&many_vips(200, "1s")).is_empty());
 }
 
-/// Issue 22: Azure Route Server takes 1,000 routes from each peer (the 4,000 the
-/// check used before is its limit on VMs in the VNET): 1,000 VIPs pass, 1,001 are
-/// refused with what to do.
+/// Azure Route Server takes 1,000 routes from each peer (4,000 is its limit on VMs
+/// in the VNET): 1,000 VIPs pass, 1,001 are refused with what to do.
 #[test]
 fn azure_takes_a_thousand_vips_and_refuses_one_more() {
     let with_vips = |n: u32| {

@@ -29,7 +29,7 @@ const AZURE_AS: Asn = hopwatch_route_server::AZURE_ROUTE_SERVER_AS;
 
 /// Azure Route Server's limit of routes from one peer: one more and it drops the
 /// session (Microsoft's published limits: 1,000 routes a peer, 10,000 in all, 8
-/// peers; the 4,000 this said before is its limit on VMs in the VNET).
+/// peers; 4,000 is its limit on VMs in the VNET, not on routes).
 const AZURE_MAX_ROUTES: usize = hopwatch_route_server::DEFAULT_ROUTE_LIMIT;
 
 /// The shortest VIP prefixes accepted, IPv4 and IPv6. A VIP is a service address,
@@ -223,7 +223,7 @@ pub fn check(c: &Config) -> Report {
         );
     }
     // The API speaks plain HTTP: off loopback, anyone who sees the traffic reads
-    // the token and can drain or decommission (issue 20, finding 10).
+    // the token and can drain or decommission.
     if !c.api.listen.ip().is_loopback() && c.api.token.is_some() {
         r.warnings.push((
             "api.token".into(),

@@ -1,4 +1,4 @@
-//! What keeps web pages away from the two APIs (issue 20, finding 4).
+//! What keeps web pages away from the two APIs.
 //!
 //! The APIs listen on loopback by default, and an operator's browser can reach
 //! loopback (or an SSH tunnel to a watcher's API). A page it opens may send

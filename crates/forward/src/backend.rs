@@ -100,9 +100,9 @@ impl BackendSetup {
         };
         // An address labelled ours was put there by an earlier run (one killed
         // before it could clean up): adopted if still a VIP, so that this run
-        // removes it when it stops; removed now if not. Before addresses carried
-        // the label, a restarted backend took its predecessor's VIP for someone
-        // else's and left it on `lo` for good (issue 20, finding 7).
+        // removes it when it stops; removed now if not. Without the label a
+        // restarted backend would take its predecessor's VIP for someone else's
+        // and leave it on `lo` for good.
         let present = setup.lo_addresses(lo).await?;
         for a in present.iter().filter(|a| a.labelled).cloned() {
             match s.vips.iter().find(|v| v.addr() == a.ip && v.len() == a.len) {

@@ -1,5 +1,5 @@
 //! Removing what the forwarding mode left on a host without the layout that made
-//! it (issue 20, finding 7): a watcher whose `[forward]` was removed, a backend
+//! it: a watcher whose `[forward]` was removed, a backend
 //! killed before it could clean up, or a host being decommissioned.
 //!
 //! Everything hopwatch creates carries a mark it can be found by:

@@ -68,9 +68,9 @@ fn base_chains(o: &mut String, t: &str, chains: &[(&str, &str, &str)]) {
 /// it takes none: `guard` drops every datagram to the VXLAN port, over IPv4 and
 /// IPv6, before the kernel's tunnel socket can decapsulate it, and `tunnels` drops
 /// anything that still comes in through one of its tunnel devices. Without them a
-/// forged datagram was decapsulated, routed to the VIP and encapsulated again with
-/// the watcher's own address as its source, which every backend's allow-list
-/// trusts (issue 20, finding 2).
+/// forged datagram would be decapsulated, routed to the VIP and encapsulated again
+/// with the watcher's own address as its source, which every backend's allow-list
+/// trusts.
 pub fn watcher_script(layout: &Layout) -> String {
     let t = format!("inet {NFT_TABLE}");
     let s = &layout.settings;
@@ -124,8 +124,8 @@ pub fn watcher_script(layout: &Layout) -> String {
         );
     }
     // One client address pins at most `pin_rate` new flows a second: past it, the
-    // learn chain ends before the flow's set is touched (issue 20, finding 3: one
-    // address with varying ports filled a backend's set of 2^20 in 1.24 s). The
+    // learn chain ends before the flow's set is touched (unmetered, one address
+    // with varying ports fills a backend's set of 2^20 in about a second). The
     // meter's own set is bounded too; when it is full, learning goes on unmetered.
     let (rate, burst) = s.pin_rate();
     let _ = writeln!(
@@ -159,8 +159,8 @@ pub fn watcher_script(layout: &Layout) -> String {
 /// - `allow` (input): VXLAN to `port` only from `watchers` over IPv4 (none given:
 ///   from anyone), and never over IPv6. The device is in external mode, so the
 ///   kernel listens on `[::]:port` as well as `0.0.0.0:port`, and every host has an
-///   IPv6 link-local address without any set-up: a filter on IPv4 alone let anyone
-///   on the link in (issue 20, finding 1). The watchers are IPv4 only.
+///   IPv6 link-local address without any set-up: a filter on IPv4 alone would let
+///   anyone on the link in. The watchers are IPv4 only.
 /// - `tunnel` (prerouting, before any routing decision): what comes out of the
 ///   tunnel device must be IPv4 to one of `vips`. A watcher forwards nothing else;
 ///   anything else was forged (a packet to the backend's own address would pass

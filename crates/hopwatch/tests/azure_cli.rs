@@ -1,8 +1,8 @@
-//! Issue 21: every `az` call the rendered scripts make is one the real Azure CLI
-//! takes. The fake `az` of `azure_render.rs` checks calls against a table written
-//! from the reference; a table can be wrong (it was: bastion options, a
-//! `routeserver create --no-wait` that does not exist, `network bastion` as a core
-//! command), so the real CLI is the oracle here.
+//! Every `az` call the rendered scripts make is one the real Azure CLI takes. The
+//! fake `az` of `azure_render.rs` checks calls against a table written from the
+//! reference, and a table can be wrong (bastion options, an argument a command
+//! does not have, a command that moved to an extension), so the real CLI is the
+//! oracle here.
 //!
 //! Each variant of the example (plain; with the standby; forwarding; the optional
 //! parts off) is rendered, `deploy.sh` and `teardown.sh` run against the fake (which

@@ -520,7 +520,7 @@ fn the_fake_az_refuses_what_the_real_one_refuses() {
             "az vm create --name v --resource-group g --image UbuntuLTS",
             "",
         ),
-        // What the real CLI says of these (issue 21): no `--no-wait` on routeserver
+        // What the real CLI says of these: no `--no-wait` on routeserver
         // create, and the bastion's options are `--enable-...`.
         (
             "az network routeserver create --name r --resource-group g --hosted-subnet s --public-ip-address p --no-wait",

@@ -1,12 +1,10 @@
-//! Issue 20, finding 6: a route for our VIP that is neither ours nor our pair's is
+//! A route for our VIP that is neither ours nor our pair's is
 //! reported as foreign, in `/status`, as an event and as a metric.
 //!
 //! A route server that another of its peers feeds a route for our VIP (a
 //! misconfigured NVA, or an attacker who can peer with it) prefers that route or
-//! joins it into ECMP with ours: it takes part of the VIP's traffic. Before the
-//! fix, `ctl status` called such a route "same-preference" ("as preferred as
-//! ours: ours sent back, or another watcher with our role") and nothing else said
-//! a word.
+//! joins it into ECMP with ours: it takes part of the VIP's traffic, and must not
+//! pass for "same-preference" (ours sent back, or another watcher with our role).
 //!
 //! On loopback: the watcher's one route server is `speak --passive` (AS 65515),
 //! which sends the watcher a route for its VIP in the watcher's own AS but via

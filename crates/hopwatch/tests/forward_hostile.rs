@@ -1,4 +1,4 @@
-//! Issue 20, findings 1 and 2: in the forwarding mode, only the watchers may put a
+//! In the forwarding mode, only the watchers may put a
 //! packet into a backend's service, and a watcher takes no VXLAN at all.
 //!
 //! The seed's namespace lab (nothing linked to the host): ws1 runs `hopwatch
@@ -10,19 +10,20 @@
 //! ([`support::vxlan`]).
 //!
 //! - The backend: VXLAN from the watcher to the VIP arrives (the control: without
-//!   it the other cases would prove nothing); from lt1 over IPv4 it does not; from
-//!   lt1 over IPv6, to ws1's automatic link-local address, it did before the fix
-//!   (the kernel listens on `[::]:4789` too; the only filter was IPv4's); and an
-//!   inner packet to the backend's own address, even from the watcher, did too (the
-//!   tunnel carried more than the VIPs).
-//! - `hopwatch backend` without `--watcher` took VXLAN from anyone and said
-//!   nothing: now refused unless `--accept-vxlan-from-anyone` says so.
+//!   it the other cases would prove nothing); from lt1 it does not, over IPv4 nor
+//!   over IPv6 to ws1's automatic link-local address (the kernel listens on
+//!   `[::]:4789` too); and an inner packet to the backend's own address does not
+//!   either, even from the watcher (the tunnel carries the VIPs only).
+//! - `hopwatch backend` without `--watcher` is refused unless
+//!   `--accept-vxlan-from-anyone` says so.
 //! - The watcher: `hopwatch run` with `[forward]` in watch1, ws1 its one backend.
 //!   A plain packet from lt1 to the VIP through the watcher reaches ws1 (the
 //!   control); a VXLAN datagram from lt1 to the watcher, carrying a packet to the
-//!   VIP with a forged source, was decapsulated, routed and encapsulated again with
-//!   the watcher's own address (so ws1's allow-list took it): laundered. One with a
-//!   broadcast MAC reached the watcher's own addresses. Neither does now.
+//!   VIP with a forged source, must not be decapsulated and sent on with the
+//!   watcher's own address (which ws1's allow-list trusts), nor one with a
+//!   broadcast MAC reach the watcher's own addresses.
+//! - Leftovers: what a killed backend or an earlier forwarding watcher left is
+//!   adopted or removed; `hopwatch cleanup` removes the rest.
 
 // In a test a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -242,6 +243,21 @@ fn forwarding_watcher(lab: &NetLab) -> Vec<Hopwatch> {
     vec![web, backend, run]
 }
 
+/// lt1 reaches the VIP through the watcher, as a client does through the route.
+fn route_vip_through_the_watcher(lab: &NetLab) {
+    proc::run_in_ok(
+        &lab.lt1.ns,
+        &[
+            "ip",
+            "route",
+            "add",
+            &format!("{VIP_ADDR}/32"),
+            "via",
+            WATCH1,
+        ],
+    );
+}
+
 /// The VNI and MAC of the watcher's tunnel device `dev` in `ns`.
 fn tunnel(ns: &str, dev: &str) -> (u32, vxlan::Mac) {
     let out = proc::run_in_ok(ns, &["ip", "-d", "-j", "link", "show", "dev", dev]);
@@ -265,18 +281,7 @@ fn a_watcher_takes_no_vxlan_and_launders_nothing() {
     let lab = NetLab::new("watcher-vxlan");
     let _procs = forwarding_watcher(&lab);
     let (vni, mac) = tunnel(&lab.watch1.ns, "hwfw0");
-    // lt1 reaches the VIP through the watcher, as a client does through the route.
-    proc::run_in_ok(
-        &lab.lt1.ns,
-        &[
-            "ip",
-            "route",
-            "add",
-            &format!("{VIP_ADDR}/32"),
-            "via",
-            WATCH1,
-        ],
-    );
+    route_vip_through_the_watcher(&lab);
     let at_backend = Sink::start(&lab.ws1.ns, PORT, WINDOW);
     let at_watcher = Sink::start(&lab.watch1.ns, PORT, WINDOW);
 
@@ -388,17 +393,7 @@ fn one_client_cannot_fill_a_backends_affinity_set() {
     }
     let lab = NetLab::new("affinity-flood");
     let _procs = forwarding_watcher(&lab);
-    proc::run_in_ok(
-        &lab.lt1.ns,
-        &[
-            "ip",
-            "route",
-            "add",
-            &format!("{VIP_ADDR}/32"),
-            "via",
-            WATCH1,
-        ],
-    );
+    route_vip_through_the_watcher(&lab);
     let vip = v4(VIP_ADDR, PORT);
     // 20,000 flows from one address, as fast as it can send them.
     let flood = std::time::Instant::now();
@@ -456,9 +451,9 @@ fn has_nft_table(ns: &str) -> bool {
         .success()
 }
 
-/// Issue 20, finding 7: a backend killed before it could clean up leaves its VIP
-/// on `lo`; the next run adopts it (it said `vips_added: []` and left it for good)
-/// and removes it when it stops; `hopwatch cleanup` removes the rest.
+/// A backend killed before it could clean up leaves its VIP on `lo`; the next run
+/// adopts it (`vips_added` names it) and removes it when it stops; `hopwatch
+/// cleanup` removes the rest.
 #[test]
 fn a_backend_adopts_and_removes_what_a_killed_run_left() {
     if !preflight("backend-leftovers") {
@@ -509,7 +504,7 @@ fn a_backend_adopts_and_removes_what_a_killed_run_left() {
     assert!(!has_link(&ns, "hwfwd") && !has_nft_table(&ns));
 }
 
-/// Issue 20, finding 7: a watcher whose `[forward]` is removed leaves nothing
+/// A watcher whose `[forward]` is removed leaves nothing
 /// behind once it starts again without it.
 #[test]
 fn a_watcher_without_forward_removes_an_earlier_forwarding_mode() {

@@ -1,16 +1,16 @@
-//! Issue 20, findings 4, 5 and 10: the APIs take no orders from a web page, a token
+//! The APIs take no orders from a web page, a token
 //! set by SIGHUP applies at once, and `check` warns of a token sent in clear text.
 //!
 //! - A page open in an operator's browser can send `POST /drain` (or `/shutdown`)
 //!   to the watcher's API with `fetch(..., {mode: 'no-cors'})`: the browser sends it
 //!   with `Content-Type: text/plain` or a form's encoding and an `Origin` header, and
-//!   a DNS-rebound name reaches the API with that name as `Host`. Each was obeyed
-//!   before; now a state-changing request without `Content-Type: application/json`
-//!   gets 415, and a request with an `Origin`, or with a `Host` that is neither an
-//!   address nor `localhost`, gets 403. `ctl`, `curl` and Prometheus send neither.
-//! - `[api] token` set by a SIGHUP reload was ignored (the old token, or none, kept
-//!   working) while the watcher said `reloaded`.
-//! - `hopwatch check` said nothing of a token sent over plain HTTP off loopback.
+//!   a DNS-rebound name reaches the API with that name as `Host`. A state-changing
+//!   request without `Content-Type: application/json` gets 415, and a request with
+//!   an `Origin`, or with a `Host` that is neither an address nor `localhost`, gets
+//!   403. `ctl`, `curl` and Prometheus send neither.
+//! - `[api] token` set, changed or removed by a SIGHUP reload applies to the next
+//!   request: the old token no longer works.
+//! - `hopwatch check` warns of a token sent over plain HTTP off loopback.
 //!
 //! Loopback only (127.92.0.0/16); children are stopped by PID; every wait bounded.
 

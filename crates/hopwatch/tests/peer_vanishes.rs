@@ -1,9 +1,8 @@
-//! Issue 19: a peer that vanishes without a NOTIFICATION must leave the other side
-//! idle. Before the fix, the BGP driver kept the dead socket after the session went
-//! down; a closed socket is readable at once, every time, so the peer's task read
-//! end-of-file in a loop (17,498 reads in 2 s under strace) and spun a core until
-//! the peer came back: the route server after `kill -9` of a watcher, `speak` and
-//! the watcher after `kill -9` of a route server.
+//! A peer that vanishes without a NOTIFICATION must leave the other side idle. A
+//! closed socket is readable at once, every time, so a BGP driver that kept the
+//! dead socket after the session went down would read end-of-file in a loop and
+//! spin a core until the peer came back: the route server after `kill -9` of a
+//! watcher, `speak` and the watcher after `kill -9` of a route server.
 //!
 //! Each test runs one survivor (`hopwatch route-server`, `speak` or `run`) and its
 //! peer in the two namespaces of [`rs_lab`] (nothing linked to the host), brings the
@@ -18,11 +17,10 @@
 //! - **half-open**: the peer's namespace drops everything in and out, as when its
 //!   host is gone; nothing arrives, and the survivor's hold timer ends the session.
 //!
-//! Before the fix the first two failed for all three survivors (after the loss,
-//! 12,452 to 59,100 reads of the ended connection in 2 s, under strace, debug
-//! build). The half-open case passed: an expired hold timer ends the session with a
-//! NOTIFICATION, a path that always told the driver to close. It stays, so that it
-//! remains true.
+//! A driver that keeps the dead socket fails the first two for all three survivors
+//! (thousands of reads of the ended connection in 2 s). The half-open case ends
+//! through the hold timer's NOTIFICATION, a path of its own that closes the
+//! connection too; it is here so that it stays so.
 //!
 //! What is asserted is a count of syscalls, not time ([`support::syscalls`]): after
 //! the loss the survivor reads an ended connection at most [`MOST_ENDED_READS`]

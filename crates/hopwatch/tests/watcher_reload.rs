@@ -1,14 +1,13 @@
-//! Issue 20, findings 8 and 9: a SIGHUP reload keeps what the operator and the
-//! health checks decided, and reading the config never stops the watcher.
+//! A SIGHUP reload keeps what the operator and the health checks decided, and
+//! reading the config never stops the watcher.
 //!
-//! - A reload that changes `[health]` or `[failover]` rebuilt every VIP with a
-//!   fresh decision engine: a drained ws1 took the VIP back (`reason: startup`),
-//!   and a force or a failback hold under way were lost. Now the VIPs whose
-//!   backends are the same keep their engine, under the new settings.
-//! - The config was read on the watcher's loop: with the file replaced by a FIFO
-//!   and a SIGHUP, the API stopped answering and a killed ws1 kept the VIP until
-//!   the FIFO was fed. Now the read runs on a thread of its own, and one that takes
-//!   over 5 s is refused.
+//! - A reload that changes `[health]` or `[failover]` keeps the decision engine of
+//!   each VIP whose backends are the same, under the new settings: a drained ws1
+//!   does not take the VIP back (a fresh engine would, `reason: startup`), and a
+//!   force stays.
+//! - With the config replaced by a FIFO and a SIGHUP, the API answers and a killed
+//!   ws1 moves the VIP at once: the read runs on a thread of its own, and one that
+//!   takes over 5 s is refused.
 //!
 //! Loopback only (127.94.0.0/16); children are stopped by PID; every wait bounded.
 

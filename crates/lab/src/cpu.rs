@@ -1,6 +1,6 @@
 //! How much CPU each of the lab's processes used over a stretch of time: the
-//! figure that shows a process busy when it should be idle (issue 19: a route
-//! server left spinning a core after every `watcher-kill`, unseen by the table).
+//! figure that shows a process busy when it should be idle (a task polling a dead
+//! socket in a loop, say), which no failover figure would show.
 //!
 //! It is the process's user and system time (every thread) from
 //! `/proc/PID/stat`, in the kernel's clock ticks (10 ms on Linux), divided by the

@@ -101,8 +101,7 @@ pub struct Request {
 }
 
 /// `[api] token`, shared with the watcher's loop, which replaces it on a reload:
-/// a token set, changed or removed by SIGHUP applies to the next request (issue 20,
-/// finding 5: it used to be read once, at start).
+/// a token set, changed or removed by SIGHUP applies to the next request.
 #[derive(Clone, Debug, Default)]
 pub struct Token(Arc<RwLock<Option<String>>>);
 

@@ -41,9 +41,8 @@ pub fn origin_run(path: &[Asn]) -> usize {
 
 /// Why a route a route server sent for our VIP `vip` is neither ours nor our
 /// pair's, if it is not: its origin AS is not ours, or, in next-hop mode, its next
-/// hop is none of the VIP's backends (issue 20, finding 6: such a route, merged into
-/// ECMP with ours, takes part of the VIP's traffic, and `status` called it "as
-/// preferred as ours"). In forwarding mode the pair's next hop is the other
+/// hop is none of the VIP's backends: such a route, preferred to ours or merged
+/// into ECMP with it, takes part of the VIP's traffic. In forwarding mode the pair's next hop is the other
 /// watcher's own address, which this one does not know: only the origin is judged.
 pub fn foreign(c: &Config, vip: Prefix, next_hop: IpAddr, path: &[Asn]) -> Option<String> {
     match path.last() {

@@ -40,9 +40,8 @@ pub enum Read {
 }
 
 /// Starts reading the config at `path` on a thread of its own: reading never
-/// stops the probes, the moves or the API (issue 20, finding 9: a FIFO nobody
-/// wrote froze the watcher's loop, and a killed backend kept the VIP until it was
-/// fed). The thread is not a tokio blocking task: one stuck in `open` for ever
+/// stops the probes, the moves or the API (a FIFO nobody writes to, or a hung
+/// mount, would otherwise freeze the watcher's loop). The thread is not a tokio blocking task: one stuck in `open` for ever
 /// would hold up the runtime's shutdown; a plain thread ends with the process.
 pub fn start_reading(path: PathBuf) -> Reading {
     let (tx, rx) = oneshot::channel();
@@ -182,8 +181,8 @@ impl Watcher {
                 // verdicts, under the new policy, and new checkers probe as the new
                 // config says. Their first verdicts repeat what the engine knows
                 // (a repeated verdict changes nothing) or are news. Rebuilding it
-                // forgot all of that and, in the forwarding mode, removed the VIP's
-                // route until fresh verdicts came (issue 20, finding 8).
+                // would forget all of that and, in the forwarding mode, remove the
+                // VIP's route until fresh verdicts came.
                 let old = old_vips.remove(pos);
                 match self.build_vip(v, now) {
                     Ok(mut rt) => {

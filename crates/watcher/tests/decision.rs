@@ -705,7 +705,7 @@ fn reason_names_and_policy_defaults_match_the_config_and_the_logs() {
     assert_eq!(Policy::default().all_down, AllDown::Keep);
 }
 
-/// Issue 20, finding 8: a reload that changes `[failover]` keeps the engine (its
+/// A reload that changes `[failover]` keeps the engine (its
 /// drains, forces, verdicts and the failback under way) and applies the new hold
 /// from then on, without a move of its own.
 #[test]

@@ -74,8 +74,8 @@ pub const MAX_PEERS: usize = 8;
 /// The default number of routes one peer may announce: Azure Route Server's
 /// published limit ("Number of routes each BGP peer can advertise to Azure Route
 /// Server: 1,000"; one more and the session is dropped; 10,000 routes in all, from
-/// at most 8 peers). The 4,000 this said before is Azure's limit on VMs in the
-/// VNET, not on routes (issue 22). This is an Azure stand-in, so the default is
+/// at most 8 peers; 4,000 is Azure's limit on VMs in the VNET, not on routes).
+/// This is an Azure stand-in, so the default is
 /// Azure's under every profile; a lab that wants more says so (`--route-limit`).
 pub const DEFAULT_ROUTE_LIMIT: usize = 1_000;
 /// Azure Route Server's AS number, fixed in the cloud.
