@@ -46,15 +46,12 @@ pub const MAX_PROBES_PER_SECOND: f64 = 25_000.0;
 /// Probes a second past which `check` warns: the largest setup measured.
 pub const WARN_PROBES_PER_SECOND: f64 = 10_000.0;
 
-/// Probes started per second by every backend of every VIP.
+/// Probes started per second: one stream per distinct check target, however many
+/// VIPs share it (see [`crate::probes`]).
 pub fn probes_per_second(c: &Config) -> f64 {
-    c.vips
+    crate::probes::distinct(c)
         .iter()
-        .flat_map(|v| &v.backends)
-        .map(|b| {
-            let interval = b.interval.unwrap_or(c.health.interval).max(MIN_INTERVAL);
-            1.0 / interval.as_secs_f64()
-        })
+        .map(|spec| 1.0 / spec.interval.max(MIN_INTERVAL).as_secs_f64())
         .sum()
 }
 

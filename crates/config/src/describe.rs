@@ -98,9 +98,17 @@ pub fn describe(c: &Config) -> String {
     ha(&mut s, c);
     forward(&mut s, c);
     let rate = bounds::probes_per_second(c);
+    let backends: usize = c.vips.iter().map(|v| v.backends.len()).sum();
+    let streams = crate::probes::distinct(c).len();
     let _ = writeln!(
         s,
-        "  probes: {rate:.0} probes/s, about {:.1} % of one core (~{} µs of CPU each; refused past {:.0}/s)",
+        "  probes: {streams} probe stream{} for {backends} backend{} of {} VIP{} (one per distinct \
+         check: same URL, source and timing), {rate:.0} probes/s, about {:.1} % of one core \
+         (~{} µs of CPU each; refused past {:.0}/s)",
+        plural(streams),
+        plural(backends),
+        c.vips.len(),
+        plural(c.vips.len()),
         bounds::probe_cpu_percent(rate),
         bounds::PROBE_CPU.as_micros(),
         bounds::MAX_PROBES_PER_SECOND,
@@ -196,4 +204,9 @@ fn ha(s: &mut String, c: &Config) {
         "  HA: the standby's route takes over when the primary's process dies: {killed}; when \
          its host freezes or is cut off: {frozen}"
     );
+}
+
+/// "s" for a count other than one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

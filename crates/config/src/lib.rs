@@ -22,6 +22,7 @@ pub mod forward;
 pub mod ha;
 mod locate;
 mod model;
+pub mod probes;
 mod validate;
 
 use std::fmt;

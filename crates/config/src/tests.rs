@@ -352,16 +352,78 @@ fn check_says_how_soon_a_silent_backend_is_down() {
 fn check_says_what_probing_costs_and_refuses_past_the_bound() {
     let loaded = parse(Path::new("w.toml"), EXAMPLE).unwrap();
     let text = describe(&loaded.config);
-    assert!(text.contains("200 probes/s"), "{text}");
-    // 200 VIPs of two backends every 10 ms: 40,000 probes/s.
-    let e = one_error(&many_vips(200, "10ms"));
+    assert!(
+        text.contains("2 probe streams for 2 backends of 1 VIP") && text.contains("200 probes/s"),
+        "{text}"
+    );
+    // 200 VIPs naming each its own checks (another path per VIP) every 10 ms:
+    // 400 probe streams, 40,000 probes/s.
+    let own = own_checks(&many_vips(200, "10ms"));
+    let e = one_error(&own);
     assert!(
         e.starts_with("w.toml: vip: ") || e.contains("probes/s"),
         "{e}"
     );
     assert!(e.contains("40000 probes/s"), "{e}");
     // The same every second: 400 probes/s.
-    assert!(errors(&many_vips(200, "1s")).is_empty());
+    assert!(errors(&own_checks(&many_vips(200, "1s"))).is_empty());
+}
+
+/// Gives every VIP of [`many_vips`] but the first checks of its own: the path names
+/// the VIP (`http://10.10.0.4/100.65.0.1`), so no two VIPs share a probe.
+fn own_checks(text: &str) -> String {
+    let mut out = String::new();
+    let mut prefix = String::new();
+    for line in text.lines() {
+        if line.starts_with("prefix = ") {
+            prefix = line
+                .strip_prefix("prefix = \"100.65.")
+                .map(|p| p.trim_end_matches("/32\"").to_string())
+                .unwrap_or_default();
+        }
+        let mut line = line.to_string();
+        if !prefix.is_empty() {
+            for ws in ["10.10.0.4", "10.10.0.5"] {
+                line = line.replace(
+                    &format!("check = \"http://{ws}/\""),
+                    &format!("check = \"http://{ws}/100.65.{prefix}\""),
+                );
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// One probe per distinct check target: 1,000 VIPs on one pair of backends run two
+/// probe streams (and pass at 10 ms, where 2,000 streams would be refused); another
+/// URL, source or timing is another stream.
+#[test]
+fn identical_checks_share_one_probe_and_different_ones_do_not() {
+    let shared = parse(Path::new("w.toml"), &many_vips(1000, "10ms"))
+        .unwrap()
+        .config;
+    assert_eq!(probes::distinct(&shared).len(), 2);
+    assert!((bounds::probes_per_second(&shared) - 200.0).abs() < 1e-6);
+    let text = describe(&shared);
+    assert!(
+        text.contains("2 probe streams for 2000 backends of 1000 VIPs"),
+        "{text}"
+    );
+    assert!(errors(&many_vips(1000, "10ms")).is_empty());
+    // Another path, another stream; the same URL with another timing or source too.
+    let mut c = shared.clone();
+    c.vips.truncate(3);
+    c.vips[1].backends[0].check = "http://10.10.0.4/other".into();
+    c.vips[2].backends[0].interval = Some(std::time::Duration::from_millis(20));
+    assert_eq!(probes::distinct(&c).len(), 4);
+    c.vips[2].backends[0].interval = None;
+    c.vips[2].backends[1].source = Some("10.10.0.7".parse().unwrap());
+    assert_eq!(probes::distinct(&c).len(), 4);
+    // The same check written by two VIPs with the same settings: shared.
+    c.vips[2].backends[1].source = None;
+    assert_eq!(probes::distinct(&c).len(), 3);
 }
 
 /// Azure Route Server takes 1,000 routes from each peer (4,000 is its limit on VMs

@@ -8,7 +8,8 @@
 //! - [`http`]: a minimal, bounded HTTP/1.1 response reader.
 //! - [`probe`]: one probe over a fresh or reused connection, and the idle-connection
 //!   watch.
-//! - [`checker`]: the task per backend that schedules probes (one per interval, even
+//! - [`checker`]: the task per probe stream (the watcher runs one per distinct check,
+//!   however many VIPs name it) that schedules probes (one per interval, even
 //!   while earlier ones are in flight), keeps a persistent connection, applies results
 //!   and sends a [`Report`] per result.
 //!

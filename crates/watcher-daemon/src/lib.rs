@@ -2,13 +2,17 @@
 //! the VIP's next hop, with one replacing UPDATE, to every route server.
 //!
 //! ```text
-//!  checkers (one task per backend) ──Report──┐
+//!  checkers (one task per distinct check) ──Report──┐
 //!  BGP speaker (one task per route server) ──DriverEvent──┤
 //!  control API (axum) ──Request──────────────┤──► Watcher loop ──► Engine (pure, per VIP)
 //!  SIGHUP / SIGTERM / one sleep ─────────────┘            │ Move
 //!                                                         ▼
-//!                                   Speaker::apply ──► one UPDATE per route server
+//!                                   Speaker::apply ──► UPDATEs to every route server
 //! ```
+//!
+//! VIPs that name the same check share one probe stream (`probes`), so a verdict
+//! about a backend can move a thousand VIPs at once: those moves leave together, as
+//! one batch the speaker packs into as few UPDATEs as fit (`moves`).
 //!
 //! The loop owns every piece of state, so nothing is locked and every decision is
 //! made in the order its inputs arrived. Each decision is printed as a JSON line
@@ -29,7 +33,10 @@
 //!
 //! # Layout
 //! - `api`, `metrics`: the control API's routes and the Prometheus metrics.
-//! - `vip`: a VIP's engine and checkers, built from the config, and its status.
+//! - `vip`: a VIP's engine and backends, built from the config, and its status.
+//! - `probes`: the probe streams, one per distinct check, and the backends each
+//!   one's verdicts go to; `verdicts`: a probe's result taken and handed on.
+//! - `moves`: the moves of one turn sent together, then printed and logged.
 //! - `received`, `ha`: what the route servers send back (our VIPs printed, the rest
 //!   summed up) and the routes seen for `/status`'s `ha`; the AS path of our routes.
 //! - `syslog`: RFC 5424 over UDP. `session`: `[bgp]` to session settings.
@@ -41,13 +48,16 @@ mod api;
 mod forward;
 mod ha;
 mod metrics;
+mod moves;
+mod probes;
 mod received;
 mod reload;
 mod session;
 mod syslog;
+mod verdicts;
 mod vip;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -56,7 +66,6 @@ use anyhow::{Context, anyhow};
 use axum::http::StatusCode;
 use hopwatch_bgp::Prefix;
 use hopwatch_bgp::session::State as SessionState;
-use hopwatch_bgp_driver::rib_out::Change;
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_config::{self as config, Config};
 use hopwatch_daemon::cease::shutdown;
@@ -64,13 +73,11 @@ use hopwatch_daemon::json;
 use hopwatch_events::process::{Empty, Started};
 use hopwatch_events::watcher::{self as ev, ControlAnswer, SessionStatus, ShutdownAnswer};
 use hopwatch_events::{Event, Line, now_us};
-use hopwatch_health::{Health, Report};
-use hopwatch_watcher::Move;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use api::{Answer, Op, Reply};
-use metrics::{Metrics, MoveLabels, PeerLabels, VipLabels};
+use metrics::{Metrics, PeerLabels, VipLabels};
 use session::session_config_from;
 use vip::VipRt;
 
@@ -90,11 +97,8 @@ struct Watcher {
     config: Config,
     speaker: Speaker,
     vips: Vec<VipRt>,
-    /// Report id → (VIP, backend). Ids are never reused, so a report from a checker
-    /// that a reload replaced finds nothing.
-    ids: HashMap<usize, (usize, usize)>,
-    next_id: usize,
-    health_tx: mpsc::UnboundedSender<Report>,
+    /// The probe streams, by report id, and the backends each one serves.
+    probes: probes::Probes,
     sessions: BTreeMap<IpAddr, (SessionState, u64)>,
     /// The last `move` lines, newest first, for `/status`.
     recent: VecDeque<Line>,
@@ -145,9 +149,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         path: args.config.clone(),
         speaker,
         vips: Vec::new(),
-        ids: HashMap::new(),
-        next_id: 0,
-        health_tx,
+        probes: probes::Probes::new(health_tx),
         sessions: BTreeMap::new(),
         recent: VecDeque::new(),
         metrics: Metrics::new(),
@@ -171,6 +173,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     w.build_vips()
         .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
     w.received.set_ours(w.vips.iter().map(|v| v.prefix));
+    tracing::info!(
+        "{} VIP(s), {} probe stream(s) (one per distinct check)",
+        w.vips.len(),
+        w.probes.len()
+    );
     // Before any session: the VIP's next hop must never be a watcher that does not
     // forward yet.
     w.forwarding = forward::Forwarding::start(&w.config).await?;
@@ -357,197 +364,35 @@ impl Watcher {
         });
     }
 
-    /// Builds every VIP's engine and checkers from the config.
+    /// Builds every VIP's engine and probes from the config.
     fn build_vips(&mut self) -> Result<(), String> {
         let now = Instant::now();
         self.vips.clear();
-        self.ids.clear();
         for v in 0..self.config.vips.len() {
             let vip = self.build_vip(v, now)?;
             self.vips.push(vip);
         }
+        self.probes.assign(&self.vips);
         Ok(())
     }
 
+    /// Builds VIP `v` of the config; the caller assigns the probes' users once
+    /// every VIP is in place.
     fn build_vip(&mut self, v: usize, now: Instant) -> Result<VipRt, String> {
         let cv = &self.config.vips[v];
-        let first = self.next_id;
-        self.next_id += cv.backends.len();
-        for b in 0..cv.backends.len() {
-            self.ids.insert(first + b, (v, b));
-        }
-        let rt = vip::build(&self.config, cv, first, &self.health_tx, &self.metrics, now)?;
+        let rt = vip::build(&self.config, cv, &mut self.probes, &self.metrics, now)?;
         for be in &rt.backends {
             self.metrics.backend_up.get_or_create(&be.labels).set(-1);
         }
         Ok(rt)
     }
 
-    fn on_report(&mut self, r: Report) {
-        let Some(&(v, b)) = self.ids.get(&r.id) else {
-            return;
-        };
-        let Some(vip) = self.vips.get_mut(v) else {
-            return;
-        };
-        // A report from a checker of a VIP that a reload rebuilt: ignore.
-        if vip.backends.get(b).is_none() {
-            return;
-        }
-        vip.record(b, &r);
-        // This runs for every probe: the backend's metric handles are looked up once,
-        // when it is built, not per report.
-        let be = &vip.backends[b];
-        be.metrics.latency.observe(r.latency.as_secs_f64());
-        if !r.ok {
-            be.metrics.failed.inc();
-        }
-        let labels = &be.labels;
-        // A timeout the checker saw too late to trust (its process was not running):
-        // not a verdict, but the operator must know the watcher is starved.
-        if r.stalled
-            && self
-                .last_stall_log
-                .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
-        {
-            self.last_stall_log = Some(std::time::Instant::now());
-            json::print(&Line::at(
-                r.ts_us,
-                Event::ProbeStalled(ev::ProbeStalled {
-                    vip: vip.prefix.to_string(),
-                    backend: labels.backend.clone(),
-                    error: r.error.clone(),
-                    latency_us: micros(r.latency),
-                }),
-            ));
-            tracing::warn!(
-                "{} {}: {} (this watcher is short of CPU; logged at most once a second)",
-                vip.prefix,
-                labels.backend,
-                r.error.as_deref().unwrap_or("")
-            );
-        }
-        let Some(t) = r.transition else { return };
-        self.engines_changed = true;
-        let up = match t.to {
-            Health::Up => true,
-            Health::Down => false,
-            _ => return,
-        };
-        self.metrics
-            .backend_up
-            .get_or_create(labels)
-            .set(i64::from(up));
-        json::print(&Line::at(
-            r.ts_us,
-            Event::Health(ev::HealthChange {
-                vip: vip.prefix.to_string(),
-                backend: labels.backend.clone(),
-                from: vip::probe_health(t.from),
-                to: vip::probe_health(t.to),
-                error: r.error.clone(),
-                latency_us: micros(r.latency),
-            }),
-        ));
-        let text = format!(
-            "{} {} is {}{}",
-            vip.prefix,
-            labels.backend,
-            if up { "up" } else { "down" },
-            r.error
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
-        );
-        tracing::info!("{text}");
-        if let Some(s) = &self.syslog {
-            let sev = if up {
-                syslog::Severity::Notice
-            } else {
-                syslog::Severity::Warning
-            };
-            s.send(sev, "health", &text);
-        }
-        match vip.engine.health(r.at, b, up) {
-            Some(m) => self.apply(v, m, Some(r.ts_us)),
-            // No move, but a backend down or up again changes where its established
-            // flows go in forwarding mode.
-            None => self.sync_forwarding(),
-        }
-    }
-
     fn on_timeout(&mut self) {
         let now = Instant::now();
-        for v in 0..self.vips.len() {
-            if let Some(m) = self.vips[v].engine.handle_timeout(now) {
-                self.apply(v, m, None);
-            }
-        }
-    }
-
-    /// Carries out a move: one change to the speaker, which sends one UPDATE to
-    /// every established route server.
-    fn apply(&mut self, v: usize, m: Move, detected_us: Option<u64>) {
-        let vip = &self.vips[v];
-        let name = |i: Option<usize>| i.and_then(|i| vip.backends.get(i)).map(|b| b.name.clone());
-        let backend = m.to.and_then(|i| vip.backends.get(i)).map(|b| b.next_hop);
-        // In forwarding mode the announced next hop is this watcher whichever
-        // backend carries the VIP; only a withdrawal or a first announcement changes
-        // the route.
-        let change = match backend {
-            Some(nh) => Change::Announce(ha::route(&self.config, vip.prefix, nh)),
-            None => Change::Withdraw(vip.prefix),
-        };
-        let next_hop = backend.map(|nh| forward::next_hop(&self.config).unwrap_or(nh));
-        let decided_us = now_us();
-        self.speaker.apply(vec![change]);
-        if self.forwarding.is_none() {
-            self.pending_update
-                .insert(vip.prefix, detected_us.unwrap_or(decided_us));
-        }
-        self.sync_forwarding();
-        let record = Line::at(
-            decided_us,
-            Event::Move(ev::Move {
-                vip: vip.prefix.to_string(),
-                from: name(m.from),
-                to: name(m.to),
-                next_hop,
-                reason: m.reason.as_str().into(),
-                detected_us,
-            }),
-        );
-        let text = format!(
-            "{} moves {} -> {} ({}){}",
-            vip.prefix,
-            name(m.from).unwrap_or_else(|| "nothing".into()),
-            name(m.to).unwrap_or_else(|| "withdrawn".into()),
-            m.reason,
-            next_hop
-                .map(|n| format!(", next hop {n}"))
-                .unwrap_or_default(),
-        );
-        tracing::info!("{text}");
-        if let Some(s) = &self.syslog {
-            // A move away from trouble is a warning; a planned one is a notice.
-            let sev = match m.reason {
-                hopwatch_watcher::Reason::Failover | hopwatch_watcher::Reason::AllDown => {
-                    syslog::Severity::Warning
-                }
-                _ => syslog::Severity::Notice,
-            };
-            s.send(sev, "move", &text);
-        }
-        self.metrics
-            .moves
-            .get_or_create(&MoveLabels {
-                vip: vip.prefix.to_string(),
-                reason: m.reason.as_str().into(),
-            })
-            .inc();
-        json::print(&record);
-        self.recent.push_front(record);
-        self.recent.truncate(RECENT_MOVES);
+        let moves: Vec<_> = (0..self.vips.len())
+            .filter_map(|v| Some((v, self.vips[v].engine.handle_timeout(now)?)))
+            .collect();
+        self.carry_out(&moves, None);
     }
 
     /// Hands the engines' current choices and verdicts to the forwarder (forwarding
@@ -740,12 +585,11 @@ impl Watcher {
             }
         };
         let moved = m.is_some();
-        if let Some(m) = m {
-            self.apply(v, m, None);
-        }
+        let moves: Vec<_> = m.into_iter().map(|m| (v, m)).collect();
+        self.carry_out(&moves, None);
         Ok(Answer::Json(json::value(&ControlAnswer {
             moved,
-            vip: self.vips[v].status(now),
+            vip: self.vips[v].status(now, &self.probes),
         })))
     }
 
@@ -762,7 +606,11 @@ impl Watcher {
             .collect();
         ev::Status {
             ts_us: now_us(),
-            vips: self.vips.iter().map(|v| v.status(now)).collect(),
+            vips: self
+                .vips
+                .iter()
+                .map(|v| v.status(now, &self.probes))
+                .collect(),
             sessions,
             recent_moves: self.recent.iter().cloned().collect(),
             routes_held: self.holding,

@@ -18,6 +18,14 @@ pub struct BackendLabels {
     pub backend: String,
 }
 
+/// A probe stream, by its check as the config writes it. VIPs whose backends name
+/// the same check share one probe (and one series); two probes of one URL with
+/// different settings add up in one series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    pub check: String,
+}
+
 /// A move of a VIP.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MoveLabels {
@@ -42,10 +50,10 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
 }
 
-/// One backend's per-probe metrics. The handles share their values with the
+/// One probe stream's per-result metrics. The handles share their values with the
 /// registered families (prometheus-client metrics are reference-counted), so a
 /// report updates them without hashing the labels and locking the family.
-pub struct BackendMetrics {
+pub struct ProbeMetrics {
     pub latency: Histogram,
     pub failed: Counter,
 }
@@ -54,8 +62,8 @@ pub struct BackendMetrics {
 pub struct Metrics {
     pub registry: Registry,
     pub backend_up: Family<BackendLabels, Gauge>,
-    pub probe_latency: Family<BackendLabels, Histogram, fn() -> Histogram>,
-    pub probes_failed: Family<BackendLabels, Counter>,
+    pub probe_latency: Family<ProbeLabels, Histogram, fn() -> Histogram>,
+    pub probes_failed: Family<ProbeLabels, Counter>,
     pub moves: Family<MoveLabels, Counter>,
     pub session_established: Family<PeerLabels, Gauge>,
     pub detection_to_update: Family<VipLabels, Histogram, fn() -> Histogram>,
@@ -78,13 +86,13 @@ impl Metrics {
         let probe_latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register(
             "probe_latency_seconds",
-            "Health probe latency",
+            "Health probe latency, per probe stream (one per distinct check)",
             probe_latency.clone(),
         );
-        let probes_failed = Family::<BackendLabels, Counter>::default();
+        let probes_failed = Family::<ProbeLabels, Counter>::default();
         registry.register(
             "probes_failed",
-            "Failed health probes",
+            "Failed health probes, per probe stream (one per distinct check)",
             probes_failed.clone(),
         );
         let moves = Family::<MoveLabels, Counter>::default();
@@ -146,9 +154,9 @@ impl Metrics {
         }
     }
 
-    /// The per-probe metric handles of a backend (created in the families now).
-    pub fn backend(&self, labels: &BackendLabels) -> BackendMetrics {
-        BackendMetrics {
+    /// The per-result metric handles of a probe (created in the families now).
+    pub fn probe(&self, labels: &ProbeLabels) -> ProbeMetrics {
+        ProbeMetrics {
             latency: self.probe_latency.get_or_create(labels).clone(),
             failed: self.probes_failed.get_or_create(labels).clone(),
         }

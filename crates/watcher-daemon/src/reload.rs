@@ -154,7 +154,6 @@ impl Watcher {
         // VIPs: keep the unchanged ones as they are, rebuild the others.
         let now = Instant::now();
         let mut old_vips: Vec<VipRt> = std::mem::take(&mut self.vips);
-        self.ids.clear();
         let mut kept: u64 = 0;
         let mut retimed: u64 = 0;
         for v in 0..self.config.vips.len() {
@@ -166,10 +165,6 @@ impl Watcher {
                 .position(|o| o.prefix == prefix && o.source == src)
             {
                 let rt = old_vips.remove(pos);
-                // The checkers keep their ids; map them to the VIP's new position.
-                for b in 0..rt.backends.len() {
-                    self.ids.insert(rt.first_id + b, (v, b));
-                }
                 kept += 1;
                 self.vips.push(rt);
             } else if let Some(pos) = old_vips
@@ -178,9 +173,10 @@ impl Watcher {
             {
                 // The same backends with other settings ([health], [failover], a
                 // check): the engine stays, with its drains, forces, holds and
-                // verdicts, under the new policy, and new checkers probe as the new
-                // config says. Their first verdicts repeat what the engine knows
-                // (a repeated verdict changes nothing) or are news. Rebuilding it
+                // verdicts, under the new policy, and its backends take the probes
+                // the new config says (new ones where no probe runs it yet). Their
+                // first verdicts repeat what the engine knows (a repeated verdict
+                // changes nothing) or are news. Rebuilding it
                 // would forget all of that and, in the forwarding mode, remove the
                 // VIP's route until fresh verdicts came.
                 let old = old_vips.remove(pos);
@@ -219,6 +215,9 @@ impl Watcher {
                 self.speaker.withdraw(gone.prefix);
             }
         }
+        // Probes no VIP names any more stop here; the others serve the VIPs at
+        // their new positions.
+        self.probes.assign(&self.vips);
         self.received.set_ours(self.vips.iter().map(|v| v.prefix));
         if old.prepend() != self.config.prepend() {
             // A new role: every announced VIP again, with the new AS path (the same
@@ -226,11 +225,16 @@ impl Watcher {
             let changes = self
                 .vips
                 .iter()
-                .filter_map(|v| v.status(now).next_hop.map(|nh| (v.prefix, nh)))
+                .filter_map(|v| {
+                    let nh = v.status(now, &self.probes).next_hop?;
+                    Some((v.prefix, nh))
+                })
                 .map(|(p, nh)| Change::Announce(ha::route(&self.config, p, nh)))
                 .collect();
             self.speaker.apply(changes);
         }
+        // A VIP that names a check already probed takes its verdict now.
+        self.catch_up();
         self.sync_forwarding();
         json::print(&Line::now(Event::Reloaded(ev::Reloaded {
             vips_kept: kept,
