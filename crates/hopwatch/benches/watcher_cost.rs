@@ -5,6 +5,9 @@
 //!   25 ms, fall 2, rise 3, default jitter), two `hopwatch web` backends on
 //!   127.60.0.4 and 127.60.0.5, `hopwatch observe` as the route server on
 //!   127.60.1.4. Target: at most 1 % of one core.
+//! - **vips**: the example with 1,000 VIPs on the same two backends (the same
+//!   checks, so one probe stream per backend, as for one VIP). Target: at most
+//!   twice the example's CPU; its RSS is printed.
 //! - **example-close** (not run by default): the same with backends that answer
 //!   `Connection: close`, so every probe is a new connection, opened ahead of it.
 //! - **thousand**: 1,000 HTTP backends probed every 100 ms (timeout 25 ms, fall 2,
@@ -20,7 +23,7 @@
 //! `schedstat`, context switches from each thread's `status`, VmRSS, and the probes
 //! made in the window (the `hopwatch_probe_latency_seconds` counts of `/metrics`,
 //! read outside the window). HOPWATCH_BENCH_REPEATS (default 1) repeats each case;
-//! HOPWATCH_BENCH_CASES (`example,thousand`) picks cases; HOPWATCH_BENCH_BIN runs
+//! HOPWATCH_BENCH_CASES (`example,vips,thousand`) picks cases; HOPWATCH_BENCH_BIN runs
 //! another `hopwatch` binary (to compare two builds on the same machine state).
 //!
 //! `cargo bench -p hopwatch --bench watcher_cost`. Only loopback addresses; every
@@ -58,7 +61,8 @@ fn main() {
     }
     let window = Duration::from_secs(env_num("HOPWATCH_BENCH_SECONDS", 30).max(1));
     let repeats = env_num("HOPWATCH_BENCH_REPEATS", 1).max(1);
-    let cases = std::env::var("HOPWATCH_BENCH_CASES").unwrap_or_else(|_| "example,thousand".into());
+    let cases =
+        std::env::var("HOPWATCH_BENCH_CASES").unwrap_or_else(|_| "example,vips,thousand".into());
     let dir = std::env::temp_dir().join(format!("hopwatch-watcher-cost-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     println!(
@@ -68,10 +72,13 @@ fn main() {
     for case in cases.split(',') {
         for _ in 0..repeats {
             match case.trim() {
-                "example" => example(&dir, window, "keep-alive"),
-                "example-close" => example(&dir, window, "close"),
+                "example" => example(&dir, window, "keep-alive", 1),
+                "vips" => example(&dir, window, "keep-alive", THOUSAND),
+                "example-close" => example(&dir, window, "close", 1),
                 "thousand" => thousand(&dir, window),
-                other => println!("unknown case {other:?} (example, example-close, thousand)"),
+                other => {
+                    println!("unknown case {other:?} (example, vips, example-close, thousand)")
+                }
             }
         }
     }
@@ -237,8 +244,9 @@ fn observe(lifetime: Duration, ip: &str, port: u16) -> Proc {
 
 /// The example config against backends that keep their connections
 /// (`connection = "keep-alive"`) or close them after each answer (`"close"`, where
-/// the watcher opens the next probe's connection ahead and watches it).
-fn example(dir: &Path, window: Duration, connection: &str) {
+/// the watcher opens the next probe's connection ahead and watches it), with `n`
+/// VIPs on the two backends.
+fn example(dir: &Path, window: Duration, connection: &str, n: usize) {
     let lifetime = window + Duration::from_secs(120);
     let (ws1, ws2, rs, me) = ("127.60.0.4", "127.60.0.5", "127.60.1.4", "127.60.0.7");
     let (p1, p2, bgp) = (free_port(ws1), free_port(ws2), free_port(rs));
@@ -256,17 +264,25 @@ fn example(dir: &Path, window: Duration, connection: &str) {
         webs.push(w);
     }
     let _rs = observe(lifetime, rs, bgp);
-    let vips = vec![vec![
+    let pair = vec![
         ("ws1".to_owned(), ws1.to_owned(), p1),
         ("ws2".to_owned(), ws2.to_owned(), p2),
-    ]];
+    ];
+    let vips = vec![pair; n];
     let cfg = config(dir, "example.toml", &api, (rs, bgp), &vips, "10ms");
     let watcher = hopwatch(lifetime, &["run", "-c", &cfg]);
     watcher.wait_for("routes_released", Duration::from_secs(20));
     let m = measure(&watcher, &api, window);
-    m.print(&format!(
-        "example config (2 backends, 10 ms, timeout 25 ms, backends {connection}), target <= 1 %"
-    ));
+    if n == 1 {
+        m.print(&format!(
+            "example config (2 backends, 10 ms, timeout 25 ms, backends {connection}), target <= 1 %"
+        ));
+    } else {
+        m.print(&format!(
+            "{n} VIPs on the example's 2 backends (the same checks: 2 probe streams), \
+             target <= 2x the example's CPU"
+        ));
+    }
     let web_cpu: f64 = webs.iter().map(|w| ticks(w.pid)).sum();
     println!(
         "  (the two `hopwatch web` backends used {:.2} s CPU since they started)",
