@@ -7,6 +7,12 @@
 //! lanes of dots in the colours of ws1, ws2 and failures, across the whole trial.
 //!
 //! Chromium missing fails the test (CI installs it) unless `HOPWATCH_INTEROP=skip`.
+//!
+//! And `--vips 20 --scenario kill --trials 1`: the report names all 20 VIPs programmed
+//! on ws2, the UPDATE messages of the move per route server instance, and each
+//! process's idle CPU. Twenty: the watcher probes each (VIP, backend) on its own,
+//! and its config check refuses past the probes one core does at the lab's 10 ms.
+//! The two labs take turns (the same ports).
 
 // In a test a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -19,14 +25,19 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hopwatch_lab::topology::{Layout, Profile};
 use serde_json::Value;
 use support::lab_run;
 
+/// One lab at a time: two would want the same ports.
+static ONE_LAB: Mutex<()> = Mutex::new(());
+
 #[test]
 fn the_lab_runs_kill_and_drain_then_leaves_nothing_behind() {
+    let _turn = ONE_LAB.lock().unwrap_or_else(PoisonError::into_inner);
     // Under target/, replaced on every run (two labs cannot run at once: same ports), so
     // that the report and its screenshot stay for a person to look at.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab_loopback");
@@ -82,6 +93,81 @@ fn the_lab_runs_kill_and_drain_then_leaves_nothing_behind() {
         .filter_map(|t| t["failed_requests"].as_u64())
         .sum();
     in_the_browser(&dir, &html, failed, 2);
+}
+
+#[test]
+fn the_lab_moves_twenty_vips_and_counts_the_updates_of_the_move() {
+    let _turn = ONE_LAB.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab_loopback_vips");
+    let run = lab_run::run(
+        &dir,
+        &["--vips", "20", "--scenario", "kill", "--trials", "1"],
+        Duration::from_secs(120),
+    );
+    let (stdout, context) = (&run.stdout, &run.context);
+
+    // Both watchers' configs: 20 VIPs, one check URL per backend for all.
+    for config in ["watcher.toml", "standby.toml"] {
+        let toml = std::fs::read_to_string(dir.join(config)).unwrap();
+        assert_eq!(toml.matches("[[vip]]").count(), 20, "{config}");
+        assert_eq!(
+            toml.matches("check = \"http://127.10.0.5:8080/health\"")
+                .count(),
+            20,
+            "{config}"
+        );
+    }
+
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["vips"].as_u64(), Some(20), "{context}");
+    let trial = &results["scenarios"]["kill"]["trials"][0];
+    let vips = &trial["vips"];
+    assert_eq!(vips["vips"].as_u64(), Some(20), "{trial}");
+    assert_eq!(vips["programmed"].as_u64(), Some(20), "{trial}");
+    assert_eq!(vips["missing"].as_array().map(Vec::len), Some(0), "{trial}");
+    let last = vips["last_programmed_ms"].as_f64().unwrap();
+    let seed = trial["programmed_ms"].as_f64().unwrap();
+    assert!(
+        last >= seed,
+        "the last VIP {last} ms before the seed's {seed} ms"
+    );
+    let instances = vips["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "{vips}");
+    for i in instances {
+        // At least one message, at most one per VIP and then some (a resend).
+        let updates = i["updates"].as_u64().unwrap();
+        assert!((1..=40).contains(&updates), "{i}");
+        assert_eq!(i["announced"].as_u64(), Some(20), "{i}");
+        // hopwatch's route server logged every VIP arriving.
+        assert_eq!(i["received"].as_u64(), Some(20), "{i}");
+    }
+    let idle = &results["idle"];
+    assert!(idle["seconds"].as_f64().is_some_and(|s| s >= 4.5), "{idle}");
+    assert!(
+        idle["cpu"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|u| u["process"] == "watcher")),
+        "{idle}"
+    );
+    assert!(
+        idle["rss_kib"]["watcher"].as_u64().is_some_and(|k| k > 0),
+        "{idle}"
+    );
+
+    // And the table says so.
+    for text in [
+        "20/20 VIPs on ws2",
+        "20 VIPs on ws1/ws2",
+        "UPDATEs to 127.10.1.4",
+        "UPDATEs to 127.10.1.5",
+        "idle, before the first trial",
+    ] {
+        assert!(
+            stdout.contains(text),
+            "no {text:?} in the output\n{context}"
+        );
+    }
 }
 
 /// Where Debian's `chromium` package puts the browser.

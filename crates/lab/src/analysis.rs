@@ -16,7 +16,8 @@ use crate::scenarios::{Expect, Move, Scenario, Steps};
 use crate::topology::Watcher;
 use crate::trial::{Marker, Trial};
 
-fn ms(from_us: u64, to_us: u64) -> f64 {
+/// From `from_us` to `to_us`, in ms.
+pub(crate) fn ms(from_us: u64, to_us: u64) -> f64 {
     (to_us as f64 - from_us as f64) / 1000.0
 }
 
@@ -73,6 +74,7 @@ impl Lab {
             early_failback: None,
             takeover_ms: steps.takeover_ms,
             moves_seen: None,
+            vips: None,
             answered_by_ws2: None,
             outages: summary.outages.clone(),
             markers: Vec::new(),
@@ -278,6 +280,10 @@ impl Lab {
                     .count() as u64,
             );
         }
+        // The route stays on the watcher in forwarding mode: no VIP moves.
+        if sc.moves() && ev > 0 && !self.layout.forward {
+            self.add_vips_move(&mut t, sc, &wev);
+        }
         t.pass = t.error.is_none()
             && match sc.expect {
                 Expect::FailsOverAndBack { .. } => {
@@ -296,6 +302,24 @@ impl Lab {
         t.markers.sort_by_key(|m| m.ts_us);
         t.records = records;
         t
+    }
+}
+
+impl Lab {
+    /// `--vips`: every VIP's move ([`crate::vips`]) into the trial, its last
+    /// programming on the timeline, and a VIP left behind as the trial's failure.
+    fn add_vips_move(&self, t: &mut Trial, sc: &Scenario, wev: &[Line]) {
+        let v = self.vips_move(sc, t.event_us, t.end_us.max(t.event_us) + 2_000_000, wev);
+        if v.vips > 1
+            && let Some(ts) = v.last_programmed_us
+        {
+            let label = format!("all {} VIPs programmed {}", v.vips, self.layout.ws2);
+            t.markers.push(marker(label, ts, "programmed"));
+        }
+        if t.error.is_none() {
+            t.error = v.left_behind(self.layout.ws2);
+        }
+        t.vips = Some(v);
     }
 }
 

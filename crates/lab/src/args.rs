@@ -25,6 +25,16 @@ pub struct LabArgs {
         help = scenario_help()
     )]
     pub scenario: Vec<&'static Scenario>,
+    /// How many VIPs the watchers announce, all on ws1/ws2 with the same checks
+    /// (1 to 1,000); see --help for what is measured.
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=seed::MAX_VIPS as i64),
+        long_help = VIPS_HELP
+    )]
+    pub vips: u16,
     /// Trials of each scenario.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub trials: u32,
@@ -81,6 +91,26 @@ pub struct LabArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<Mode>,
 }
+
+/// `--vips`' long help.
+const VIPS_HELP: &str = "\
+How many VIPs the watchers announce, 1 to 1,000 (Azure Route Server takes 1,000 routes \
+from each peer): one backend pair fronting a VIP per site. All are on ws1/ws2 with \
+identical checks (the same URL and settings), so that a watcher sharing probes between \
+identical targets runs one probe per backend. The seed VIP carries the load; the other \
+N-1 are /32s without traffic (127.10.16.0/22 on loopback, where the route server's \
+proxy listens on each; 100.64.16.0/22 with --netns, routes in the router's table).
+
+Each trial then waits (bounded, 10 ms more per VIP) for every VIP's route to reach ws2 \
+and to come back, and reports: the time from the failure to the last VIP programmed, \
+next to the seed's; per route server instance, the UPDATE messages the deciding watcher \
+sent for the move (its update_sent lines, one per message) and, with hopwatch's route \
+server, the VIPs and messages that instance received. A trial in which the seed's route \
+moved and another VIP's did not fails. At any N, each process's idle CPU (5 s before \
+the first trial) and VmRSS are reported: compare the watcher's at --vips 1000 and 1.
+
+The watcher's own limits apply: at the lab's 10 ms probe interval its config check \
+refuses more probes a second than one core does (the lab then stops with its reason).";
 
 impl LabArgs {
     /// `--mode`, or its default.

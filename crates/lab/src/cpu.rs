@@ -62,6 +62,13 @@ pub struct Sample {
     per: BTreeMap<&'static str, (u32, Duration)>,
 }
 
+impl Sample {
+    /// The wall-clock time from `earlier` to this sample, s.
+    pub fn seconds_since(&self, earlier: &Sample) -> f64 {
+        self.at.saturating_duration_since(earlier.at).as_secs_f64()
+    }
+}
+
 /// Samples every role of [`ROLES`] that runs now.
 pub fn sample(lab: &Lab) -> Sample {
     let per = ROLES

@@ -3,6 +3,7 @@
 //! on ws1) after any trial, wait (bounded) for the watcher's moves and the route's
 //! programming, ask a role's API, probe the VIP from the load's place.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,9 +16,10 @@ use crate::bird::{self, Bird};
 use crate::frr::{Frr, bgpd_role};
 use crate::monitor;
 use crate::netns::{Net, in_ns};
-use crate::procs::{Procs, events, wait_for};
+use crate::procs::{Procs, events, events_with, wait_for};
 use crate::scenarios::Backends;
 use crate::topology::{Layout, Profile, RouteServer, Watcher, watcher_args};
+use crate::vips;
 
 /// The route server a lab runs, with what it needs to start and restart it.
 #[derive(Debug)]
@@ -105,14 +107,33 @@ impl Lab {
     /// The route changes of the VIP: the kernel's, seen by the route monitor, in the
     /// namespace lab; the route server's own `programmed` lines on loopback.
     pub fn programmed_events(&self) -> Vec<Line> {
+        self.programmed_of(&[self.layout.vip_prefix.to_string()])
+    }
+
+    /// The route changes of every VIP (`--vips`), as [`Lab::programmed_events`].
+    pub fn programmed_all(&self) -> Vec<Line> {
+        self.programmed_of(&self.layout.vips())
+    }
+
+    /// The route changes of `prefixes`.
+    fn programmed_of(&self, prefixes: &[String]) -> Vec<Line> {
         if self.net.is_some() {
-            monitor::programmed(
-                &self.procs.dir().join("route-monitor.log"),
-                self.layout.vip_prefix,
-            )
+            monitor::programmed(&self.procs.dir().join("route-monitor.log"), prefixes)
         } else {
-            events(&self.rs_log())
+            events_with(&self.rs_log(), "\"programmed\"")
+                .into_iter()
+                .filter(
+                    |l| matches!(&l.event, Event::Programmed(p) if prefixes.contains(&p.prefix)),
+                )
+                .collect()
         }
+    }
+
+    /// The time every wait for all the VIPs allows on top of the seed's: 10 ms per
+    /// extra VIP (the watcher sends an UPDATE for each, the route server programs
+    /// each), so 1,000 VIPs have 10 s more.
+    pub fn vips_allowance(&self) -> Duration {
+        Duration::from_millis(10) * u32::try_from(self.layout.extra_vips.len()).unwrap_or(u32::MAX)
     }
 
     /// Extra time every wait allows under the cloud profile: its programming delay
@@ -210,9 +231,10 @@ impl Lab {
 
     /// Waits for the failover of a failure injected at `ev`: the watcher's move to
     /// ws2 (5 s at most), then the route programmed to ws2 (5 s at most, plus the
-    /// cloud profile's slack). The scenario keeps its failure in place until then,
-    /// so that `failover` is the real figure under a route server whose programming
-    /// takes seconds, not an outage that ended because ws1 came back first.
+    /// cloud profile's slack), then every extra VIP's ([`Lab::wait_all_programmed`]).
+    /// The scenario keeps its failure in place until then, so that `failover` is the
+    /// real figure under a route server whose programming takes seconds, not an
+    /// outage that ended because ws1 came back first.
     pub async fn wait_failover(&self, ev: u64) -> anyhow::Result<()> {
         self.wait_move(ev, "ws2").await?;
         if self.layout.forward {
@@ -220,7 +242,8 @@ impl Lab {
             return self.wait_forwarded(ev).await;
         }
         self.wait_programmed(ev, self.layout.ws2, Duration::from_secs(5) + self.slack())
-            .await
+            .await?;
+        self.wait_all_programmed(ev, self.layout.ws2).await
     }
 
     /// Forwarding mode: waits (5 s at most) for the primary watcher to have changed
@@ -238,7 +261,8 @@ impl Lab {
     }
 
     /// Waits for the failback to ws1 after ws1 was back at `back_us`: at most the
-    /// hold, plus 6 s, plus the cloud profile's slack.
+    /// hold, plus 6 s, plus the cloud profile's slack; then for every extra VIP's
+    /// route on ws1.
     pub async fn wait_failback(&self, back_us: u64) -> anyhow::Result<()> {
         let vip = self.layout.vip_prefix;
         let within = self.hold + Duration::from_secs(6) + self.slack();
@@ -260,7 +284,9 @@ impl Lab {
             self.layout.ws1,
             Duration::from_secs(5) + self.slack(),
         )
-        .await
+        .await?;
+        // Each VIP's checkers decide on their own: some fail back before the seed's.
+        self.wait_all_programmed(back_us, self.layout.ws1).await
     }
 
     /// Under the cloud profile, waits until the VIP's route is programmed to its
@@ -359,10 +385,85 @@ impl Lab {
         self.spawn_role("watcher").await?;
         self.spawn_role("standby").await?;
         self.spawn_role("observer").await?;
-        self.wait_vip_on("ws1", Duration::from_secs(15) + self.slack())
+        if let Err(e) = self
+            .wait_vip_on("ws1", Duration::from_secs(15) + self.slack())
             .await
-            .context("traffic never flowed through the VIP")?;
-        Ok(())
+        {
+            let why = self.exit_note("watcher");
+            return Err(e.context(format!("traffic never flowed through the VIP{why}")));
+        }
+        self.wait_all_on(self.layout.ws1, Duration::from_secs(15) + self.slack())
+            .await
+    }
+
+    /// `: <role> exited: <the end of its stderr>` when the role has exited (a
+    /// watcher refusing its config says why there), else nothing.
+    fn exit_note(&mut self, role: &str) -> String {
+        if !self.procs.exited(role) {
+            return String::new();
+        }
+        let err = std::fs::read_to_string(self.procs.dir().join(format!("{role}.stderr")))
+            .unwrap_or_default();
+        let lines: Vec<&str> = err.lines().collect();
+        format!(
+            ": {role} exited: {}",
+            lines[lines.len().saturating_sub(5)..].join(" / ")
+        )
+    }
+
+    /// `--vips`: waits (polling every 50 ms) until every VIP's route was programmed
+    /// to `next_hop` alone at or after `since_us`: at most 5 s, the cloud profile's
+    /// slack and [`Lab::vips_allowance`]. Nothing to wait for with one VIP.
+    pub async fn wait_all_programmed(&self, since_us: u64, next_hop: &str) -> anyhow::Result<()> {
+        if self.layout.extra_vips.is_empty() {
+            return Ok(());
+        }
+        let within = Duration::from_secs(5) + self.slack() + self.vips_allowance();
+        let vips = self.layout.vips();
+        let set: BTreeSet<&str> = vips.iter().map(String::as_str).collect();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = vips::reached(&self.programmed_all(), &set, next_hop, since_us, u64::MAX);
+            if got.len() == set.len() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "lab: {} of the {} VIPs' routes were programmed to {next_hop} within \
+                     {within:?}",
+                    got.len(),
+                    set.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `--vips`: waits (polling every 50 ms, at most `within` and
+    /// [`Lab::vips_allowance`]) until every VIP's route is programmed to `next_hop`
+    /// alone now. Nothing to wait for with one VIP.
+    async fn wait_all_on(&self, next_hop: &str, within: Duration) -> anyhow::Result<()> {
+        if self.layout.extra_vips.is_empty() {
+            return Ok(());
+        }
+        let within = within + self.vips_allowance();
+        let vips = self.layout.vips();
+        let set: BTreeSet<&str> = vips.iter().map(String::as_str).collect();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let on = vips::on_only(&self.programmed_all(), &set, next_hop);
+            if on == set.len() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "lab: {on} of the {} VIPs' routes are programmed to {next_hop} after \
+                     {within:?}",
+                    set.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Forwarding mode: `hopwatch backend` on ws1 and ws2, ready before any watcher
@@ -546,7 +647,8 @@ impl Lab {
         self.wait_vip_on("ws1", self.hold + Duration::from_secs(8) + self.slack())
             .await?;
         self.wait_route_ready().await;
-        Ok(())
+        self.wait_all_on(self.layout.ws1, Duration::from_secs(5) + self.slack())
+            .await
     }
 
     /// The process of instance `i` (0 or 1) of FRR or BIRD.

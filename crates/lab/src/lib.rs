@@ -34,7 +34,10 @@
 //!   help), one file per family: `backend`, `network`, `restart`.
 //! - `throughput`: the forwarding mode's bulk upload through the watcher and direct.
 //! - `trial`: one trial under load; `analysis`: the join of its requests and logs;
-//!   `cpu`: each process's share of a core while a trial's steps ran.
+//!   `vips`: every VIP's move (`--vips`), the last programmed and the UPDATEs per
+//!   route server instance; `cpu`: each process's share of a core while a trial's
+//!   steps ran; `idle`: the same with nothing happening, and memory, before the
+//!   first trial.
 //! - `report`: the table, `results.json`, `requests.csv`, `report.html` (`html`,
 //!   `timeline`).
 //!
@@ -47,6 +50,7 @@ pub mod bird;
 mod chaos;
 mod cpu;
 pub mod frr;
+mod idle;
 mod lab;
 mod monitor;
 pub mod netns;
@@ -57,6 +61,7 @@ pub mod seed;
 mod throughput;
 pub mod topology;
 mod trial;
+mod vips;
 
 use std::future::Future;
 use std::path::Path;
@@ -125,6 +130,12 @@ pub async fn run(
             } else {
                 "forward"
             }
+        );
+    }
+    if args.vips > 1 && mode != topology::Mode::NextHop {
+        bail!(
+            "--vips times the VIPs' routes moving at the route servers; in the forwarding \
+             mode they stay on the watcher: add --mode next-hop"
         );
     }
     let top = args.out.clone().unwrap_or_else(topology::default_out_dir);
@@ -221,6 +232,7 @@ async fn run_mode(
         Layout::loopback(args.profile)
     };
     layout.forward = forward;
+    layout.set_vips(usize::from(args.vips));
     layout.check_ports_free()?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // A fresh pids.txt: the PIDs of this run only.
@@ -253,11 +265,27 @@ async fn run_mode(
     let body = async {
         lab.start().await?;
         line(format!(
-            "lab up in {:.1} s: traffic flows through http://{}:{}/ (ws1)",
+            "lab up in {:.1} s: traffic flows through http://{}:{}/ (ws1){}",
             started.elapsed().as_secs_f64(),
             layout.vip,
-            layout.http_port
+            layout.http_port,
+            if layout.extra_vips.is_empty() {
+                String::new()
+            } else {
+                format!(", all {} VIPs on ws1", layout.extra_vips.len() + 1)
+            }
         ))?;
+        line(format!(
+            "measuring each process's idle CPU for {} s",
+            idle::IDLE.as_secs()
+        ))?;
+        let idle = match lab.measure_idle().await {
+            Ok(i) => Some(i),
+            Err(e) => {
+                line(format!("idle CPU not measured: {e:#}"))?;
+                None
+            }
+        };
         // Whether the path preserves the client's address (the forwarding mode's
         // direct server return must; the next-hop mode routes, so it does too).
         let client = match (&layout.netns, lab.client_seen().await) {
@@ -294,7 +322,7 @@ async fn run_mode(
             for n in 1..=args.trials as usize {
                 let t = lab.trial(sc, n).await;
                 line(format!(
-                    "{:<25} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}{}",
+                    "{:<25} trial {n}: failover {} ms, failback {} ms, {} failed of {}{}{}{}",
                     sc.name,
                     t.failover_ms.map_or("-".into(), |v| format!("{v:.1}")),
                     t.failback_ms.map_or("-".into(), |v| format!("{v:.1}")),
@@ -304,6 +332,7 @@ async fn run_mode(
                         ", standby took over after {:.2} s",
                         v / 1000.0
                     )),
+                    vips_note(&t),
                     t.error
                         .as_ref()
                         .map_or(String::new(), |e| format!(" (error: {e})"))
@@ -322,7 +351,7 @@ async fn run_mode(
             }
             None => None,
         };
-        anyhow::Ok((trials, chaos, client, throughput))
+        anyhow::Ok((trials, chaos, client, throughput, idle))
     };
     let outcome = tokio::select! {
         r = body => r,
@@ -340,7 +369,7 @@ async fn run_mode(
             left.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>()
         );
     }
-    let (trials, chaos, client, throughput) =
+    let (trials, chaos, client, throughput, idle) =
         outcome.map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", dir.display()))?;
     let mut results = report::results(
         order,
@@ -356,10 +385,26 @@ async fn run_mode(
             timed: forward
                 || (layout.route_server == RouteServer::Hopwatch
                     && layout.profile == Profile::Instant),
+            vips: layout.extra_vips.len() + 1,
         },
     );
     results.mode = topology::mode_name(forward).into();
     results.client = client;
     results.throughput = throughput;
+    results.idle = idle;
     Ok((results, chaos))
+}
+
+/// `, 20/20 VIPs on ws2, the last after 25.3 ms` for a trial of several VIPs.
+fn vips_note(t: &trial::Trial) -> String {
+    match &t.vips {
+        Some(v) if v.vips > 1 => format!(
+            ", {}/{} VIPs on ws2{}",
+            v.programmed,
+            v.vips,
+            v.last_programmed_ms
+                .map_or(String::new(), |ms| format!(", the last after {ms:.1} ms"))
+        ),
+        _ => String::new(),
+    }
 }

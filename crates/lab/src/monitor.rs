@@ -5,6 +5,7 @@
 //! of the report means the same thing for hopwatch's route server and for FRR: the
 //! moment the router's routing table changed.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use hopwatch_events::route_server::Programmed;
@@ -18,13 +19,30 @@ pub fn args() -> Vec<String> {
         .collect()
 }
 
-/// The `programmed` events for `prefix` (`A.B.C.D/32`) in the monitor's output.
-pub fn programmed(path: &Path, prefix: &str) -> Vec<Line> {
+/// The `programmed` events for each of `prefixes` (`A.B.C.D/32`) in the monitor's
+/// output, in its order.
+pub fn programmed(path: &Path, prefixes: &[String]) -> Vec<Line> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let addr = prefix.strip_suffix("/32").unwrap_or(prefix);
+    let by_addr: HashMap<&str, &str> = prefixes
+        .iter()
+        .map(|p| (p.strip_suffix("/32").unwrap_or(p), p.as_str()))
+        .collect();
     text.lines()
-        .filter_map(|l| parse_line(l, addr, prefix))
+        .filter_map(|l| {
+            let (addr, prefix) = by_addr.get_key_value(route_addr(l)?)?;
+            parse_line(l, addr, prefix)
+        })
         .collect()
+}
+
+/// The destination of a route line: the word after the stamp (and `Deleted`).
+fn route_addr(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once(']')?;
+    let mut words = rest.split_whitespace();
+    match words.next()? {
+        "Deleted" => words.next(),
+        w => Some(w),
+    }
 }
 
 /// One line: `[2026-11-25T21:00:06.996129] 100.64.0.1 via 10.10.0.5 dev br0 proto bgp
@@ -123,6 +141,38 @@ mod tests {
                 p
             )
             .is_none()
+        );
+    }
+
+    #[test]
+    fn the_routes_of_several_prefixes_are_read_in_one_pass() {
+        let dir = std::env::temp_dir().join(format!("hwlab-monitor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("route-monitor.log");
+        let text = "\
+[2026-11-25T21:00:06.000001] 100.64.0.1 via 10.10.0.5 dev br0 proto bgp metric 20
+[2026-11-25T21:00:06.000002] 100.64.16.1 via 10.10.0.5 dev br0 proto bgp metric 20
+[2026-11-25T21:00:06.000003] 10.10.0.0/24 dev br0 proto kernel scope link src 10.10.0.1
+[2026-11-25T21:00:06.000004] Deleted 100.64.16.2 via 10.10.0.4 dev br0 proto bgp
+[2026-11-25T21:00:06.000005] 100.64.16.3 via 10.10.0.5 dev br0 proto bgp metric 20
+";
+        std::fs::write(&path, text).unwrap();
+        let want = ["100.64.0.1/32", "100.64.16.1/32", "100.64.16.2/32"].map(String::from);
+        let got: Vec<(u64, String)> = programmed(&path, &want)
+            .into_iter()
+            .filter_map(|l| match l.event {
+                Event::Programmed(p) => Some((l.ts_us % 10, p.prefix)),
+                _ => None,
+            })
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            got,
+            [
+                (1, want[0].clone()),
+                (2, want[1].clone()),
+                (4, want[2].clone())
+            ]
         );
     }
 }

@@ -250,6 +250,18 @@ pub fn events(path: &Path) -> Vec<Line> {
     hopwatch_events::parse_lines(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
+/// The event lines of a log that contain `token` (`"programmed"`, `"update"`):
+/// [`events`] for a log that many VIPs make long, with the lines that cannot be
+/// the event sought left unparsed.
+pub fn events_with(path: &Path, token: &str) -> Vec<Line> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(token))
+        .filter_map(|l| Line::parse(l).ok())
+        .collect()
+}
+
 /// Whether `ip` is the address written `s` (the layout's addresses are strings).
 pub fn is_ip(ip: &IpAddr, s: &str) -> bool {
     s.parse::<IpAddr>().is_ok_and(|a| a == *ip)

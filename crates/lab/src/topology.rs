@@ -89,6 +89,9 @@ pub struct Layout {
     pub vip: &'static str,
     /// The VIP as a prefix.
     pub vip_prefix: &'static str,
+    /// The extra VIPs of `--vips` (/32 prefixes, no traffic), on the same backends
+    /// with the same checks; empty for one VIP.
+    pub extra_vips: Vec<String>,
     /// The port of the VIP and of the backends.
     pub http_port: u16,
     /// The primary backend (its next hop).
@@ -124,6 +127,7 @@ impl Layout {
             rs_api: Some(seed::loopback::RS_API),
             vip: seed::loopback::VIP_ADDR,
             vip_prefix: seed::loopback::VIP,
+            extra_vips: Vec::new(),
             http_port: HTTP_PORT,
             ws1: seed::loopback::WS1,
             ws2: seed::loopback::WS2,
@@ -149,6 +153,7 @@ impl Layout {
             rs_api: (route_server == RouteServer::Hopwatch).then_some("127.0.0.1:9180"),
             vip: seed::netns::VIP_ADDR,
             vip_prefix: seed::netns::VIP,
+            extra_vips: Vec::new(),
             http_port: HTTP_PORT,
             ws1: seed::netns::WS1,
             ws2: seed::netns::WS2,
@@ -160,6 +165,32 @@ impl Layout {
             standby_api: "127.0.0.1:9179",
             observer: seed::netns::WATCH2,
             forward: false,
+        }
+    }
+
+    /// `count` VIPs in all (`--vips`): the seed's and `count − 1` extra ones from the
+    /// lab's own range ([`seed::extra_vips`]).
+    pub fn set_vips(&mut self, count: usize) {
+        let net = if self.netns.is_some() {
+            seed::netns::EXTRA_VIPS_NET
+        } else {
+            seed::loopback::EXTRA_VIPS_NET
+        };
+        self.extra_vips = seed::extra_vips(net, count.saturating_sub(1));
+    }
+
+    /// Every VIP as a prefix, the seed's first.
+    pub fn vips(&self) -> Vec<String> {
+        std::iter::once(self.vip_prefix.to_string())
+            .chain(self.extra_vips.iter().cloned())
+            .collect()
+    }
+
+    /// The BGP address of watcher `w` (its UPDATEs' source, the route servers' peer).
+    pub fn address_of(&self, w: Watcher) -> &'static str {
+        match w {
+            Watcher::Primary => self.watcher,
+            Watcher::Standby => self.standby,
         }
     }
 
@@ -213,6 +244,20 @@ impl Layout {
 
     /// One line that says what runs where, for the report.
     pub fn describe(&self) -> String {
+        let vips = if self.extra_vips.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} VIPs on ws1/ws2 with the same checks: the seed's and {} without traffic.",
+                self.extra_vips.len() + 1,
+                self.extra_vips.len()
+            )
+        };
+        self.describe_roles() + &vips
+    }
+
+    /// What runs where.
+    fn describe_roles(&self) -> String {
         match (&self.netns, self.route_server) {
             (None, _) => format!(
                 "Loopback lab: route server (two instances, proxy data plane) at {}/{}, VIP \
@@ -292,6 +337,13 @@ impl Layout {
         if let Some(api) = self.rs_api.and_then(|a| a.parse().ok()) {
             v.push((api, "the route server's API"));
         }
+        v.extend(self.extra_vips.iter().filter_map(|prefix| {
+            let addr = prefix.strip_suffix("/32")?;
+            Some((
+                p(addr, self.http_port),
+                "an extra VIP (route server's proxy)",
+            ))
+        }));
         v
     }
 
@@ -392,17 +444,17 @@ impl Layout {
         ])
     }
 
-    /// A watcher's config: both instances, the VIP on ws1 (primary) or ws2; the
-    /// health settings of the issue's example; its role in the pair; graceful
-    /// restart as `--graceful-restart` says.
+    /// A watcher's config: both instances, the VIP on ws1 (primary) or ws2, and
+    /// every extra VIP of `--vips` with the same backends and checks; the health
+    /// settings of the issue's example; its role in the pair; graceful restart as
+    /// `--graceful-restart` says.
     pub fn watcher_toml(
         &self,
         w: Watcher,
         hold: Duration,
         graceful_restart: Option<u16>,
     ) -> String {
-        let (rs1, rs2, ws1, ws2, port) =
-            (self.rs[0], self.rs[1], self.ws1, self.ws2, self.http_port);
+        let (rs1, rs2) = (self.rs[0], self.rs[1]);
         let (addr, api) = match w {
             Watcher::Primary => (self.watcher, self.watcher_api),
             Watcher::Standby => (self.standby, self.standby_api),
@@ -429,13 +481,7 @@ peer_as = {rs_as}
 address = "{rs2}"
 peer_as = {rs_as}
 
-[[vip]]
-prefix = "{vip}"
-backends = [
-  {{ name = "ws1", next_hop = "{ws1}", check = "http://{ws1}:{port}/health" }},
-  {{ name = "ws2", next_hop = "{ws2}", check = "http://{ws2}:{port}/health" }},
-]
-
+{vips}
 [health]
 interval = "10ms"
 timeout = "25ms"
@@ -463,13 +509,38 @@ role = "{role}"
                 String::new()
             },
             w = addr,
+            vips = self.vips_toml(),
             role = w.role(),
             bgp = self.bgp_port,
-            vip = self.vip_prefix,
             hold = hold.as_millis(),
             watcher_as = WATCHER_AS,
             rs_as = ROUTE_SERVER_AS,
         )
+    }
+}
+
+impl Layout {
+    /// The watcher config's `[[vip]]` tables: the seed's, then the extra ones, each
+    /// with the same backends and identical checks (the same URL and settings), so
+    /// that the only difference between VIPs is their prefix.
+    fn vips_toml(&self) -> String {
+        let (ws1, ws2, port) = (self.ws1, self.ws2, self.http_port);
+        let backends = format!(
+            "backends = [\n  \
+             {{ name = \"ws1\", next_hop = \"{ws1}\", check = \"http://{ws1}:{port}/health\" }},\n  \
+             {{ name = \"ws2\", next_hop = \"{ws2}\", check = \"http://{ws2}:{port}/health\" }},\n]\n"
+        );
+        let block = |prefix: &str| format!("[[vip]]\nprefix = \"{prefix}\"\n{backends}");
+        let mut out = block(self.vip_prefix);
+        if !self.extra_vips.is_empty() {
+            out.push_str(
+                "\n# --vips: the extra VIPs, /32s without traffic, on the same backends with \
+                 the same checks.\n",
+            );
+            let extra: Vec<String> = self.extra_vips.iter().map(|p| block(p)).collect();
+            out.push_str(&extra.join("\n"));
+        }
+        out
     }
 }
 
@@ -527,4 +598,43 @@ pub fn watcher_args(config: &Path) -> Vec<String> {
 /// Owned strings of `a`.
 pub fn strings(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| (*s).to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vip_gets_the_same_backends_and_checks() {
+        for mut layout in [
+            Layout::loopback(Profile::Instant),
+            Layout::netns(Names::new("t-"), RouteServer::Hopwatch, Profile::Instant),
+        ] {
+            let one = layout.watcher_toml(Watcher::Primary, Duration::from_secs(3), Some(10));
+            assert_eq!(one.matches("[[vip]]").count(), 1);
+            layout.set_vips(3);
+            assert_eq!(layout.vips().len(), 3);
+            assert_eq!(layout.vips()[0], layout.vip_prefix);
+            let toml = layout.watcher_toml(Watcher::Standby, Duration::from_secs(3), Some(10));
+            assert_eq!(toml.matches("[[vip]]").count(), 3, "{toml}");
+            for prefix in layout.vips() {
+                assert!(toml.contains(&format!("prefix = \"{prefix}\"")), "{toml}");
+            }
+            let check = format!(
+                "check = \"http://{}:{}/health\"",
+                layout.ws1, layout.http_port
+            );
+            assert_eq!(toml.matches(&check).count(), 3, "{toml}");
+            // One health section for all: the settings are the same.
+            assert_eq!(toml.matches("[health]").count(), 1, "{toml}");
+            // The proxy listens on every extra VIP on loopback; the namespaces are
+            // the lab's own.
+            let extra = layout
+                .ports()
+                .iter()
+                .filter(|(_, what)| what.contains("extra VIP"))
+                .count();
+            assert_eq!(extra, if layout.netns.is_some() { 0 } else { 2 });
+        }
+    }
 }

@@ -89,6 +89,9 @@ pub struct Trial {
     pub moves_seen: Option<u64>,
     /// `disagree`: requests answered by ws2.
     pub answered_by_ws2: Option<u64>,
+    /// Every VIP's move to ws2 (`--vips`; one VIP too): the last programmed, the
+    /// UPDATE messages per route server instance. In a trial whose VIP moves.
+    pub vips: Option<crate::vips::VipsMove>,
     /// The outages and switches of the trial's requests.
     pub outages: Vec<Outage>,
     /// Timeline markers.
@@ -156,15 +159,18 @@ impl Lab {
         self.trials_run += 1;
         let slack = self.slack();
         let mut cpu_use = Vec::new();
+        // Every VIP moves twice (failover, failback), and is waited for each time.
+        let vips = 2 * self.vips_allowance();
         let (records, steps) = match self
-            .start_load(Duration::from_secs(60) + 4 * slack + 2 * self.takeover_bound())
+            .start_load(Duration::from_secs(60) + 4 * slack + 2 * self.takeover_bound() + vips)
         {
             Ok((load, tx)) => {
                 let r = if steady_err.is_some() {
                     Err(anyhow::anyhow!("not steady"))
                 } else {
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    let limit = Duration::from_secs(25) + 4 * slack + 2 * self.takeover_bound();
+                    let limit =
+                        Duration::from_secs(25) + 4 * slack + 2 * self.takeover_bound() + vips;
                     let before = cpu::sample(self);
                     let r = tokio::time::timeout(limit, (sc.run)(self))
                         .await

@@ -172,6 +172,7 @@ mod tests {
             takeover_ms: None,
             moves_seen: None,
             answered_by_ws2: None,
+            vips: None,
             outages: Vec::new(),
             markers: vec![
                 marker("SIGKILL ws1", 0, "event"),
@@ -204,6 +205,7 @@ mod tests {
                 setup: "a synthetic trial".into(),
                 route_server: "hopwatch".into(),
                 timed: true,
+                vips: 1,
             },
         );
         let html = page(&[kill()], &r);

@@ -7,6 +7,7 @@
 
 mod html;
 mod timeline;
+mod vips;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -86,6 +87,11 @@ pub struct ScenarioResult {
     pub programmed_ms: Option<Stats>,
     /// The watcher's UPDATE to the route programmed (the route server's part).
     pub route_server_ms: Option<Stats>,
+    /// Event to the last VIP's route programmed (`--vips`; trials where all were).
+    pub last_vip_programmed_ms: Option<Stats>,
+    /// UPDATE messages the deciding watcher sent each route server instance for
+    /// the move of every VIP, by instance.
+    pub updates_per_instance: BTreeMap<String, Stats>,
     /// Each process's share of a core while the steps ran, % (over the trials in
     /// which it was not restarted).
     pub cpu_percent: BTreeMap<String, Stats>,
@@ -119,6 +125,10 @@ pub struct Results {
     pub client: Option<String>,
     /// The forwarding mode's bulk upload, through the watcher and direct.
     pub throughput: Option<crate::throughput::Throughput>,
+    /// How many VIPs the watchers announced (`--vips`).
+    pub vips: usize,
+    /// Each process's CPU and memory before the first trial, with nothing happening.
+    pub idle: Option<crate::idle::Idle>,
 }
 
 /// What the run was, for the report.
@@ -136,6 +146,8 @@ pub struct RunInfo {
     pub route_server: String,
     /// Whether the failover targets apply.
     pub timed: bool,
+    /// How many VIPs the watchers announced.
+    pub vips: usize,
 }
 
 fn stats_of(trials: &[Trial], f: impl Fn(&Trial) -> Option<f64>) -> Option<Stats> {
@@ -147,6 +159,23 @@ fn cpu_percent(trials: &[Trial]) -> BTreeMap<String, Stats> {
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for u in trials.iter().flat_map(|t| &t.cpu) {
         per.entry(u.process.clone()).or_default().push(u.percent);
+    }
+    per.into_iter()
+        .filter_map(|(p, v)| Some((p, Stats::of(v)?)))
+        .collect()
+}
+
+/// The UPDATE messages of each trial's move, by route server instance.
+fn updates_per_instance(trials: &[Trial]) -> BTreeMap<String, Stats> {
+    let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for i in trials
+        .iter()
+        .filter_map(|t| t.vips.as_ref())
+        .flat_map(|v| &v.instances)
+    {
+        per.entry(i.instance.clone())
+            .or_default()
+            .push(i.updates as f64);
     }
     per.into_iter()
         .filter_map(|(p, v)| Some((p, Stats::of(v)?)))
@@ -185,6 +214,10 @@ pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Result
                 update_ms: stats_of(&ts, |t| t.update_ms),
                 route_server_ms: stats_of(&ts, |t| t.route_server_ms),
                 programmed_ms: stats_of(&ts, |t| t.programmed_ms),
+                last_vip_programmed_ms: stats_of(&ts, |t| {
+                    t.vips.as_ref().and_then(|v| v.last_programmed_ms)
+                }),
+                updates_per_instance: updates_per_instance(&ts),
                 cpu_percent: cpu_percent(&ts),
                 trials: ts,
             },
@@ -203,6 +236,8 @@ pub fn results(order: &[&Scenario], trials: Vec<Trial>, info: RunInfo) -> Result
         mode: "next-hop".into(),
         client: None,
         throughput: None,
+        vips: info.vips,
+        idle: None,
     }
 }
 
@@ -310,6 +345,13 @@ pub fn table(order: &[&Scenario], r: &Results) -> String {
          the UPDATE to the route programmed, the route server's own part; medians)"
     );
     out.push_str(&cpu_table(order, r));
+    if r.vips > 1 {
+        out.push_str(&vips::table(order, r));
+    }
+    if let Some(idle) = &r.idle {
+        out.push('\n');
+        out.push_str(&idle.text());
+    }
     out
 }
 
