@@ -12,7 +12,7 @@
 //! loop detection, an option in FRR) send nothing either way; then `whose` stays
 //! `none`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use hopwatch_bgp::message::AsPath;
@@ -84,20 +84,37 @@ pub struct Foreign {
 }
 
 /// What each route server last sent us for each of our VIPs.
+///
+/// Every lookup is by VIP, never a scan of every VIP: a route server sends a
+/// watcher of 1,000 VIPs 1,000 routes at once (the pair's, at each move), and a
+/// scan per route, or of all routes per event, would keep the watcher busy for
+/// seconds.
 #[derive(Debug, Default)]
 pub struct Seen {
-    routes: BTreeMap<(IpAddr, Prefix), (IpAddr, Vec<Asn>)>,
+    /// By VIP, then route server: a VIP's routes are one range.
+    routes: BTreeMap<(Prefix, IpAddr), (IpAddr, Vec<Asn>)>,
+    /// Our VIPs.
+    ours: HashSet<Prefix>,
 }
 
 impl Seen {
-    /// Notes the routes of `e` for the VIPs of `c`; a session that goes down
-    /// forgets its own. Returns each foreign route that is new or changed.
-    pub fn event(&mut self, e: &DriverEvent, c: &Config) -> Vec<Foreign> {
+    /// The VIPs whose routes are noted (again after a reload).
+    pub fn set_ours(&mut self, vips: impl IntoIterator<Item = Prefix>) {
+        self.ours = vips.into_iter().collect();
+    }
+
+    /// Notes the routes of `e` for our VIPs; a session that goes down forgets its
+    /// own. Returns each foreign route that is new or changed, and the VIPs whose
+    /// routes changed (every VIP the route server had sent, for a session down).
+    pub fn event(&mut self, e: &DriverEvent, c: &Config) -> (Vec<Foreign>, BTreeSet<Prefix>) {
         let mut found = Vec::new();
+        let mut touched = BTreeSet::new();
         match &e.kind {
             EventKind::UpdateReceived { update, .. } => {
                 for p in update.withdrawn_all() {
-                    self.routes.remove(&(e.peer, p));
+                    if self.routes.remove(&(p, e.peer)).is_some() {
+                        touched.insert(p);
+                    }
                 }
                 let path: Vec<Asn> = update
                     .attributes
@@ -106,14 +123,16 @@ impl Seen {
                     .map(|p| p.asns().collect())
                     .unwrap_or_default();
                 for (p, nh) in update.announced() {
-                    if !c.vips.iter().any(|v| v.prefix == p) {
+                    if !self.ours.contains(&p) {
                         continue;
                     }
                     let new = (nh, path.clone());
-                    let before = self.routes.insert((e.peer, p), new.clone());
-                    if before.as_ref() != Some(&new)
-                        && let Some(why) = foreign(c, p, nh, &path)
-                    {
+                    let before = self.routes.insert((p, e.peer), new.clone());
+                    if before.as_ref() == Some(&new) {
+                        continue;
+                    }
+                    touched.insert(p);
+                    if let Some(why) = foreign(c, p, nh, &path) {
                         found.push(Foreign {
                             peer: e.peer,
                             vip: p,
@@ -124,17 +143,24 @@ impl Seen {
                     }
                 }
             }
-            EventKind::Down(_) => self.routes.retain(|(peer, _), _| *peer != e.peer),
+            EventKind::Down(_) => self.routes.retain(|&(vip, peer), _| {
+                if peer == e.peer {
+                    touched.insert(vip);
+                }
+                peer != e.peer
+            }),
             _ => {}
         }
-        found
+        (found, touched)
     }
 
     /// How many route servers send a foreign route for `vip` now.
     pub fn foreign_count(&self, c: &Config, vip: Prefix) -> usize {
+        let from = (vip, IpAddr::from([0, 0, 0, 0]));
         self.routes
-            .iter()
-            .filter(|((_, p), (nh, path))| *p == vip && foreign(c, vip, *nh, path).is_some())
+            .range(from..)
+            .take_while(|((p, _), _)| *p == vip)
+            .filter(|(_, (nh, path))| foreign(c, vip, *nh, path).is_some())
             .count()
     }
 
@@ -145,7 +171,7 @@ impl Seen {
         let mut routes_seen = Vec::new();
         for rs in &c.route_servers {
             for &vip in vips {
-                let seen = self.routes.get(&(rs.address, vip));
+                let seen = self.routes.get(&(vip, rs.address));
                 let whose = match seen {
                     None => "none",
                     Some((nh, path)) if foreign(c, vip, *nh, path).is_some() => "foreign",

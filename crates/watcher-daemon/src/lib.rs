@@ -172,7 +172,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     w.build_vips()
         .map_err(|e| anyhow!("{}: {e}", w.path.display()))?;
-    w.received.set_ours(w.vips.iter().map(|v| v.prefix));
+    w.note_ours();
     tracing::info!(
         "{} VIP(s), {} probe stream(s) (one per distinct check)",
         w.vips.len(),
@@ -454,6 +454,21 @@ impl Watcher {
             .await;
     }
 
+    /// Tells what reads the route servers' routes which VIPs are ours (at start
+    /// and after a reload); each VIP's foreign-route gauge starts at 0.
+    fn note_ours(&mut self) {
+        let ours = || self.vips.iter().map(|v| v.prefix);
+        self.received.set_ours(ours());
+        self.seen.set_ours(ours());
+        for v in &self.vips {
+            let labels = VipLabels {
+                vip: v.prefix.to_string(),
+            };
+            // Created at 0 if new; a kept VIP keeps its count.
+            let _ = self.metrics.foreign_vip_routes.get_or_create(&labels);
+        }
+    }
+
     fn on_bgp(&mut self, e: &DriverEvent) {
         // Routes that are not our VIPs are counted, not printed one by one.
         self.received.event(e, Instant::now());
@@ -461,7 +476,8 @@ impl Watcher {
             e.kind,
             EventKind::UpdateReceived { .. } | EventKind::Down(_)
         ) {
-            for f in self.seen.event(e, &self.config) {
+            let (found, touched) = self.seen.event(e, &self.config);
+            for f in found {
                 tracing::warn!(
                     "route server {}: a route for our VIP {} via {} (AS path {}) is not \
                      ours: {}; it takes part of the VIP's traffic",
@@ -479,12 +495,12 @@ impl Watcher {
                     reason: f.why,
                 })));
             }
-            for v in &self.config.vips {
-                let n = self.seen.foreign_count(&self.config, v.prefix);
+            for vip in touched {
+                let n = self.seen.foreign_count(&self.config, vip);
                 self.metrics
                     .foreign_vip_routes
                     .get_or_create(&VipLabels {
-                        vip: v.prefix.to_string(),
+                        vip: vip.to_string(),
                     })
                     .set(i64::try_from(n).unwrap_or(i64::MAX));
             }

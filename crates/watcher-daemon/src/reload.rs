@@ -218,7 +218,7 @@ impl Watcher {
         // Probes no VIP names any more stop here; the others serve the VIPs at
         // their new positions.
         self.probes.assign(&self.vips);
-        self.received.set_ours(self.vips.iter().map(|v| v.prefix));
+        self.note_ours();
         if old.prepend() != self.config.prepend() {
             // A new role: every announced VIP again, with the new AS path (the same
             // next hop: an implicit replacement, nothing withdrawn).
