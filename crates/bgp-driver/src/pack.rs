@@ -12,8 +12,9 @@
 //! message size here, before the session sees it, so that each message on the wire
 //! has its own [`EventKind::UpdateSent`]: the events count the messages honestly.
 //!
-//! Batches are still sent one after another by the peer task, so a newer next hop
-//! is never overtaken by an older one.
+//! The peer task sends batches in the order they were made; the batches already
+//! queued when it gets to them are packed together as one (the last change of each
+//! prefix winning), so a newer next hop is never overtaken by an older one.
 
 use std::collections::HashMap;
 

@@ -139,6 +139,9 @@ pub(crate) struct PeerTask {
     pending: Vec<EventKind>,
     /// Established, but the table and End-of-RIB wait for the routes to be ready.
     holding_table: bool,
+    /// A command taken from the queue while gathering batches of changes, to be
+    /// handled before the next one is received.
+    next_cmd: Option<PeerCmd>,
 }
 
 fn now() -> std::time::Instant {
@@ -168,6 +171,7 @@ impl PeerTask {
             buf: vec![0; 65536],
             pending: Vec::new(),
             holding_table: false,
+            next_cmd: None,
         }
     }
 
@@ -187,6 +191,11 @@ impl PeerTask {
         self.session.start(now());
         self.flush().await;
         while !self.finished {
+            if let Some(cmd) = self.next_cmd.take() {
+                self.handle_cmd(cmd).await;
+                self.flush().await;
+                continue;
+            }
             let open_by = self
                 .conn
                 .as_ref()
@@ -284,7 +293,10 @@ impl PeerTask {
 
     async fn handle_cmd(&mut self, cmd: PeerCmd) {
         match cmd {
-            PeerCmd::Changes(changes) => self.send_changes(&changes),
+            PeerCmd::Changes(changes) => {
+                let batches = self.queued_changes(changes);
+                self.send_changes(&batches);
+            }
             PeerCmd::SendUpdates {
                 updates,
                 end_of_rib,
@@ -422,18 +434,44 @@ impl PeerTask {
         });
     }
 
-    /// Sends a batch of changes, packed ([`pack::changes`]), unless this peer
-    /// already has that version (its table was sent after the batch was made).
-    fn send_changes(&mut self, changes: &Changes) {
-        if changes.version <= self.synced || !self.session.is_established() || self.holding_table {
+    /// `first` and every batch of changes queued right behind it, in order. Batches
+    /// that piled up while this task was busy (writing, or waiting for the CPU) are
+    /// sent as one: a thousand VIPs moved one call each still leave packed, and
+    /// nothing waits for them (only what is already queued is taken). The first
+    /// other command stops the gathering and is handled next, so no command is
+    /// reordered with a batch.
+    fn queued_changes(&mut self, first: Changes) -> Vec<Changes> {
+        let mut batches = vec![first];
+        while let Ok(cmd) = self.cmds.try_recv() {
+            match cmd {
+                PeerCmd::Changes(c) => batches.push(c),
+                other => {
+                    self.next_cmd = Some(other);
+                    break;
+                }
+            }
+        }
+        batches
+    }
+
+    /// Sends batches of changes, made in this order, as one ([`pack::changes`]:
+    /// the last change of each prefix wins), leaving out each batch this peer
+    /// already has (its table was sent after the batch was made).
+    fn send_changes(&mut self, batches: &[Changes]) {
+        if !self.session.is_established() || self.holding_table {
             return;
         }
-        self.synced = changes.version;
+        let synced = self.synced;
+        let fresh: Vec<&Changes> = batches.iter().filter(|b| b.version > synced).collect();
+        let Some(last) = fresh.last() else {
+            return;
+        };
+        self.synced = last.version;
         let Some(neg) = self.session.negotiated() else {
             return;
         };
         let out = pack::changes(
-            changes.changes.iter(),
+            fresh.iter().flat_map(|b| b.changes.iter()),
             self.cfg.session.local_as,
             neg.peer_as,
             &neg.codec,

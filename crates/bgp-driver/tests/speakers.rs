@@ -313,13 +313,14 @@ async fn a_thousand_routes_go_in_two_messages_in_the_table_and_in_a_move() {
     assert_eq!(got.len(), 1000);
     assert!(got.iter().all(|(_, nh)| *nh == ip("10.10.0.4")));
 
-    // The move, then one sentinel route: TCP keeps the order, so every UPDATE of
-    // the move arrives before the sentinel's, and none may be missed or extra.
+    // The move, then one sentinel route of its own next hop: TCP keeps the order,
+    // so every UPDATE of the move arrives before the sentinel's, and none may be
+    // missed or extra.
     let sentinel: Prefix = "100.65.0.1/32".parse().unwrap();
     assert!(speaker.speaker.apply(routes("10.10.0.5")));
     speaker
         .speaker
-        .announce(Route::new(sentinel, ip("10.10.0.5")));
+        .announce(Route::new(sentinel, ip("10.10.0.6")));
     let moved = updates_until(&mut rs, "the move and the sentinel", |u| {
         u.announced().iter().any(|(p, _)| *p == sentinel)
     })
@@ -339,4 +340,40 @@ async fn a_thousand_routes_go_in_two_messages_in_the_table_and_in_a_move() {
         .map(|u| u.announced().len())
         .collect();
     assert_eq!(sent, expected);
+}
+
+/// A watcher moves each VIP with its own call. Calls made while the peer task
+/// cannot run (this test's runtime has one thread, and nothing here yields) queue
+/// up, and the task sends what has queued as one batch: packed, the last next hop
+/// of each VIP winning.
+#[tokio::test]
+async fn moves_made_one_call_each_that_queue_up_leave_packed() {
+    let port = free_port("127.30.5.2");
+    let speaker = side("127.30.5.1", 65001, "127.30.5.2", 65515, port, false).await;
+    let mut rs = side("127.30.5.2", 65515, "127.30.5.1", 65001, port, true).await;
+    wait_for(&mut rs, "End-of-RIB", |k| {
+        matches!(k, EventKind::EndOfRibReceived(_))
+    })
+    .await;
+    let vips: Vec<Prefix> = (0..1000u32)
+        .map(|i| Prefix::new(IpAddr::from((0x6440_0000 + i).to_be_bytes()), 32).unwrap())
+        .collect();
+    for nh in ["10.10.0.4", "10.10.0.5"] {
+        for p in &vips {
+            assert!(speaker.speaker.announce(Route::new(*p, ip(nh))));
+        }
+    }
+    let sentinel: Prefix = "100.65.0.1/32".parse().unwrap();
+    speaker
+        .speaker
+        .announce(Route::new(sentinel, ip("10.10.0.6")));
+    let got = updates_until(&mut rs, "the moves and the sentinel", |u| {
+        u.announced().iter().any(|(p, _)| *p == sentinel)
+    })
+    .await;
+    let moved = &got[..got.len() - 1];
+    assert_eq!(moved.len(), 2, "2,000 calls took {} UPDATEs", moved.len());
+    let announced: Vec<_> = moved.iter().flat_map(|u| u.announced()).collect();
+    let want: Vec<_> = vips.iter().map(|p| (*p, ip("10.10.0.5"))).collect();
+    assert_eq!(announced, want, "each VIP once, via its last next hop");
 }
