@@ -25,11 +25,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hopwatch_bgp::message::{self, Codec, Message};
+use hopwatch_bgp::message::{self, Codec, Message, TooLong};
 use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::collision::{self, Close, Direction};
 use hopwatch_bgp::session::{DownReason, Event, Session, SessionConfig, State};
-use hopwatch_bgp::{Notification, RouterId, Update};
+use hopwatch_bgp::{Family, Notification, RouterId, Update};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -38,6 +38,7 @@ use tokio::time::Instant;
 
 use crate::event::{DriverEvent, EventKind, now_us};
 use crate::listen::PendingSlot;
+use crate::pack;
 use crate::rib_out::{Change, Changes, RibOut};
 use crate::timer::sleep_until;
 
@@ -90,7 +91,7 @@ pub enum PeerCmd {
     /// Send these UPDATEs to this peer only (a route server's per-peer
     /// advertisements), then End-of-RIB for each negotiated family when asked.
     SendUpdates {
-        /// The UPDATEs, each sent as one message, in one write.
+        /// The UPDATEs, each cut to fit a message, all in one write.
         updates: Vec<Update>,
         /// Follow them with End-of-RIB.
         end_of_rib: bool,
@@ -138,6 +139,9 @@ pub(crate) struct PeerTask {
     pending: Vec<EventKind>,
     /// Established, but the table and End-of-RIB wait for the routes to be ready.
     holding_table: bool,
+    /// A command taken from the queue while gathering batches of changes, to be
+    /// handled before the next one is received.
+    next_cmd: Option<PeerCmd>,
 }
 
 fn now() -> std::time::Instant {
@@ -167,6 +171,7 @@ impl PeerTask {
             buf: vec![0; 65536],
             pending: Vec::new(),
             holding_table: false,
+            next_cmd: None,
         }
     }
 
@@ -186,6 +191,11 @@ impl PeerTask {
         self.session.start(now());
         self.flush().await;
         while !self.finished {
+            if let Some(cmd) = self.next_cmd.take() {
+                self.handle_cmd(cmd).await;
+                self.flush().await;
+                continue;
+            }
             let open_by = self
                 .conn
                 .as_ref()
@@ -283,7 +293,10 @@ impl PeerTask {
 
     async fn handle_cmd(&mut self, cmd: PeerCmd) {
         match cmd {
-            PeerCmd::Changes(changes) => self.send_changes(&changes),
+            PeerCmd::Changes(changes) => {
+                let batches = self.queued_changes(changes);
+                self.send_changes(&batches);
+            }
             PeerCmd::SendUpdates {
                 updates,
                 end_of_rib,
@@ -376,77 +389,95 @@ impl PeerTask {
         }
     }
 
+    /// Sends a route server's UPDATEs for this peer, cut to fit, then End-of-RIB
+    /// for each negotiated family when asked.
     fn send_updates(&mut self, updates: Vec<Update>, end_of_rib: bool) {
         let Some(neg) = self.session.negotiated() else {
             return;
         };
-        let families = neg.families.clone();
-        let mut out: Vec<(Update, EventKind)> = updates
-            .into_iter()
-            .map(|u| {
-                let ev = EventKind::UpdateSent {
-                    announce: u.announced(),
-                    withdraw: u.withdrawn_all(),
-                };
-                (u, ev)
-            })
-            .collect();
-        if end_of_rib {
-            for f in families {
-                out.push((Update::end_of_rib(f), EventKind::EndOfRibSent(f)));
-            }
-        }
-        self.send_each(out);
+        let out = pack::fit(updates, &neg.codec);
+        let families = if end_of_rib {
+            neg.families.clone()
+        } else {
+            Vec::new()
+        };
+        self.send_each(out, &families);
     }
 
-    /// Queues each UPDATE with the event to report once it is written; one that
-    /// cannot fit a message is not sent and reports nothing but its refusal
-    /// ([`Event::UpdateTooLong`]), so the events say what is on the wire.
-    fn send_each(&mut self, out: Vec<(Update, EventKind)>) {
+    /// Queues each UPDATE with the event to report once it is written, then
+    /// End-of-RIB for each of `end_of_rib`. Every UPDATE already fits one message
+    /// ([`pack`] cut it), so the session sends it as it is and its event lists
+    /// exactly what that message carries. A prefix that cannot fit a message even
+    /// alone was refused by [`pack`]: it reports its refusal and nothing else.
+    fn send_each(&mut self, out: pack::Outgoing, end_of_rib: &[Family]) {
+        for e in out.refused {
+            self.too_long(&e);
+        }
         let t = now();
-        for (update, ev) in out {
+        let eors = end_of_rib
+            .iter()
+            .map(|&f| (Update::end_of_rib(f), EventKind::EndOfRibSent(f)));
+        for (update, ev) in out.messages.into_iter().chain(eors) {
             if self.session.send_update(t, &update) {
                 self.pending.push(ev);
             }
         }
     }
 
-    fn send_changes(&mut self, changes: &Changes) {
-        if changes.version <= self.synced || !self.session.is_established() || self.holding_table {
+    /// Reports an UPDATE that was not sent because it cannot fit a message.
+    fn too_long(&self, e: &TooLong) {
+        tracing::warn!("{}: UPDATE not sent: {e}", self.cfg.address);
+        self.emit(EventKind::UpdateTooLong {
+            prefix: e.prefix,
+            len: e.len,
+            max: e.max,
+        });
+    }
+
+    /// `first` and every batch of changes queued right behind it, in order. Batches
+    /// that piled up while this task was busy (writing, or waiting for the CPU) are
+    /// sent as one: a thousand VIPs moved one call each still leave packed, and
+    /// nothing waits for them (only what is already queued is taken). The first
+    /// other command stops the gathering and is handled next, so no command is
+    /// reordered with a batch.
+    fn queued_changes(&mut self, first: Changes) -> Vec<Changes> {
+        let mut batches = vec![first];
+        while let Ok(cmd) = self.cmds.try_recv() {
+            match cmd {
+                PeerCmd::Changes(c) => batches.push(c),
+                other => {
+                    self.next_cmd = Some(other);
+                    break;
+                }
+            }
+        }
+        batches
+    }
+
+    /// Sends batches of changes, made in this order, as one ([`pack::changes`]:
+    /// the last change of each prefix wins), leaving out each batch this peer
+    /// already has (its table was sent after the batch was made).
+    fn send_changes(&mut self, batches: &[Changes]) {
+        if !self.session.is_established() || self.holding_table {
             return;
         }
-        self.synced = changes.version;
+        let synced = self.synced;
+        let fresh: Vec<&Changes> = batches.iter().filter(|b| b.version > synced).collect();
+        let Some(last) = fresh.last() else {
+            return;
+        };
+        self.synced = last.version;
         let Some(neg) = self.session.negotiated() else {
             return;
         };
-        let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
-        let mut out = Vec::new();
-        for change in changes.changes.iter() {
-            let (update, ev) = match change {
-                Change::Announce(r) => {
-                    if !neg.carries(r.prefix.family()) {
-                        continue;
-                    }
-                    let ev = EventKind::UpdateSent {
-                        announce: vec![(r.prefix, r.next_hop)],
-                        withdraw: vec![],
-                    };
-                    (r.to_update(local_as, peer_as), ev)
-                }
-                Change::Withdraw(p) => {
-                    if !neg.carries(p.family()) {
-                        continue;
-                    }
-                    let ev = EventKind::UpdateSent {
-                        announce: vec![],
-                        withdraw: vec![*p],
-                    };
-                    (Update::withdraw(vec![*p]), ev)
-                }
-            };
-            out.push((update, ev));
-        }
-        self.send_each(out);
+        let out = pack::changes(
+            fresh.iter().flat_map(|b| b.changes.iter()),
+            self.cfg.session.local_as,
+            neg.peer_as,
+            &neg.codec,
+            |f| neg.carries(f),
+        );
+        self.send_each(out, &[]);
     }
 }
 
@@ -510,14 +541,7 @@ impl PeerTask {
                 }
                 self.emit(EventKind::State { from, to });
             }
-            Event::UpdateTooLong(e) => {
-                tracing::warn!("{}: UPDATE not sent: {e}", self.cfg.address);
-                self.emit(EventKind::UpdateTooLong {
-                    prefix: e.prefix,
-                    len: e.len,
-                    max: e.max,
-                });
-            }
+            Event::UpdateTooLong(e) => self.too_long(&e),
             Event::Established => {
                 if let Some(n) = self.session.negotiated() {
                     let kind = EventKind::Established {
@@ -563,8 +587,9 @@ impl PeerTask {
         }
     }
 
-    /// Sends every route we announce, then End-of-RIB for each family when
-    /// `end_of_rib` (a session that just came up; not a route refresh).
+    /// Sends every route we announce, packed ([`pack::changes`]), then End-of-RIB
+    /// for each family when `end_of_rib` (a session that just came up; not a route
+    /// refresh).
     fn send_table(&mut self, end_of_rib: bool) {
         let (ready, (version, routes)) = match self.rib.lock() {
             Ok(rib) => (rib.is_ready(), rib.snapshot()),
@@ -582,23 +607,21 @@ impl PeerTask {
         let Some(neg) = self.session.negotiated() else {
             return;
         };
-        let (local_as, peer_as) = (self.cfg.session.local_as, neg.peer_as);
-        let families = neg.families.clone();
-        let mut out = Vec::new();
-        for r in routes.iter().filter(|r| neg.carries(r.prefix.family())) {
-            let ev = EventKind::UpdateSent {
-                announce: vec![(r.prefix, r.next_hop)],
-                withdraw: vec![],
-            };
-            out.push((r.to_update(local_as, peer_as), ev));
-        }
-        if end_of_rib {
-            for f in families {
-                out.push((Update::end_of_rib(f), EventKind::EndOfRibSent(f)));
-            }
-        }
+        let table: Vec<Change> = routes.into_iter().map(Change::Announce).collect();
+        let out = pack::changes(
+            &table,
+            self.cfg.session.local_as,
+            neg.peer_as,
+            &neg.codec,
+            |f| neg.carries(f),
+        );
+        let families = if end_of_rib {
+            neg.families.clone()
+        } else {
+            Vec::new()
+        };
         self.synced = version;
-        self.send_each(out);
+        self.send_each(out, &families);
     }
 }
 

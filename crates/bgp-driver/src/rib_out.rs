@@ -52,9 +52,20 @@ impl Route {
     /// The UPDATE that announces this route to a peer: one UPDATE, which replaces
     /// whatever the peer had for the prefix (implicit withdraw, RFC 4271 3.1).
     pub fn to_update(&self, local_as: Asn, peer_as: Asn) -> Update {
+        Update::announce(
+            vec![self.prefix],
+            self.next_hop,
+            self.attributes(local_as, peer_as),
+        )
+    }
+
+    /// The path attributes this route is sent to a peer with, next hop aside: our
+    /// AS prepended toward an external peer, LOCAL_PREF (100 unless set) toward an
+    /// internal one. Routes with equal attributes share an UPDATE.
+    pub fn attributes(&self, local_as: Asn, peer_as: Asn) -> PathAttributes {
         let ebgp = local_as != peer_as;
         let path = AsPath::sequence(self.as_path.iter().copied());
-        let attrs = PathAttributes {
+        PathAttributes {
             origin: Some(self.origin),
             as_path: Some(if ebgp { path.prepend(local_as) } else { path }),
             med: self.med,
@@ -66,8 +77,7 @@ impl Route {
             communities: self.communities.clone(),
             large_communities: self.large_communities.clone(),
             ..Default::default()
-        };
-        Update::announce(vec![self.prefix], self.next_hop, attrs)
+        }
     }
 
     /// Whether every peer of a speaker with `local_as` can be sent this route in
@@ -97,6 +107,16 @@ pub enum Change {
     Announce(Route),
     /// Withdraw a prefix.
     Withdraw(Prefix),
+}
+
+impl Change {
+    /// The prefix this change is about.
+    pub fn prefix(&self) -> Prefix {
+        match self {
+            Change::Announce(r) => r.prefix,
+            Change::Withdraw(p) => *p,
+        }
+    }
 }
 
 /// A batch of changes at one version.

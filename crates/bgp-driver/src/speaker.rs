@@ -2,9 +2,11 @@
 //! sockets that accept the peers' connections.
 //!
 //! A change to the routes is applied once to the shared [`RibOut`] and sent to
-//! every peer task as one batch; each peer turns each change into ONE UPDATE. A
-//! next-hop move is therefore one UPDATE per peer that replaces the route, never a
-//! withdraw followed by an announce.
+//! every peer task as one batch; each peer packs the batch ([`crate::pack`]): the
+//! routes that share their attributes ride in one UPDATE (as many messages as their
+//! size needs). A next-hop move is therefore an UPDATE that replaces the route,
+//! never a withdraw followed by an announce, and a thousand VIPs moving to one next
+//! hop together are two messages per peer, not a thousand.
 //!
 //! Accepted connections pass [`crate::listen`]'s limits before any peer sees them;
 //! an address that is not a configured peer gets Cease / Connection Rejected.
@@ -195,8 +197,8 @@ impl Speaker {
         }
     }
 
-    /// Applies route changes and sends them to every established peer: one UPDATE
-    /// per change. Returns false when nothing changed.
+    /// Applies route changes and sends them to every established peer as one batch,
+    /// packed ([`crate::pack::changes`]). Returns false when nothing changed.
     pub fn apply(&self, changes: Vec<Change>) -> bool {
         let batch = lock(&self.inner.rib).apply(changes);
         let Some(batch) = batch else { return false };

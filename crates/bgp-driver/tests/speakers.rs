@@ -1,6 +1,7 @@
 //! Two [`Speaker`]s talking over loopback in one process: simultaneous connects
 //! (collision), the table and End-of-RIB for a peer that comes up late, one UPDATE
-//! per move, and IPv6 routes in MP_REACH. Every wait is bounded.
+//! per move, a thousand routes packed into two messages, and IPv6 routes in
+//! MP_REACH. Every wait is bounded.
 
 // In a test a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -9,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hopwatch_bgp::session::SessionConfig;
-use hopwatch_bgp::{Asn, Family, HoldTime};
+use hopwatch_bgp::{Asn, Family, HoldTime, Prefix};
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Route, Speaker};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -233,4 +234,146 @@ async fn held_routes_and_end_of_rib_wait_until_released() {
         matches!(k, EventKind::EndOfRibReceived(_))
     })
     .await;
+}
+
+/// The UPDATEs `side` receives up to and including the one that satisfies `last`.
+async fn updates_until(
+    side: &mut Side,
+    what: &str,
+    last: impl Fn(&hopwatch_bgp::Update) -> bool,
+) -> Vec<hopwatch_bgp::Update> {
+    let mut got = Vec::new();
+    loop {
+        let e = wait_for(side, what, |k| {
+            matches!(k, EventKind::UpdateReceived { .. })
+        })
+        .await;
+        let EventKind::UpdateReceived { update, .. } = e.kind else {
+            unreachable!()
+        };
+        let done = last(&update);
+        got.push(update);
+        if done {
+            return got;
+        }
+    }
+}
+
+/// The `UpdateSent` events `side` reported up to the one that announces `sentinel`.
+async fn sent_until(side: &mut Side, sentinel: Prefix) -> Vec<usize> {
+    let mut counts = Vec::new();
+    loop {
+        let e = wait_for(side, "update sent", |k| {
+            matches!(k, EventKind::UpdateSent { .. })
+        })
+        .await;
+        let EventKind::UpdateSent { announce, withdraw } = e.kind else {
+            unreachable!()
+        };
+        if announce.iter().any(|(p, _)| *p == sentinel) {
+            return counts;
+        }
+        counts.push(announce.len() + withdraw.len());
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_routes_go_in_two_messages_in_the_table_and_in_a_move() {
+    let port = free_port("127.30.4.2");
+    let mut speaker = side("127.30.4.1", 65001, "127.30.4.2", 65515, port, false).await;
+    let vips: Vec<Prefix> = (0..1000u32)
+        .map(|i| Prefix::new(IpAddr::from((0x6440_0000 + i).to_be_bytes()), 32).unwrap())
+        .collect();
+    let routes = |nh: &str| -> Vec<_> {
+        vips.iter()
+            .map(|p| hopwatch_bgp_driver::rib_out::Change::Announce(Route::new(*p, ip(nh))))
+            .collect()
+    };
+    assert!(speaker.speaker.apply(routes("10.10.0.4")));
+    let mut rs = side("127.30.4.2", 65515, "127.30.4.1", 65001, port, true).await;
+
+    // The table: two UPDATEs, then End-of-RIB.
+    let mut table = Vec::new();
+    loop {
+        let e = wait_for(&mut rs, "the table", |k| {
+            matches!(
+                k,
+                EventKind::UpdateReceived { .. } | EventKind::EndOfRibReceived(_)
+            )
+        })
+        .await;
+        match e.kind {
+            EventKind::UpdateReceived { update, .. } => table.push(update),
+            EventKind::EndOfRibReceived(_) => break,
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(table.len(), 2, "the table took {} UPDATEs", table.len());
+    let got: Vec<_> = table.iter().flat_map(|u| u.announced()).collect();
+    assert_eq!(got.len(), 1000);
+    assert!(got.iter().all(|(_, nh)| *nh == ip("10.10.0.4")));
+
+    // The move, then one sentinel route of its own next hop: TCP keeps the order,
+    // so every UPDATE of the move arrives before the sentinel's, and none may be
+    // missed or extra.
+    let sentinel: Prefix = "100.65.0.1/32".parse().unwrap();
+    assert!(speaker.speaker.apply(routes("10.10.0.5")));
+    speaker
+        .speaker
+        .announce(Route::new(sentinel, ip("10.10.0.6")));
+    let moved = updates_until(&mut rs, "the move and the sentinel", |u| {
+        u.announced().iter().any(|(p, _)| *p == sentinel)
+    })
+    .await;
+    let moved = &moved[..moved.len() - 1];
+    assert_eq!(moved.len(), 2, "the move took {} UPDATEs", moved.len());
+    let got: Vec<_> = moved.iter().flat_map(|u| u.announced()).collect();
+    assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vips);
+    assert!(got.iter().all(|(_, nh)| *nh == ip("10.10.0.5")));
+    assert!(moved.iter().all(|u| u.withdrawn_all().is_empty()));
+
+    // The sender reported one event per message, each with its message's prefixes.
+    let sent = sent_until(&mut speaker, sentinel).await;
+    let expected: Vec<usize> = table
+        .iter()
+        .chain(moved)
+        .map(|u| u.announced().len())
+        .collect();
+    assert_eq!(sent, expected);
+}
+
+/// A watcher moves each VIP with its own call. Calls made while the peer task
+/// cannot run (this test's runtime has one thread, and nothing here yields) queue
+/// up, and the task sends what has queued as one batch: packed, the last next hop
+/// of each VIP winning.
+#[tokio::test]
+async fn moves_made_one_call_each_that_queue_up_leave_packed() {
+    let port = free_port("127.30.5.2");
+    let speaker = side("127.30.5.1", 65001, "127.30.5.2", 65515, port, false).await;
+    let mut rs = side("127.30.5.2", 65515, "127.30.5.1", 65001, port, true).await;
+    wait_for(&mut rs, "End-of-RIB", |k| {
+        matches!(k, EventKind::EndOfRibReceived(_))
+    })
+    .await;
+    let vips: Vec<Prefix> = (0..1000u32)
+        .map(|i| Prefix::new(IpAddr::from((0x6440_0000 + i).to_be_bytes()), 32).unwrap())
+        .collect();
+    for nh in ["10.10.0.4", "10.10.0.5"] {
+        for p in &vips {
+            assert!(speaker.speaker.announce(Route::new(*p, ip(nh))));
+        }
+    }
+    let sentinel: Prefix = "100.65.0.1/32".parse().unwrap();
+    speaker
+        .speaker
+        .announce(Route::new(sentinel, ip("10.10.0.6")));
+    let got = updates_until(&mut rs, "the moves and the sentinel", |u| {
+        u.announced().iter().any(|(p, _)| *p == sentinel)
+    })
+    .await;
+    let moved = &got[..got.len() - 1];
+    assert_eq!(moved.len(), 2, "2,000 calls took {} UPDATEs", moved.len());
+    let announced: Vec<_> = moved.iter().flat_map(|u| u.announced()).collect();
+    let want: Vec<_> = vips.iter().map(|p| (*p, ip("10.10.0.5"))).collect();
+    assert_eq!(announced, want, "each VIP once, via its last next hop");
 }

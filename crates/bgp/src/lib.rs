@@ -12,8 +12,9 @@
 //! - [`notification`]: every error code and subcode; a decode error *is* the
 //!   [`Notification`] to send.
 //! - [`message`]: the messages and the codec (framing, OPEN with capabilities,
-//!   UPDATE with RFC 7606 error handling, AS4 translation, and every UPDATE kept
-//!   within 4,096 octets: split, or refused with [`message::TooLong`]).
+//!   UPDATE with RFC 7606 error handling, AS4 translation, routes that share
+//!   their attributes packed into one UPDATE, and every UPDATE kept within 4,096
+//!   octets: split, or refused with [`message::TooLong`]).
 //! - [`session`]: the RFC 4271 section 8 state machine for one connection, and
 //!   collision detection (section 6.8) for a pair of them.
 //!

@@ -9,6 +9,7 @@ use support::checks::{
     announce_vip_nh1, assert_established, assert_observed, move_vip_and_check_wire,
 };
 use support::hopwatch::{observe_args, speak_args};
+use support::packed;
 use support::tshark::Capture;
 use support::{Hopwatch, Lab, Peer, preflight};
 use support::{NH1, OBSERVE_AS, PEER_ADDR, PEER_AS, PEER_ROUTE, SPEAK_AS, VIP};
@@ -159,5 +160,25 @@ fn speak_falls_back_to_two_octet_as_with_a_bird_without_as4() {
     assert_established(&speak, PEER_AS, false);
     bird.wait_established();
     let r = bird.wait_route(VIP, "via NH1", |r| r.next_hop == NH1);
+    assert_eq!(r.as_path, vec![u64::from(SPEAK_AS)], "{}", r.text);
+}
+
+/// A thousand VIPs announced, then all moved, one `speak` command each: BIRD holds
+/// every one via the new next hop, and each step took two UPDATE messages, not a
+/// thousand.
+#[test]
+fn bird_holds_a_thousand_vips_announced_and_moved_in_packed_updates() {
+    let name = "bird_holds_a_thousand_vips_announced_and_moved_in_packed_updates";
+    if !preflight(name, Peer::Bird) {
+        return;
+    }
+    let lab = Lab::new("bird-packed");
+    let cap = Capture::start(&lab);
+    let bird = bird_for_speak(&lab, true, true);
+    let mut speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
+    assert_established(&speak, PEER_AS, true);
+    bird.wait_established();
+    packed::announce_and_move_many(&mut speak, &cap, "BIRD", || bird.routes());
+    let r = bird.wait_route(&packed::many_vips()[999], "with our AS", |_| true);
     assert_eq!(r.as_path, vec![u64::from(SPEAK_AS)], "{}", r.text);
 }

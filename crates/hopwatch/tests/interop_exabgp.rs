@@ -12,6 +12,7 @@ use support::checks::{
 };
 use support::exabgp::{self, ExaConfig, Exabgp};
 use support::hopwatch::{observe_args, speak_args};
+use support::packed;
 use support::tshark::Capture;
 use support::{Hopwatch, Lab, Peer, preflight};
 use support::{NH1, OBSERVE_AS, PEER_ADDR, PEER_AS, PEER_ROUTE, SPEAK_AS, SPEAKER_ADDR, VIP};
@@ -165,4 +166,58 @@ fn observe_decodes_the_routes_of_an_exabgp_without_as4() {
     assert_established(&observe, PEER_AS, false);
     exa.wait_up();
     assert_observed(&observe, PEER_ROUTE, PEER_ADDR, &[PEER_AS]);
+}
+
+/// A thousand VIPs announced, then all moved, one `speak` command each: ExaBGP holds
+/// every one via the new next hop, and each step took two UPDATE messages, not a
+/// thousand, on the wire and as ExaBGP itself reports them (one JSON message per
+/// UPDATE).
+#[test]
+fn exabgp_receives_a_thousand_vips_announced_and_moved_in_packed_updates() {
+    let name = "exabgp_receives_a_thousand_vips_announced_and_moved_in_packed_updates";
+    if !preflight(name, Peer::Exabgp) {
+        return;
+    }
+    let lab = Lab::new("exabgp-packed");
+    let cap = Capture::start(&lab);
+    let exa = exabgp_peer(&lab, SPEAK_AS, true, true, vec![]);
+    let mut speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
+    assert_established(&speak, PEER_AS, true);
+    exa.wait_up();
+    let table = || {
+        exa.routes()
+            .into_iter()
+            .map(|(prefix, r)| (prefix, r.next_hop))
+            .collect()
+    };
+    packed::announce_and_move_many(&mut speak, &cap, "ExaBGP", table);
+    let vips = packed::many_vips();
+    let received = exa.received();
+    let updates = received
+        .iter()
+        .filter(|m| m["type"] == "update")
+        .filter(|m| {
+            let nlris = &m["neighbor"]["message"]["update"]["announce"]["ipv4 unicast"];
+            nlris.as_object().is_some_and(|by_nh| {
+                by_nh
+                    .values()
+                    .flat_map(|l| l.as_array().cloned().unwrap_or_default())
+                    .any(|n| {
+                        n["nlri"]
+                            .as_str()
+                            .is_some_and(|p| vips.iter().any(|v| v == p))
+                    })
+            })
+        })
+        .count();
+    assert!(
+        (2..=2 * packed::MAX_UPDATES).contains(&updates),
+        "ExaBGP received the two steps in {updates} UPDATEs\n{}",
+        exa.tail()
+    );
+    assert!(
+        !vips.iter().any(|v| exabgp::withdrew(&received, v)),
+        "ExaBGP received a withdraw\n{}",
+        exa.tail()
+    );
 }

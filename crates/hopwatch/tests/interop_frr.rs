@@ -13,6 +13,7 @@ use support::checks::{
 };
 use support::frr::{self, Frr, FrrConfig};
 use support::hopwatch::{observe_args, speak_args};
+use support::packed;
 use support::tshark::Capture;
 use support::wait::SESSION_TIMEOUT;
 use support::{Hopwatch, Lab, Peer, preflight};
@@ -242,4 +243,24 @@ fn frr_keeps_the_vip_through_a_planned_speak_stop_with_the_n_bit() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(saw_stale, "FRR never marked the VIP stale after the Cease");
+}
+
+/// A thousand VIPs announced, then all moved, one `speak` command each: FRR holds
+/// every one via the new next hop, and each step took two UPDATE messages, not a
+/// thousand.
+#[test]
+fn frr_holds_a_thousand_vips_announced_and_moved_in_packed_updates() {
+    let name = "frr_holds_a_thousand_vips_announced_and_moved_in_packed_updates";
+    if !preflight(name, Peer::Frr) {
+        return;
+    }
+    let lab = Lab::new("frr-packed");
+    let cap = Capture::start(&lab);
+    let frr = frr_for_speak(&lab, true);
+    let mut speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
+    assert_established(&speak, PEER_AS, true);
+    frr.wait_established();
+    packed::announce_and_move_many(&mut speak, &cap, "FRR", || frr.routes());
+    let path = frr.wait_route(&packed::many_vips()[999], "valid", |p| p["valid"] == true);
+    assert_eq!(frr::as_path(&path), vec![u64::from(SPEAK_AS)], "{path}");
 }

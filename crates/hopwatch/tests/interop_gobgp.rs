@@ -11,6 +11,7 @@ use support::checks::{
 };
 use support::gobgp::{Gobgp, GobgpConfig};
 use support::hopwatch::{observe_args, speak_args};
+use support::packed;
 use support::tshark::Capture;
 use support::{Hopwatch, Lab, Peer, preflight};
 use support::{NH1, OBSERVE_AS, PEER_ADDR, PEER_AS, PEER_ROUTE, SPEAK_AS, VIP};
@@ -137,4 +138,24 @@ fn a_two_octet_as_speak_session_carries_the_vip_to_gobgp() {
     );
     let r = g.wait_route(VIP, "via NH1", |r| r.next_hop == NH1);
     assert_eq!(r.as_path, vec![u64::from(SPEAK_AS)], "{}", r.json);
+}
+
+/// A thousand VIPs announced, then all moved, one `speak` command each: GoBGP holds
+/// every one via the new next hop, and each step took two UPDATE messages, not a
+/// thousand.
+#[test]
+fn gobgp_holds_a_thousand_vips_announced_and_moved_in_packed_updates() {
+    let name = "gobgp_holds_a_thousand_vips_announced_and_moved_in_packed_updates";
+    if !preflight(name, Peer::Gobgp) {
+        return;
+    }
+    let lab = Lab::new("gobgp-packed");
+    let cap = Capture::start(&lab);
+    let gobgp = gobgp_for_speak(&lab, true);
+    let mut speak = Hopwatch::start(&lab, "speak", &speak_args(SPEAK_AS, PEER_AS, &[]));
+    assert_established(&speak, PEER_AS, true);
+    gobgp.wait_established();
+    packed::announce_and_move_many(&mut speak, &cap, "GoBGP", || gobgp.routes());
+    let r = gobgp.wait_route(&packed::many_vips()[999], "with our AS", |_| true);
+    assert_eq!(r.as_path, vec![u64::from(SPEAK_AS)], "{:?}", r.json);
 }

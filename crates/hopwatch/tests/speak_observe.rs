@@ -7,6 +7,7 @@
 
 mod loopback;
 
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -88,10 +89,14 @@ fn speak_takes_commands_from_stdin_and_pipe_and_observe_reports_them() {
     writeln!(fifo, "announce route 2001:db8::1/128 next-hop 2001:db8::4").unwrap();
     writeln!(fifo, "withdraw route 100.64.0.1/32").unwrap();
     drop(fifo);
-    obs.wait_for("the IPv6 route", |l| {
-        is_route(l, "2001:db8::1/128", "2001:db8::4")
+    // Lines that queue up together may leave as one packed batch, whose withdrawals
+    // go first: the two routes may arrive in either order.
+    let (v6, gone) = (Cell::new(false), Cell::new(false));
+    obs.wait_for("the IPv6 route and the withdraw", |l| {
+        v6.set(v6.get() || is_route(l, "2001:db8::1/128", "2001:db8::4"));
+        gone.set(gone.get() || is_withdraw(l, "100.64.0.1/32"));
+        v6.get() && gone.get()
     });
-    obs.wait_for("the withdraw", |l| is_withdraw(l, "100.64.0.1/32"));
 
     // SIGUSR1: the observer's table holds exactly what is announced now.
     obs.signal("USR1");

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use hopwatch_bgp::notification::{Cease, ErrorCode};
 use hopwatch_bgp::session::GracefulRestart;
-use hopwatch_bgp::{Prefix, RouterId, Update};
+use hopwatch_bgp::{Prefix, RouterId};
 use hopwatch_bgp_driver::{DriverEvent, EventKind, PeerConfig, Speaker, sleep_until};
 use hopwatch_daemon::cease::shutdown;
 use hopwatch_daemon::json;
@@ -321,12 +321,7 @@ impl Server {
                 }
                 let _ = inst.rib.set_graceful_restart_time(peer, peer_restart_time);
                 if inst.rib.peer_up(peer).is_ok() {
-                    let updates: Vec<Update> = inst
-                        .rib
-                        .routes_for(peer)
-                        .into_iter()
-                        .map(|(p, nh, attrs)| Update::announce(vec![p], nh, attrs))
-                        .collect();
+                    let updates = inst.rib.table_updates(peer);
                     inst.speaker.send_to(peer, updates, true);
                     log_withheld(inst, peer);
                 }

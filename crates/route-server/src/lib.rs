@@ -10,11 +10,12 @@
 //! - [`rib`]: the RIB of one route server instance with Azure Route Server's
 //!   policy. [`Rib::receive`] applies a peer's UPDATE and returns the best-set
 //!   changes ([`RibChange`]) for the data plane; [`Rib::poll_updates`] and
-//!   [`Rib::routes_for`] say what each other peer is sent. Inside it:
+//!   [`Rib::table_updates`] say what each other peer is sent, packed (the prefixes
+//!   that share a route in one UPDATE). Inside it:
 //!   - `rib/peer.rs`: one configured peer, its Adj-RIB-In and Adj-RIB-Out;
 //!   - `rib/receive.rs`: an UPDATE into the Adj-RIB-In: loop rejection, route limit;
 //!   - `rib/best.rs`: best-path selection (shortest AS path, ECMP) and [`RibChange`];
-//!   - `rib/export.rs`: route-server export, VNET prefixes, one UPDATE per change;
+//!   - `rib/export.rs`: route-server export, VNET prefixes, packed UPDATEs;
 //!   - `rib/restart.rs`: session up and down, graceful restart's stale routes;
 //!   - `rib/error.rs`: [`RibError`], for configuration mistakes.
 //! - [`program`]: when a change reaches the data plane. [`Programmer`] programs at

@@ -1,6 +1,7 @@
-//! What the other peers are sent: route-server export, one UPDATE per changed
-//! prefix (a next-hop change replaces, never withdraw-then-announce), nothing sent
-//! back to its source, the VNET prefixes, and Azure's AS prepend.
+//! What the other peers are sent: route-server export, each changed prefix once and
+//! packed with the prefixes that share its route (a next-hop change replaces, never
+//! withdraw-then-announce), nothing sent back to its source, the VNET prefixes, and
+//! Azure's AS prepend.
 
 // A panic in a test is a failed test, not a crashed daemon.
 #![allow(clippy::unwrap_used)]
@@ -32,7 +33,19 @@ fn a_next_hop_change_is_one_replacing_update_per_peer_never_a_withdrawal() {
     rib.receive(t0, ip(W1), &announce(&[VIP, "10.1.0.0/16"], WS1, &[65001]))
         .unwrap();
     for peer in [W2, W3] {
-        assert_eq!(rib.poll_updates(ip(peer)).len(), 2, "one UPDATE per prefix");
+        let updates = rib.poll_updates(ip(peer));
+        assert_eq!(
+            updates.len(),
+            1,
+            "both prefixes share their route: one UPDATE"
+        );
+        assert_eq!(
+            describe(&updates[0]),
+            vec![
+                ("announce", pfx("10.1.0.0/16"), Some(ip(WS1))),
+                ("announce", pfx(VIP), Some(ip(WS1))),
+            ]
+        );
     }
 
     // The watcher moves the VIP: one UPDATE with the new next hop.
@@ -175,7 +188,7 @@ fn a_peer_that_comes_up_gets_the_table_and_then_only_changes() {
 }
 
 #[test]
-fn every_changed_prefix_of_a_burst_is_exactly_one_update() {
+fn a_burst_moving_to_one_next_hop_is_one_update_with_each_prefix_once() {
     let mut rib = rib3();
     let t0 = Instant::now();
     let prefixes: Vec<String> = (0..300u32)
@@ -188,10 +201,148 @@ fn every_changed_prefix_of_a_burst_is_exactly_one_update() {
     rib.receive(t0, ip(W1), &announce(&list, WS2, &[65001]))
         .unwrap();
     let updates = rib.poll_updates(ip(W2));
-    assert_eq!(updates.len(), 300);
-    for (u, p) in updates.iter().zip(&list) {
-        assert_eq!(describe(u), vec![("announce", pfx(p), Some(ip(WS2)))]);
+    assert_eq!(updates.len(), 1);
+    let want: Vec<_> = list
+        .iter()
+        .map(|p| ("announce", pfx(p), Some(ip(WS2))))
+        .collect();
+    assert_eq!(describe(&updates[0]), want);
+}
+
+/// A thousand VIPs, as a watcher sends them (two UPDATEs of about 800 and 200),
+/// then all moved to the other web server: every VIP is one best-set change for the
+/// data plane, and the other peers get each VIP once, in one UPDATE per route.
+#[test]
+fn a_thousand_vips_moving_together_are_passed_on_packed() {
+    let mut rib = rib3();
+    let t0 = Instant::now();
+    let vips: Vec<String> = (0..1000u32)
+        .map(|i| format!("100.64.{}.{}/32", i / 256, i % 256))
+        .collect();
+    let list: Vec<&str> = vips.iter().map(String::as_str).collect();
+    for part in list.chunks(800) {
+        let got = rib
+            .receive(t0, ip(W1), &announce(part, WS1, &[65001]))
+            .unwrap();
+        assert_eq!(got.changes.len(), part.len());
     }
+    rib.poll_updates(ip(W2));
+    let mut moved = 0;
+    for part in list.chunks(800) {
+        let got = rib
+            .receive(t0, ip(W1), &announce(part, WS2, &[65001]))
+            .unwrap();
+        assert!(
+            got.changes
+                .iter()
+                .all(|c| c.best.as_ref().unwrap().next_hops == ips(&[WS2]))
+        );
+        moved += got.changes.len();
+    }
+    assert_eq!(moved, 1000, "one change per VIP for the data plane");
+    let updates = rib.poll_updates(ip(W2));
+    assert_eq!(
+        updates.len(),
+        1,
+        "one route, one UPDATE (the driver cuts it to fit)"
+    );
+    let got: Vec<Prefix> = updates[0].announced().into_iter().map(|(p, _)| p).collect();
+    let mut want: Vec<Prefix> = list.iter().map(|p| pfx(p)).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(updates[0].withdrawn_all().is_empty());
+    assert_eq!(rib.table_updates(ip(W3)).len(), 1);
+}
+
+#[test]
+fn a_mixed_burst_is_withdrawals_first_then_one_update_per_route() {
+    let mut rib = rib3();
+    let t0 = Instant::now();
+    let mut long_path = announce(&["10.3.0.0/16"], WS1, &[65001, 65010]);
+    rib.receive(
+        t0,
+        ip(W1),
+        &announce(&["10.1.0.0/16", "10.2.0.0/16"], WS1, &[65001]),
+    )
+    .unwrap();
+    rib.poll_updates(ip(W2));
+    // One UPDATE from W1 that withdraws one prefix and announces three: two share
+    // a route, the third has a longer AS path.
+    long_path.withdrawn = vec![pfx("10.1.0.0/16")];
+    rib.receive(t0, ip(W1), &long_path).unwrap();
+    rib.receive(
+        t0,
+        ip(W1),
+        &announce(&["10.2.0.0/16", "10.4.0.0/16"], WS2, &[65001]),
+    )
+    .unwrap();
+    let updates = rib.poll_updates(ip(W2));
+    let got: Vec<_> = updates.iter().map(describe).collect();
+    assert_eq!(
+        got,
+        vec![
+            vec![("withdraw", pfx("10.1.0.0/16"), None)],
+            vec![
+                ("announce", pfx("10.2.0.0/16"), Some(ip(WS2))),
+                ("announce", pfx("10.4.0.0/16"), Some(ip(WS2))),
+            ],
+            vec![("announce", pfx("10.3.0.0/16"), Some(ip(WS1)))],
+        ]
+    );
+}
+
+#[test]
+fn the_table_for_a_peer_that_comes_up_is_packed() {
+    let mut rib = rib3();
+    let t0 = Instant::now();
+    rib.receive(t0, ip(W1), &announce(&[VIP, "10.1.0.0/16"], WS1, &[65001]))
+        .unwrap();
+    rib.receive(t0, ip(W2), &announce(&["10.2.0.0/16"], WS2, &[65002]))
+        .unwrap();
+    rib.set_local_prefixes(vec![pfx("10.10.0.0/16")], ip("10.10.1.4"));
+    rib.peer_down(t0, ip(W3), false);
+    rib.peer_up(ip(W3)).unwrap();
+    let got: Vec<_> = rib.table_updates(ip(W3)).iter().map(describe).collect();
+    assert_eq!(
+        got,
+        vec![
+            vec![
+                ("announce", pfx("10.1.0.0/16"), Some(ip(WS1))),
+                ("announce", pfx(VIP), Some(ip(WS1))),
+            ],
+            vec![("announce", pfx("10.2.0.0/16"), Some(ip(WS2)))],
+            vec![("announce", pfx("10.10.0.0/16"), Some(ip("10.10.1.4")))],
+        ]
+    );
+}
+
+#[test]
+fn a_withheld_route_leaves_the_rest_of_its_burst_packed() {
+    let mut rib = rib3();
+    let t0 = Instant::now();
+    let many: Vec<u32> = (0..1011).collect();
+    rib.receive(
+        t0,
+        ip(W1),
+        &announce(&["10.1.0.0/16", "10.2.0.0/16"], WS1, &[65001]),
+    )
+    .unwrap();
+    rib.receive(
+        t0,
+        ip(W2),
+        &announce_with_communities(&[VIP], WS2, &[65002], &many),
+    )
+    .unwrap();
+    let updates = rib.poll_updates(ip(W3));
+    let got: Vec<_> = updates.iter().map(describe).collect();
+    assert_eq!(
+        got,
+        vec![vec![
+            ("announce", pfx("10.1.0.0/16"), Some(ip(WS1))),
+            ("announce", pfx("10.2.0.0/16"), Some(ip(WS1))),
+        ]]
+    );
+    assert_eq!(rib.drain_withheld(ip(W3)), vec![pfx(VIP)]);
 }
 
 #[test]

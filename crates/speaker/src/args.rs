@@ -14,15 +14,24 @@ Commands (stdin, and --command-pipe), one a line, ExaBGP's syntax:
   announce route 100.64.0.1/32 next-hop 10.10.0.5 [med N] [as-path [A B]] [community [X:Y]]
                  [large-community [A:B:C]] [origin igp|egp|incomplete] [local-preference N]
   withdraw route 100.64.0.1/32
+  announce attributes next-hop 10.10.0.5 [the same attributes] nlri PREFIX PREFIX ...
+  withdraw attributes nlri PREFIX PREFIX ...
 
-Each command goes to every established peer as ONE UPDATE; a next-hop change replaces
-the route (no withdraw first). A peer that comes up later gets the current routes, then
-End-of-RIB. Events are printed on stdout as JSON lines; errors go to stderr. SIGTERM or
-Ctrl-C sends Cease (Administrative Shutdown) to every peer, then exits.
+Each line goes to every established peer at once. The prefixes of a line that share
+their attributes ride in one UPDATE (about 800 IPv4 /32s fit its 4,096 octets; more
+take several), so `announce attributes ... nlri` with a thousand VIPs is two UPDATEs
+where a thousand `announce route` lines are a thousand. A next-hop change replaces the
+route (no withdraw first). A peer that comes up later gets the current routes, packed
+the same way, then End-of-RIB. Events are printed on stdout as JSON lines, one
+update_sent per UPDATE with its prefixes; errors go to stderr. SIGTERM or Ctrl-C sends
+Cease (Administrative Shutdown) to every peer, then exits.
 
 Example (a route server pair, as on Azure):
   hopwatch speak --local-as 65001 --router-id 10.10.0.7 --peer 10.10.1.4 --peer 10.10.1.5 \\
-      --peer-as 65515 --graceful-restart 10 --announce \"100.64.0.1/32 next-hop 10.10.0.4\"";
+      --peer-as 65515 --graceful-restart 10 --announce \"100.64.0.1/32 next-hop 10.10.0.4\"
+
+Moving three VIPs to another web server in one UPDATE (on stdin):
+  announce attributes next-hop 10.10.0.5 nlri 100.64.0.1/32 100.64.0.2/32 100.64.0.3/32";
 
 const OBSERVE_HELP: &str = "\
 Output, one JSON line per event:

@@ -6,7 +6,13 @@
 //!                [community [65001:1 no-export]] [large-community [65001:1:2]]
 //!                [origin igp|egp|incomplete] [local-preference 200]
 //! withdraw route 100.64.0.1/32
+//! announce attributes next-hop 10.10.0.4 [attributes] nlri 100.64.0.1/32 100.64.0.2/32 ...
+//! withdraw attributes nlri 100.64.0.1/32 100.64.0.2/32 ...
 //! ```
+//!
+//! `announce attributes ... nlri` (ExaBGP's bulk form) gives many prefixes one set
+//! of attributes in one command: one batch, which the driver sends as few UPDATEs
+//! (about 800 IPv4 /32s a message), where a line per prefix is an UPDATE per line.
 //!
 //! Parsing is pure and total: every input gives a [`Command`] or an error that
 //! names the offending word; nothing is half-applied. A next hop must be one a
@@ -15,9 +21,9 @@
 
 use std::net::IpAddr;
 
-use hopwatch_bgp::Asn;
 use hopwatch_bgp::message::MAX_MESSAGE_LEN;
 use hopwatch_bgp::message::{Community, LargeCommunity, Origin};
+use hopwatch_bgp::{Asn, Prefix};
 use hopwatch_bgp_driver::Route;
 use hopwatch_bgp_driver::rib_out::Change;
 
@@ -26,6 +32,19 @@ use hopwatch_bgp_driver::rib_out::Change;
 pub enum Command {
     /// A route change for every peer.
     Change(Change),
+    /// Route changes for every peer, made at once (`announce attributes ... nlri`,
+    /// `withdraw attributes ... nlri`): sent packed.
+    Batch(Vec<Change>),
+}
+
+impl Command {
+    /// The changes this command makes, in order.
+    pub fn into_changes(self) -> Vec<Change> {
+        match self {
+            Command::Change(c) => vec![c],
+            Command::Batch(changes) => changes,
+        }
+    }
 }
 
 /// Splits a line into words, with `[` and `]` as words of their own.
@@ -188,6 +207,43 @@ pub fn check_sendable(change: &Change, local_as: Asn) -> Result<(), String> {
     }
 }
 
+/// Parses the part after `announce attributes` or `withdraw attributes`:
+/// `[attributes] nlri PREFIX...`. Announced, every prefix gets the attributes and
+/// must be of the next hop's family; withdrawn, the attributes mean nothing (as in
+/// ExaBGP) and are ignored.
+pub fn parse_bulk(spec: &str, announce: bool) -> Result<Vec<Change>, String> {
+    let words = tokenize(spec);
+    let at = words
+        .iter()
+        .position(|w| w == "nlri")
+        .ok_or("expected `nlri PREFIX...` after the attributes")?;
+    let prefixes = words[at + 1..]
+        .iter()
+        .map(|w| w.parse::<Prefix>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = *prefixes.first().ok_or("`nlri` needs at least one prefix")?;
+    if !announce {
+        return Ok(prefixes.into_iter().map(Change::Withdraw).collect());
+    }
+    let attributes = words[..at].join(" ");
+    let template = parse_route(&format!("{first} {attributes}"))?;
+    prefixes
+        .into_iter()
+        .map(|prefix| {
+            if prefix.family() != first.family() {
+                return Err(format!(
+                    "next-hop {} is not of the same family as {prefix}",
+                    template.next_hop
+                ));
+            }
+            Ok(Change::Announce(Route {
+                prefix,
+                ..template.clone()
+            }))
+        })
+        .collect()
+}
+
 /// Parses one command line.
 pub fn parse(line: &str) -> Result<Command, String> {
     let line = line.trim();
@@ -204,9 +260,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 .ok_or("withdraw route needs a prefix")?;
             Ok(Command::Change(Change::Withdraw(prefix.parse()?)))
         }
+        ("announce", "attributes") => Ok(Command::Batch(parse_bulk(spec, true)?)),
+        ("withdraw", "attributes") => Ok(Command::Batch(parse_bulk(spec, false)?)),
         _ => Err(format!(
-            "unknown command {line:?}: expected `announce route PREFIX next-hop ADDR ...` \
-             or `withdraw route PREFIX`"
+            "unknown command {line:?}: expected `announce route PREFIX next-hop ADDR ...`, \
+             `withdraw route PREFIX`, `announce attributes next-hop ADDR ... nlri PREFIX...` \
+             or `withdraw attributes nlri PREFIX...`"
         )),
     }
 }
@@ -257,17 +316,90 @@ mod tests {
             "announce route 100.64.0.1/32 next-hop 10.10.0.5 community [{}]",
             many.join(" ")
         );
-        let Command::Change(change) = parse(&line).unwrap();
+        let Command::Change(change) = parse(&line).unwrap() else {
+            panic!("not one change")
+        };
         let err = check_sendable(&change, Asn(65001)).unwrap_err();
         assert!(
             err.contains("4096") && err.contains("100.64.0.1/32"),
             "{err}"
         );
         let Command::Change(ok) =
-            parse("announce route 100.64.0.1/32 next-hop 10.10.0.5 as-path [1 2 3]").unwrap();
+            parse("announce route 100.64.0.1/32 next-hop 10.10.0.5 as-path [1 2 3]").unwrap()
+        else {
+            panic!("not one change")
+        };
         assert!(check_sendable(&ok, Asn(65001)).is_ok());
-        let Command::Change(w) = parse("withdraw route 100.64.0.1/32").unwrap();
+        let Command::Change(w) = parse("withdraw route 100.64.0.1/32").unwrap() else {
+            panic!("not one change")
+        };
         assert!(check_sendable(&w, Asn(65001)).is_ok());
+    }
+
+    #[test]
+    fn announce_attributes_gives_every_prefix_of_nlri_the_same_route() {
+        let line = "announce attributes next-hop 10.10.0.5 med 10 community [65001:1] \
+                    nlri 100.64.0.1/32 100.64.0.2/32 100.64.0.3/32";
+        let Command::Batch(changes) = parse(line).unwrap() else {
+            panic!("not a batch")
+        };
+        let want: Vec<Change> = (1..=3)
+            .map(|i| {
+                let spec = format!("100.64.0.{i}/32 next-hop 10.10.0.5 med 10 community [65001:1]");
+                Change::Announce(parse_route(&spec).unwrap())
+            })
+            .collect();
+        assert_eq!(changes, want);
+    }
+
+    #[test]
+    fn withdraw_attributes_withdraws_every_prefix_of_nlri() {
+        let c = parse("withdraw attributes next-hop 10.10.0.5 nlri 100.64.0.1/32 2001:db8::/32")
+            .unwrap();
+        assert_eq!(
+            c.into_changes(),
+            vec![
+                Change::Withdraw("100.64.0.1/32".parse().unwrap()),
+                Change::Withdraw("2001:db8::/32".parse().unwrap()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_thousand_vips_fit_one_command_line() {
+        let vips: Vec<String> = (0..1000)
+            .map(|i| format!("100.64.{}.{}/32", i / 256, i % 256))
+            .collect();
+        let line = format!(
+            "announce attributes next-hop 10.10.0.5 nlri {}",
+            vips.join(" ")
+        );
+        assert!(line.len() < crate::speak::MAX_LINE);
+        assert_eq!(parse(&line).unwrap().into_changes().len(), 1000);
+    }
+
+    #[test]
+    fn bad_bulk_commands_name_what_is_wrong() {
+        for (line, needle) in [
+            ("announce attributes next-hop 10.10.0.5", "nlri"),
+            (
+                "announce attributes next-hop 10.10.0.5 nlri",
+                "at least one",
+            ),
+            ("announce attributes nlri 100.64.0.1/32", "no next-hop"),
+            (
+                "announce attributes next-hop 10.10.0.5 nlri 100.64.0.1/32 banana",
+                "banana",
+            ),
+            (
+                "announce attributes next-hop 10.10.0.5 nlri 100.64.0.1/32 2001:db8::/32",
+                "same family",
+            ),
+            ("withdraw attributes nlri", "at least one"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(needle), "{line:?} gave {err:?}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::args::SpeakArgs;
 use crate::bgp_setup::session_config;
-use crate::command::{self, Command};
+use crate::command;
 
 /// Runs the speaker until SIGTERM or Ctrl-C.
 pub async fn run(args: SpeakArgs) -> anyhow::Result<()> {
@@ -95,15 +95,19 @@ fn obey(speaker: &Speaker, local_as: Asn, line: &Result<String, String>) -> Resu
     if line.trim().is_empty() || line.trim_start().starts_with('#') {
         return Ok(());
     }
-    let Command::Change(change) = command::parse(line)?;
-    command::check_sendable(&change, local_as)?;
-    speaker.apply(vec![change]);
+    let changes = command::parse(line)?.into_changes();
+    for change in &changes {
+        command::check_sendable(change, local_as)?;
+    }
+    // One line, one batch: the changes go out together, packed.
+    speaker.apply(changes);
     Ok(())
 }
 
 /// The longest command line: 64 KiB holds any command whose UPDATE fits a BGP
 /// message (4,096 octets hold about 1,000 communities, some 10 KiB as text) many
-/// times over, and bounds what one line can make the speaker buffer.
+/// times over, or some 4,000 IPv4 /32s after `nlri`, and bounds what one line can
+/// make the speaker buffer.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// One line of command input, or why it cannot be one.

@@ -11,12 +11,15 @@
 //! Framing is sans-IO: [`frame_len`] says how long the next message is once its
 //! header has arrived, [`decode`] turns exactly one message into a [`Message`], and
 //! [`encode`] appends one to a buffer; [`encode_update_fitted`] appends an UPDATE as
-//! messages that fit the maximum, or refuses it (`fit.rs`).
+//! messages that fit the maximum, or refuses it (`fit.rs`). [`pack`] puts the routes
+//! that share their attributes into one UPDATE, and [`fit`] cuts UPDATEs to a
+//! session's maximum before they are sent, one message each (`pack.rs`).
 
 mod attributes;
 mod fit;
 mod nlri;
 mod open;
+mod pack;
 mod reader;
 mod update;
 
@@ -26,6 +29,7 @@ pub use attributes::{
 };
 pub use fit::{TooLong, encode_update_fitted};
 pub use open::{BGP_VERSION, Capability, GracefulRestartFamily, Open};
+pub use pack::{Fitted, fit, pack};
 pub use update::{AttrAction, AttrError, DecodedUpdate, Update};
 
 use crate::notification::{ErrorCode, HeaderError, Notification, RouteRefreshError};

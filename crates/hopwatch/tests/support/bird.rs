@@ -1,6 +1,7 @@
 //! BIRD 2 as the peer: one `protocol bgp hw` towards hopwatch, a static route it can
 //! originate, read back with `birdc show route all` (text: BIRD has no JSON output).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,6 +148,24 @@ impl Bird {
             as_path,
             text,
         })
+    }
+
+    /// Every route BIRD learnt from hopwatch, with its next hop (the first `via` of
+    /// each prefix in `show route protocol hw`, one birdc call for the whole table).
+    pub fn routes(&self) -> BTreeMap<String, String> {
+        let text = self.birdc("show route protocol hw");
+        let mut out = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if !line.starts_with(char::is_whitespace) && first.contains('/') {
+                current = Some(first.to_string());
+            } else if let (Some(p), Some(via)) = (&current, line.trim().strip_prefix("via ")) {
+                let nh = via.split_whitespace().next().unwrap_or("").to_string();
+                out.entry(p.clone()).or_insert(nh);
+            }
+        }
+        out
     }
 
     /// Waits until BIRD's route for `prefix` satisfies `pred`; panics if not.

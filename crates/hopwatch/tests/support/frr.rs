@@ -2,6 +2,7 @@
 //! foreground with their own vty socket folder, zserv socket and PID files (see
 //! `docs/real-peers.md`), read back through `vtysh … json`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,6 +142,28 @@ impl Frr {
             .find(|p| p["bestpath"]["overall"] == true)
             .or_else(|| paths.first())
             .cloned()
+    }
+
+    /// Every IPv4 prefix FRR holds, with the next hop of its best path (one
+    /// `show bgp ipv4 unicast json` for the whole table).
+    pub fn routes(&self) -> BTreeMap<String, String> {
+        let Some(v) = self.try_json("show bgp ipv4 unicast json") else {
+            return BTreeMap::new();
+        };
+        let Some(routes) = v["routes"].as_object() else {
+            return BTreeMap::new();
+        };
+        routes
+            .iter()
+            .filter_map(|(prefix, paths)| {
+                let paths = paths.as_array()?;
+                let best = paths
+                    .iter()
+                    .find(|p| p["bestpath"] == true || p["bestpath"]["overall"] == true)
+                    .or_else(|| paths.first())?;
+                Some((prefix.clone(), next_hop(best).to_string()))
+            })
+            .collect()
     }
 
     /// Waits until FRR's path for `prefix` satisfies `pred`; panics with the RIB if not.

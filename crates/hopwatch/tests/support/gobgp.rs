@@ -2,6 +2,7 @@
 //! router namespace (loopback there is the namespace's own), driven and read with the
 //! `gobgp` CLI's JSON output.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -162,32 +163,23 @@ impl Gobgp {
 
     /// The best path GoBGP has for `prefix`, if any.
     pub fn route(&self, prefix: &str) -> Option<GobgpRoute> {
-        let rib: Value =
-            serde_json::from_str(&self.gobgp(&["global", "rib", "-a", "ipv4", "-j"])).ok()?;
-        let paths = rib.get(prefix)?.as_array()?;
-        let best = paths
-            .iter()
-            .find(|p| p["best"] == true)
-            .or_else(|| paths.first())?;
-        let attrs = best["attrs"].as_array()?;
-        let next_hop = attrs
-            .iter()
-            .find(|a| a["type"] == 3)
-            .and_then(|a| a["nexthop"].as_str())
-            .unwrap_or("")
-            .to_string();
-        let as_path = attrs
-            .iter()
-            .filter(|a| a["type"] == 2)
-            .flat_map(|a| a["as_paths"].as_array().cloned().unwrap_or_default())
-            .flat_map(|s| s["asns"].as_array().cloned().unwrap_or_default())
-            .filter_map(|a| a.as_u64())
-            .collect();
-        Some(GobgpRoute {
-            next_hop,
-            as_path,
-            json: best.clone(),
-        })
+        best_route(self.rib()?.get(prefix)?)
+    }
+
+    /// Every IPv4 prefix GoBGP holds, with the next hop of its best path (one
+    /// `gobgp global rib -j` for the whole table).
+    pub fn routes(&self) -> BTreeMap<String, String> {
+        let Some(Value::Object(rib)) = self.rib() else {
+            return BTreeMap::new();
+        };
+        rib.iter()
+            .filter_map(|(prefix, paths)| Some((prefix.clone(), best_route(paths)?.next_hop)))
+            .collect()
+    }
+
+    /// `gobgp global rib -a ipv4 -j`: prefix → paths.
+    fn rib(&self) -> Option<Value> {
+        serde_json::from_str(&self.gobgp(&["global", "rib", "-a", "ipv4", "-j"])).ok()
     }
 
     /// Waits until GoBGP's path for `prefix` satisfies `pred`; panics if not.
@@ -233,4 +225,32 @@ impl Gobgp {
     pub fn tail(&self) -> String {
         self.daemon.tail()
     }
+}
+
+/// The best of a prefix's paths in `gobgp global rib -j`, if any.
+fn best_route(paths: &Value) -> Option<GobgpRoute> {
+    let paths = paths.as_array()?;
+    let best = paths
+        .iter()
+        .find(|p| p["best"] == true)
+        .or_else(|| paths.first())?;
+    let attrs = best["attrs"].as_array()?;
+    let next_hop = attrs
+        .iter()
+        .find(|a| a["type"] == 3)
+        .and_then(|a| a["nexthop"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let as_path = attrs
+        .iter()
+        .filter(|a| a["type"] == 2)
+        .flat_map(|a| a["as_paths"].as_array().cloned().unwrap_or_default())
+        .flat_map(|s| s["asns"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_u64())
+        .collect();
+    Some(GobgpRoute {
+        next_hop,
+        as_path,
+        json: best.clone(),
+    })
 }

@@ -5,7 +5,7 @@
 //! child processes, `hopwatch` the binary under test and its JSON event lines (read
 //! as the typed contract through `events`, which the loopback harness shares), `tshark`
 //! the wire capture, and one module per peer knows that daemon's configuration and
-//! CLI. `lab` is the seed's multi-namespace lab and `frr_rs` FRR as its route server,
+//! CLI; `checks` and `packed` hold the assertions the peers' tests share. `lab` is the seed's multi-namespace lab and `frr_rs` FRR as its route server,
 //! both thin glue over the lab crate (`hopwatch-lab`: the network, the addresses,
 //! FRR's and BIRD's command lines and route server config are there, once).
 //! `route_server` runs hopwatch's own route server with the kernel data plane, and
@@ -29,6 +29,7 @@ pub mod hopwatch;
 pub mod lab;
 pub mod lab_run;
 pub mod netns;
+pub mod packed;
 pub mod preflight;
 pub mod proc;
 pub mod route_server;

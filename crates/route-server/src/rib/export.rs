@@ -8,16 +8,23 @@
 //! without LOCAL_PREF, which never goes to an external peer. VNET prefixes
 //! ([`Rib::set_local_prefixes`]) go to every peer with AS path `[local_as]`.
 //!
-//! **One UPDATE per changed prefix.** The RIB records what it has sent to each
+//! **One change per prefix, packed.** The RIB records what it has sent to each
 //! established peer. Every change of a best set (or of the VNET prefixes) marks the
 //! prefix for every established peer, and [`Rib::poll_updates`] compares, for each
 //! marked prefix, what the peer should have with what it was sent: a new route or a
-//! new next hop is one announcement, which replaces the old route at the peer
+//! new next hop is an announcement, which replaces the old route at the peer
 //! (implicit withdraw, RFC 4271 3.1); only a route that is gone for that peer is a
 //! withdrawal. A change that does not alter what a peer should have (an ECMP set
 //! growing behind the path it already has) sends it nothing. This matters: the
 //! cloud accepts about one change of a route per 30 s, so a withdraw followed by an
 //! announce costs half a minute.
+//!
+//! The prefixes that changed together and share their route (next hop and every
+//! attribute) go in one UPDATE ([`hopwatch_bgp::message::pack`]), withdrawals
+//! first: a watcher moving a thousand VIPs from one web server to the other is
+//! passed on as one UPDATE, not a thousand. The same holds for the table a peer
+//! gets when it comes up ([`Rib::table_updates`]). The driver cuts each UPDATE to
+//! the peer's message size when it sends it.
 //!
 //! **Routes too long to pass on.** A peer may send a route whose UPDATE is close
 //! to 4,096 octets; with the server's AS prepended (4 more octets, 2 more again for
@@ -36,7 +43,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use hopwatch_bgp::message::{AsPath, MAX_MESSAGE_LEN, Origin};
+use hopwatch_bgp::message::{self, AsPath, MAX_MESSAGE_LEN, Origin};
 use hopwatch_bgp::{Codec, PathAttributes, Prefix, Update};
 
 use super::Rib;
@@ -85,6 +92,12 @@ impl Rib {
             .collect()
     }
 
+    /// [`Rib::routes_for`] as the UPDATEs that send it, packed: one per distinct
+    /// route, each prefix once.
+    pub fn table_updates(&self, peer: IpAddr) -> Vec<Update> {
+        message::pack([], self.routes_for(peer))
+    }
+
     /// The prefixes withheld from `peer` since the last call (see the module
     /// documentation): for a log line, each reported once per time it is withheld.
     pub fn drain_withheld(&mut self, peer: IpAddr) -> Vec<Prefix> {
@@ -95,10 +108,11 @@ impl Rib {
     }
 
     /// The UPDATEs that bring an established `peer` up to date with every change
-    /// since the last call: one per changed prefix, in prefix order, an
-    /// announcement whenever the peer still has a route (a next-hop change
-    /// replaces), a withdrawal only when it has none left. Empty for a peer that
-    /// is not established.
+    /// since the last call: each changed prefix once, an announcement whenever the
+    /// peer still has a route (a next-hop change replaces), a withdrawal only when
+    /// it has none left; packed, withdrawals first, then one UPDATE per distinct
+    /// route in the prefix order of its first prefix. Empty for a peer that is not
+    /// established.
     pub fn poll_updates(&mut self, peer: IpAddr) -> Vec<Update> {
         let dirty = match self.peers.get_mut(&peer) {
             Some(p) if p.up => std::mem::take(&mut p.dirty),
@@ -111,7 +125,8 @@ impl Rib {
         let Some(p) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
-        let mut updates = Vec::new();
+        let mut withdraw = Vec::new();
+        let mut announce = Vec::new();
         for (prefix, want) in wanted {
             let want = p.note_withheld(prefix, want);
             if p.adj_out.get(&prefix) == want.as_ref() {
@@ -119,16 +134,16 @@ impl Rib {
             }
             match want {
                 Some((next_hop, attrs)) => {
-                    updates.push(Update::announce(vec![prefix], next_hop, attrs.clone()));
+                    announce.push((prefix, next_hop, attrs.clone()));
                     p.adj_out.insert(prefix, (next_hop, attrs));
                 }
                 None => {
-                    updates.push(Update::withdraw(vec![prefix]));
+                    withdraw.push(prefix);
                     p.adj_out.remove(&prefix);
                 }
             }
         }
-        updates
+        message::pack(withdraw, announce)
     }
 
     /// What `peer` has been sent, by prefix (its Adj-RIB-Out).

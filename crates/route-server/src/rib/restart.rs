@@ -27,8 +27,9 @@ use super::best::RibChange;
 
 impl Rib {
     /// The session with `peer` is established: from now on it is sent changes
-    /// ([`Rib::poll_updates`]). Send it [`Rib::routes_for`] right after this call,
-    /// then End-of-RIB: that table is what its Adj-RIB-Out now records.
+    /// ([`Rib::poll_updates`]). Send it [`Rib::table_updates`] (its
+    /// [`Rib::routes_for`]) right after this call, then End-of-RIB: that table is
+    /// what its Adj-RIB-Out now records.
     pub fn peer_up(&mut self, peer: IpAddr) -> Result<(), super::RibError> {
         let table = self.export_table(peer);
         let p = self.peer_mut(peer)?;
