@@ -3,7 +3,10 @@
 //! from the driver's events and the protocol core's types into it. Logs go to
 //! stderr, so stdout stays machine-readable.
 //!
-//! One writer thread does the writes, so a slow reader never blocks the runtime.
+//! One writer thread does the writes, so a slow reader never blocks the runtime;
+//! [`print_later`] has it build and serialise the lines too, for the bursts (a
+//! packed UPDATE of 800 routes is 800 lines, about 4 ms of serialising) that must
+//! not hold up the loop that handles them.
 //! A reader that goes away (EPIPE) stops the output, quietly, and nothing else:
 //! a watcher must not stop moving VIPs because whoever read its stdout left.
 
@@ -30,13 +33,37 @@ const QUEUE: usize = 65_536;
 static OUT: OnceLock<Printer> = OnceLock::new();
 
 struct Printer {
-    tx: SyncSender<Vec<u8>>,
+    tx: SyncSender<Out>,
     dropped: AtomicU64,
+}
+
+/// What the writer thread is given.
+enum Out {
+    /// One line, serialised with its newline (empty: `drain`'s marker).
+    Bytes(Vec<u8>),
+    /// Lines to build and serialise on the writer thread.
+    Later(Box<dyn FnOnce() -> Vec<Line> + Send>),
+}
+
+impl Out {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Out::Bytes(b) => b,
+            Out::Later(f) => {
+                let mut bytes = Vec::new();
+                for line in f() {
+                    bytes.extend_from_slice(line.to_json().as_bytes());
+                    bytes.push(b'\n');
+                }
+                bytes
+            }
+        }
+    }
 }
 
 fn printer() -> &'static Printer {
     OUT.get_or_init(|| {
-        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+        let (tx, rx) = sync_channel::<Out>(QUEUE);
         std::thread::Builder::new()
             .name("stdout".into())
             .spawn(move || {
@@ -48,10 +75,10 @@ fn printer() -> &'static Printer {
                     if gone {
                         continue;
                     }
-                    let mut r = out.write_all(&line);
+                    let mut r = out.write_all(&line.into_bytes());
                     // Flush when nothing else is queued: one write per burst.
                     match rx.try_recv() {
-                        Ok(next) => r = r.and_then(|()| out.write_all(&next)),
+                        Ok(next) => r = r.and_then(|()| out.write_all(&next.into_bytes())),
                         Err(_) => r = r.and_then(|()| out.flush()),
                     }
                     // Other errors (a full disk) may pass; keep trying.
@@ -85,11 +112,22 @@ pub fn print(line: &Line) {
         let note = Line::now(Event::EventsDropped(EventsDropped { count: dropped }));
         let mut note = note.to_json().into_bytes();
         note.push(b'\n');
-        if p.tx.try_send(note).is_ok() {
+        if p.tx.try_send(Out::Bytes(note)).is_ok() {
             p.dropped.fetch_sub(dropped, Ordering::Relaxed);
         }
     }
-    if p.tx.try_send(bytes).is_err() {
+    if p.tx.try_send(Out::Bytes(bytes)).is_err() {
+        p.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Queues the lines `build` makes, to be built and serialised on the writer thread
+/// (after every line queued before); never blocks. Each line keeps the timestamp it
+/// was given, so building them later changes nothing they say. Dropped whole, and
+/// counted as one, when the queue is full.
+pub fn print_later(build: impl FnOnce() -> Vec<Line> + Send + 'static) {
+    let p = printer();
+    if p.tx.try_send(Out::Later(Box::new(build))).is_err() {
         p.dropped.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -106,7 +144,7 @@ pub fn drain(wait: std::time::Duration) {
     let p = printer();
     // A zero-size marker: once the writer has taken it, everything before it is out.
     while std::time::Instant::now() < deadline {
-        match p.tx.try_send(Vec::new()) {
+        match p.tx.try_send(Out::Bytes(Vec::new())) {
             Ok(()) => break,
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
         }

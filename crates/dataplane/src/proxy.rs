@@ -67,6 +67,7 @@ use std::time::Duration;
 use hopwatch_bgp::Prefix;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -107,6 +108,30 @@ pub struct ProxyPlane {
     config: ProxyConfig,
     vips: BTreeMap<Prefix, Vip>,
     shut_down: bool,
+    /// The drain timers of every VIP, started with the first VIP (see [`Reaper`]).
+    reaper: Option<Reaper>,
+}
+
+/// Where the next hops that left a set wait out the drain grace: one task for the
+/// whole plane, not one per next hop that leaves. A thousand VIPs moving at once
+/// would otherwise spawn a thousand timer tasks in the middle of programming them
+/// (9 ms of the route server's loop in the loopback lab, against 1 ms for the moves
+/// themselves). The grace is the same for every hop, so the deadlines come in the
+/// order they were sent, and one sleep at a time serves them all.
+type Reaper = mpsc::UnboundedSender<(tokio::time::Instant, CancellationToken)>;
+
+/// Starts the reaper task (see [`Reaper`]); it ends when every sender is dropped.
+fn spawn_reaper() -> Reaper {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, CancellationToken)>();
+    tokio::spawn(async move {
+        while let Some((at, token)) = rx.recv().await {
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        }
+    });
+    tx
 }
 
 impl ProxyPlane {
@@ -116,6 +141,7 @@ impl ProxyPlane {
             config,
             vips: BTreeMap::new(),
             shut_down: false,
+            reaper: None,
         }
     }
 
@@ -143,7 +169,8 @@ impl DataPlane for ProxyPlane {
         match self.vips.get_mut(&prefix) {
             Some(vip) => vip.set(next_hops),
             None => {
-                let vip = Vip::start(prefix, &self.config, next_hops)?;
+                let reaper = self.reaper.get_or_insert_with(spawn_reaper).clone();
+                let vip = Vip::start(prefix, &self.config, next_hops, reaper)?;
                 self.vips.insert(prefix, vip);
             }
         }
@@ -197,6 +224,8 @@ struct Vip {
     acceptors: Vec<JoinHandle<()>>,
     /// See [`ProxyConfig::drain_grace`].
     grace: Duration,
+    /// Where hops that leave wait out the grace.
+    reaper: Reaper,
 }
 
 /// An ECMP set: `addrs` (what the flow hash picks from) and, at the same index, the
@@ -215,7 +244,12 @@ struct Hop {
 
 impl Vip {
     /// Listens on every port first, so that a failure leaves nothing behind.
-    fn start(prefix: Prefix, config: &ProxyConfig, next_hops: Vec<IpAddr>) -> Result<Self, Error> {
+    fn start(
+        prefix: Prefix,
+        config: &ProxyConfig,
+        next_hops: Vec<IpAddr>,
+        reaper: Reaper,
+    ) -> Result<Self, Error> {
         let mut listeners = Vec::with_capacity(config.ports.len());
         for port in &config.ports {
             let addr = SocketAddr::new(prefix.addr(), *port);
@@ -231,6 +265,7 @@ impl Vip {
             stop: CancellationToken::new(),
             acceptors: Vec::with_capacity(listeners.len()),
             grace: config.drain_grace,
+            reaper,
         };
         // The set is in place before the first accept, so no early client is reset.
         vip.set(next_hops);
@@ -280,14 +315,11 @@ impl Vip {
                     hop.cancel.cancel();
                 } else {
                     // New connections already go elsewhere; these may finish.
-                    let token = hop.cancel.clone();
-                    let grace = self.grace;
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            () = tokio::time::sleep(grace) => token.cancel(),
-                            () = token.cancelled() => {}
-                        }
-                    });
+                    let at = tokio::time::Instant::now() + self.grace;
+                    if let Err(gone) = self.reaper.send((at, hop.cancel.clone())) {
+                        // No reaper (the runtime is ending): nothing waits.
+                        gone.0.1.cancel();
+                    }
                 }
             }
         }

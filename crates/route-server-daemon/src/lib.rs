@@ -31,7 +31,7 @@
 mod api;
 pub mod args;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,9 @@ struct Server {
     restarts: Vec<(usize, Instant)>,
     /// The instance whose RIB last changed each prefix.
     last_changed: BTreeMap<Prefix, usize>,
+    /// Instances whose peers have UPDATEs to be sent, once the data plane is
+    /// programmed.
+    exports: BTreeSet<usize>,
 }
 
 /// A driver event with the instance and incarnation it came from.
@@ -137,6 +140,7 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
         events: tx,
         restarts: Vec::new(),
         last_changed: BTreeMap::new(),
+        exports: BTreeSet::new(),
     };
     let (api_tx, mut api_rx) = mpsc::channel(32);
     let listener = tokio::net::TcpListener::bind(args.api)
@@ -193,6 +197,7 @@ pub async fn run(args: RouteServerArgs) -> anyhow::Result<()> {
             }
         }
         server.program_due().await;
+        server.send_exports();
     }
     for inst in &server.instances {
         shutdown(&inst.speaker, "hopwatch route server stopping").await;
@@ -291,10 +296,19 @@ async fn start_instance(
 
 impl Server {
     fn on_bgp(&mut self, i: usize, e: DriverEvent) {
-        for mut line in json::event_lines(&e) {
-            line.instance = Some(self.instances[i].addr);
-            json::print(&line);
-        }
+        // The lines are built and serialised on the writer thread: a packed UPDATE
+        // is a line per prefix, and serialising 800 here (about 4 ms in a release
+        // build) would hold back the programming of its routes, and the reading of
+        // the next UPDATE, that long.
+        let instance = self.instances[i].addr;
+        let event = e.clone();
+        json::print_later(move || {
+            let mut lines = json::event_lines(&event);
+            for line in &mut lines {
+                line.instance = Some(instance);
+            }
+            lines
+        });
         let now = Instant::now();
         let cause = match &e.kind {
             EventKind::UpdateReceived { .. } => ProgramCause::Update,
@@ -379,24 +393,37 @@ impl Server {
         }
     }
 
-    /// Sends each peer of instance `i` its UPDATEs, and the data plane the new best.
+    /// Hands the data plane the new best of each changed prefix, and notes that
+    /// instance `i`'s peers have UPDATEs to be sent ([`Server::send_exports`]).
     fn after_changes(&mut self, i: usize, changes: &[RibChange], now: Instant) {
         if changes.is_empty() {
             return;
         }
-        let inst = &mut self.instances[i];
-        let peers: Vec<IpAddr> = inst.rib.peers().iter().map(|p| p.addr).collect();
-        for peer in peers {
-            let updates = inst.rib.poll_updates(peer);
-            if !updates.is_empty() {
-                inst.speaker.send_to(peer, updates, false);
-            }
-            log_withheld(inst, peer);
-        }
+        self.exports.insert(i);
         for c in changes {
             self.last_changed.insert(c.prefix, i);
             let merged = self.merged(c.prefix);
             self.programmer.submit(now, c.prefix, merged);
+        }
+    }
+
+    /// Sends each peer of the instances whose RIB changed its UPDATEs. Called once the
+    /// data plane is programmed: the route server's own forwarding comes first, and
+    /// the RIB remembers what each peer has not been sent, so a later call sends
+    /// every change (packed) however many UPDATEs came in meanwhile.
+    fn send_exports(&mut self) {
+        for i in std::mem::take(&mut self.exports) {
+            let Some(inst) = self.instances.get_mut(i) else {
+                continue;
+            };
+            let peers: Vec<IpAddr> = inst.rib.peers().iter().map(|p| p.addr).collect();
+            for peer in peers {
+                let updates = inst.rib.poll_updates(peer);
+                if !updates.is_empty() {
+                    inst.speaker.send_to(peer, updates, false);
+                }
+                log_withheld(inst, peer);
+            }
         }
     }
 
@@ -442,6 +469,7 @@ impl Server {
         if self.programmer.poll_timeout().is_none_or(|t| t > now) {
             return;
         }
+        let mut told = Vec::new();
         for Program {
             prefix,
             next_hops,
@@ -474,9 +502,13 @@ impl Server {
             if let Err(e) = result {
                 tracing::error!("programming {prefix}: {e}");
             }
-            json::print(&record);
+            told.push(record.clone());
             self.log.push_front(record);
             self.log.truncate(PROGRAM_LOG);
+        }
+        if !told.is_empty() {
+            // Serialised on the writer thread: see `on_bgp`.
+            json::print_later(move || told);
         }
     }
 

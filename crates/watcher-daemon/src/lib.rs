@@ -119,6 +119,9 @@ struct Watcher {
     seen: ha::Seen,
     /// The forwarding mode's kernel forwarding (`[forward]`), none in next-hop mode.
     forwarding: Option<forward::Forwarding>,
+    /// What this turn of the loop decided and sent, to be told once the speaker's
+    /// tasks have written it.
+    untold: Vec<moves::Untold>,
     /// `[api] token`, as the API reads it; a reload replaces it.
     token: api::Token,
 }
@@ -161,6 +164,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         received: received::Received::default(),
         seen: ha::Seen::default(),
         forwarding: None,
+        untold: Vec::new(),
         token: api::Token::new(config_token),
         config,
     };
@@ -273,8 +277,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
             _ = int.recv() => break Stop::Restart("SIGINT"),
         }
+        if w.has_untold() {
+            // Lets the speaker's tasks write this turn's UPDATEs before a thousand
+            // lines are printed (see `moves`).
+            tokio::task::yield_now().await;
+            w.tell_untold();
+        }
         w.release_when_decided();
     };
+    w.tell_untold();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let graceful = w.config.bgp.graceful_restart.is_some();
     json::print(&Line::now(Event::Stopping(ev::Stopping {
@@ -392,7 +403,7 @@ impl Watcher {
         let moves: Vec<_> = (0..self.vips.len())
             .filter_map(|v| Some((v, self.vips[v].engine.handle_timeout(now)?)))
             .collect();
-        self.carry_out(&moves, None);
+        self.carry_out(moves, None);
     }
 
     /// Hands the engines' current choices and verdicts to the forwarder (forwarding
@@ -602,7 +613,7 @@ impl Watcher {
         };
         let moved = m.is_some();
         let moves: Vec<_> = m.into_iter().map(|m| (v, m)).collect();
-        self.carry_out(&moves, None);
+        self.carry_out(moves, None);
         Ok(Answer::Json(json::value(&ControlAnswer {
             moved,
             vip: self.vips[v].status(now, &self.probes),

@@ -1,7 +1,12 @@
 //! The moves decided in one turn of the loop, carried out together: every change
 //! handed to the speaker as one batch (which it sends to each route server in as few
 //! UPDATEs as fit: the VIPs that move to one next hop share them), and only then
-//! printed and logged.
+//! printed and logged, once the speaker's tasks have written the UPDATEs.
+//!
+//! The peer tasks run on the loop's own thread (a current-thread runtime), so they
+//! write only when the loop yields. Printing a thousand `move` lines first (about
+//! 15 ms in a release build) would hold every UPDATE back that long; so what is to
+//! be told waits in [`Untold`], and the loop yields once before telling it.
 //!
 //! One verdict about a backend that a thousand VIPs use moves a thousand VIPs; one
 //! UPDATE each would put the last VIP a thousand messages behind the first. The JSON
@@ -14,8 +19,27 @@ use hopwatch_events::watcher as ev;
 use hopwatch_events::{Event, Line, now_us};
 use hopwatch_watcher::{Move, Reason};
 
+use hopwatch_health::{Report, Transition};
+
 use crate::metrics::MoveLabels;
+use crate::probes::User;
 use crate::{RECENT_MOVES, Watcher, forward, ha, syslog};
+
+/// What a turn decided and has not told yet, in the order it is to be told.
+pub(crate) enum Untold {
+    /// A probe's change of verdict, for these backends.
+    Health {
+        users: Vec<User>,
+        report: Box<Report>,
+        transition: Transition,
+    },
+    /// Moves sent together.
+    Moves {
+        moves: Vec<(usize, Move)>,
+        decided_us: u64,
+        detected_us: Option<u64>,
+    },
+}
 
 /// Moves that read the same in the log: from, to, why, next hop.
 #[derive(PartialEq, Eq)]
@@ -27,10 +51,50 @@ struct Same {
 }
 
 impl Watcher {
-    /// Carries out moves decided together, when nothing else was decided with them.
-    pub(crate) fn carry_out(&mut self, moves: &[(usize, Move)], detected_us: Option<u64>) {
-        let decided_us = self.send_moves(moves, detected_us);
-        self.tell_moves(moves, decided_us, detected_us);
+    /// Carries out moves decided together: sent now, told after the loop yields.
+    pub(crate) fn carry_out(&mut self, moves: Vec<(usize, Move)>, detected_us: Option<u64>) {
+        let decided_us = self.send_moves(&moves, detected_us);
+        self.tell_later(moves, decided_us, detected_us);
+    }
+
+    /// Keeps moves sent at `decided_us` to be told by [`Watcher::tell_untold`].
+    pub(crate) fn tell_later(
+        &mut self,
+        moves: Vec<(usize, Move)>,
+        decided_us: u64,
+        detected_us: Option<u64>,
+    ) {
+        if !moves.is_empty() {
+            self.untold.push(Untold::Moves {
+                moves,
+                decided_us,
+                detected_us,
+            });
+        }
+    }
+
+    /// Whether something waits to be told.
+    pub(crate) fn has_untold(&self) -> bool {
+        !self.untold.is_empty()
+    }
+
+    /// Tells what this turn decided, in order: the VIPs and backends it names are
+    /// the ones of this turn (no reload can come between a turn and its telling).
+    pub(crate) fn tell_untold(&mut self) {
+        for untold in std::mem::take(&mut self.untold) {
+            match untold {
+                Untold::Health {
+                    users,
+                    report,
+                    transition,
+                } => self.tell_health(&users, &report, transition),
+                Untold::Moves {
+                    moves,
+                    decided_us,
+                    detected_us,
+                } => self.tell_moves(&moves, decided_us, detected_us),
+            }
+        }
     }
 
     /// Hands every move's change to the speaker in one batch, and the engines'
@@ -65,13 +129,9 @@ impl Watcher {
 
     /// A `move` line, the metric and `/status`'s recent moves for each move; a log
     /// line (and syslog message) for each group of moves that read the same.
-    pub(crate) fn tell_moves(
-        &mut self,
-        moves: &[(usize, Move)],
-        decided_us: u64,
-        detected_us: Option<u64>,
-    ) {
+    fn tell_moves(&mut self, moves: &[(usize, Move)], decided_us: u64, detected_us: Option<u64>) {
         let mut groups: Vec<(Same, usize, usize)> = Vec::new();
+        let mut lines = Vec::with_capacity(moves.len());
         for &(v, m) in moves {
             let vip = &self.vips[v];
             let name =
@@ -97,7 +157,7 @@ impl Watcher {
                     reason: m.reason.as_str().into(),
                 })
                 .inc();
-            json::print(&record);
+            lines.push(record.clone());
             self.recent.push_front(record);
             let same = Same {
                 from: name(m.from),
@@ -111,6 +171,9 @@ impl Watcher {
             }
         }
         self.recent.truncate(RECENT_MOVES);
+        // Serialised on the writer thread: a thousand lines are about 5 ms of CPU
+        // the loop's next probe reports should not wait for.
+        json::print_later(move || lines);
         for (same, first, n) in groups {
             self.log_move(&same, first, n);
         }

@@ -9,6 +9,7 @@ use hopwatch_events::{Event, Line};
 use hopwatch_health::{Health, Report, Transition};
 use hopwatch_watcher::Move;
 
+use crate::moves::Untold;
 use crate::probes::User;
 use crate::{Watcher, micros, syslog, vip};
 
@@ -43,15 +44,20 @@ impl Watcher {
             .unwrap_or_default();
         let moves = self.decide(&users, r.at, up);
         // The route servers first: printing a thousand lines can wait, the UPDATE
-        // cannot.
+        // cannot (see `moves`).
         let decided_us = self.send_moves(&moves, Some(r.ts_us));
         if moves.is_empty() {
             // No move, but a backend down or up again changes where its
             // established flows go in forwarding mode.
             self.sync_forwarding();
         }
-        self.tell_health(&users, &r, t);
-        self.tell_moves(&moves, decided_us, Some(r.ts_us));
+        let ts_us = r.ts_us;
+        self.untold.push(Untold::Health {
+            users,
+            report: Box::new(r),
+            transition: t,
+        });
+        self.tell_later(moves, decided_us, Some(ts_us));
     }
 
     /// Each user's engine told that its backend is `up` (or down) at `at`; the
@@ -94,13 +100,14 @@ impl Watcher {
                     .set(i64::from(up));
             }
         }
-        self.carry_out(&moves, None);
+        self.carry_out(moves, None);
     }
 
     /// A change of verdict: a `health` line and the metric per backend that uses
     /// the probe (the contract is per VIP), one log line for people.
-    fn tell_health(&self, users: &[User], r: &Report, t: Transition) {
+    pub(crate) fn tell_health(&self, users: &[User], r: &Report, t: Transition) {
         let up = t.to == Health::Up;
+        let mut lines = Vec::with_capacity(users.len());
         for &(v, b) in users {
             let Some(be) = self.vips.get(v).and_then(|vip| vip.backends.get(b)) else {
                 continue;
@@ -109,7 +116,7 @@ impl Watcher {
                 .backend_up
                 .get_or_create(&be.labels)
                 .set(i64::from(up));
-            json::print(&Line::at(
+            lines.push(Line::at(
                 r.ts_us,
                 Event::Health(ev::HealthChange {
                     vip: be.labels.vip.clone(),
@@ -121,6 +128,8 @@ impl Watcher {
                 }),
             ));
         }
+        // Serialised on the writer thread (see `moves`).
+        json::print_later(move || lines);
         let Some(text) = self.health_text(users, r, up) else {
             return;
         };
