@@ -25,6 +25,15 @@ use hopwatch_events::process::EventsDropped;
 use hopwatch_events::{Event, Line};
 use serde_json::Value;
 
+/// The writer thread's nice value: routing before logging. On a machine whose
+/// cores are busy (a failover wakes every process at once), the lines of a burst
+/// wait for the CPU rather than the UPDATEs and the programming they describe;
+/// every line keeps the timestamp of its event, so a later write changes nothing
+/// it says. 10 gives the writer about a tenth of a core's share beside one busy
+/// thread at the default 0, so it keeps up with anything but a saturated machine
+/// (where the bounded queue drops and counts lines, as ever).
+const WRITER_NICE: i32 = 10;
+
 /// Lines waiting for the writer thread, at most. Past that, lines are dropped and
 /// counted rather than letting a stalled reader of stdout stall the BGP sessions
 /// (a blocked write in the runtime would stop keepalives too).
@@ -39,10 +48,13 @@ struct Printer {
 
 /// What the writer thread is given.
 enum Out {
-    /// One line, serialised with its newline (empty: `drain`'s marker).
+    /// One line, serialised with its newline.
     Bytes(Vec<u8>),
     /// Lines to build and serialise on the writer thread.
     Later(Box<dyn FnOnce() -> Vec<Line> + Send>),
+    /// [`drain`]'s barrier: answered once everything queued before it is written
+    /// and flushed.
+    Flushed(SyncSender<()>),
 }
 
 impl Out {
@@ -57,8 +69,19 @@ impl Out {
                 }
                 bytes
             }
+            Out::Flushed(_) => Vec::new(),
         }
     }
+}
+
+/// Writes what the writer thread was given; a barrier is answered after a flush.
+fn write_out(out: &mut impl Write, item: Out) -> std::io::Result<()> {
+    if let Out::Flushed(done) = item {
+        let r = out.flush();
+        let _ = done.send(());
+        return r;
+    }
+    out.write_all(&item.into_bytes())
 }
 
 fn printer() -> &'static Printer {
@@ -67,18 +90,27 @@ fn printer() -> &'static Printer {
         std::thread::Builder::new()
             .name("stdout".into())
             .spawn(move || {
+                // Linux's nice value is per thread. A failure (a seccomp filter)
+                // leaves the writer at the process's priority: no worse than before.
+                let _ = rustix::process::setpriority_process(
+                    Some(rustix::thread::gettid()),
+                    WRITER_NICE,
+                );
                 let mut out = std::io::stdout().lock();
                 let mut gone = false;
-                while let Ok(line) = rx.recv() {
+                while let Ok(item) = rx.recv() {
                     // Once the reader has gone, lines are still taken (so `print`
-                    // and `drain` never wait) but not written.
+                    // never waits) but not written; a barrier is still answered.
                     if gone {
+                        if let Out::Flushed(done) = item {
+                            let _ = done.send(());
+                        }
                         continue;
                     }
-                    let mut r = out.write_all(&line.into_bytes());
+                    let mut r = write_out(&mut out, item);
                     // Flush when nothing else is queued: one write per burst.
                     match rx.try_recv() {
-                        Ok(next) => r = r.and_then(|()| out.write_all(&next.into_bytes())),
+                        Ok(next) => r = r.and_then(|()| write_out(&mut out, next)),
                         Err(_) => r = r.and_then(|()| out.flush()),
                     }
                     // Other errors (a full disk) may pass; keep trying.
@@ -121,6 +153,13 @@ pub fn print(line: &Line) {
     }
 }
 
+/// Queues the lines of a driver event, built and serialised on the writer thread
+/// (see [`print_later`]): an UPDATE of 800 routes is 800 lines.
+pub fn print_event(e: &DriverEvent) {
+    let e = e.clone();
+    print_later(move || event_lines(&e));
+}
+
 /// Queues the lines `build` makes, to be built and serialised on the writer thread
 /// (after every line queued before); never blocks. Each line keeps the timestamp it
 /// was given, so building them later changes nothing they say. Dropped whole, and
@@ -138,18 +177,27 @@ pub fn value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Waits (at most `wait`) until every queued line has been written, before exit.
+/// Waits (at most `wait`) until every line queued before the call has been
+/// written and flushed, before exit: a barrier the writer thread answers.
 pub fn drain(wait: std::time::Duration) {
     let deadline = std::time::Instant::now() + wait;
     let p = printer();
-    // A zero-size marker: once the writer has taken it, everything before it is out.
-    while std::time::Instant::now() < deadline {
-        match p.tx.try_send(Out::Bytes(Vec::new())) {
+    let (done_tx, done_rx) = sync_channel(1);
+    let mut barrier = Out::Flushed(done_tx);
+    loop {
+        match p.tx.try_send(barrier) {
             Ok(()) => break,
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(std::sync::mpsc::TrySendError::Full(b)) => barrier = b,
+            // No writer thread: nothing to wait for.
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
         }
+        if std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let _ = done_rx.recv_timeout(left);
 }
 
 /// A session state as the contract prints it.

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use hopwatch_bgp::Prefix;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol};
@@ -137,6 +137,12 @@ impl KernelPlane {
     }
 }
 
+/// Route requests a batch keeps in flight on the netlink socket. The kernel acks
+/// each request into the socket's receive buffer, where an ack takes about a
+/// kilobyte of buffer space; a few dozen stay well inside the default 208 KiB, where
+/// a thousand at once would overflow it and lose acks.
+const IN_FLIGHT: usize = 32;
+
 /// The RTM_NEWROUTE message for `prefix` through `next_hops` (one or more).
 fn route_message(prefix: Prefix, next_hops: &[IpAddr]) -> Result<RouteMessage, String> {
     let builder = RouteMessageBuilder::<IpAddr>::new()
@@ -208,6 +214,48 @@ impl DataPlane for KernelPlane {
             self.delete(prefix).await?;
         }
         Ok(())
+    }
+
+    /// Up to [`IN_FLIGHT`] requests at a time on the one netlink socket, answered
+    /// in the batch's order.
+    async fn apply(
+        &mut self,
+        routes: Vec<(Prefix, Option<Vec<IpAddr>>)>,
+    ) -> Vec<Result<(), Error>> {
+        if self.shut_down {
+            return routes.iter().map(|_| Err(Error::ShutDown)).collect();
+        }
+        let routes: Vec<(Prefix, Option<Vec<IpAddr>>)> = routes
+            .into_iter()
+            .map(|(prefix, hops)| (prefix, hops.map(canonical)))
+            .collect();
+        let this = &*self;
+        let results: Vec<Result<(), Error>> = futures_util::stream::iter(routes.clone())
+            .map(move |(prefix, hops)| async move {
+                match hops {
+                    Some(hops) if !hops.is_empty() => this.replace(prefix, &hops).await,
+                    Some(_) => this.delete(prefix).await,
+                    None if this.routes.contains_key(&prefix) => this.delete(prefix).await,
+                    None => Ok(()),
+                }
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        // As `program` and `remove` keep them: a route is ours once the kernel took
+        // it; a removed one is forgotten whatever the kernel said.
+        for ((prefix, hops), result) in routes.into_iter().zip(&results) {
+            match hops {
+                Some(hops) if result.is_ok() => {
+                    self.routes.insert(prefix, hops);
+                }
+                Some(_) => {}
+                None => {
+                    self.routes.remove(&prefix);
+                }
+            }
+        }
+        results
     }
 
     fn describe(&self) -> State {

@@ -81,6 +81,26 @@ pub trait DataPlane: Send {
     /// Removes `prefix`; removing a prefix that is not programmed is not an error.
     fn remove(&mut self, prefix: Prefix) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Programs (`Some`) or removes (`None`) each route of a batch of distinct
+    /// prefixes; each one's result, in the batch's order. One at a time here; the
+    /// kernel plane overrides it to keep several requests in flight (a thousand VIPs
+    /// moving at once are a thousand routes, and a netlink round trip each adds up).
+    fn apply(
+        &mut self,
+        routes: Vec<(Prefix, Option<Vec<IpAddr>>)>,
+    ) -> impl Future<Output = Vec<Result<(), Error>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(routes.len());
+            for (prefix, next_hops) in routes {
+                results.push(match next_hops {
+                    Some(hops) => self.program(prefix, hops).await,
+                    None => self.remove(prefix).await,
+                });
+            }
+            results
+        }
+    }
+
     /// A snapshot of the programmed table, for introspection.
     fn describe(&self) -> State;
 
@@ -184,6 +204,17 @@ impl DataPlane for AnyDataPlane {
             AnyDataPlane::Proxy(p) => p.remove(prefix).await,
             AnyDataPlane::Kernel(p) => p.remove(prefix).await,
             AnyDataPlane::None(p) => p.remove(prefix).await,
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        routes: Vec<(Prefix, Option<Vec<IpAddr>>)>,
+    ) -> Vec<Result<(), Error>> {
+        match self {
+            AnyDataPlane::Proxy(p) => p.apply(routes).await,
+            AnyDataPlane::Kernel(p) => p.apply(routes).await,
+            AnyDataPlane::None(p) => p.apply(routes).await,
         }
     }
 

@@ -99,6 +99,25 @@ struct Server {
     exports: BTreeSet<usize>,
 }
 
+/// The programs in order, cut into batches whose prefixes are distinct: a prefix's
+/// changes stay in order (its next change goes in the next batch), and a batch's
+/// routes may be programmed together.
+fn distinct_batches(programs: Vec<Program>) -> Vec<Vec<Program>> {
+    let mut batches: Vec<Vec<Program>> = Vec::new();
+    let mut in_batch = HashSet::new();
+    for p in programs {
+        if batches.is_empty() || !in_batch.insert(p.prefix) {
+            in_batch.clear();
+            in_batch.insert(p.prefix);
+            batches.push(Vec::new());
+        }
+        if let Some(last) = batches.last_mut() {
+            last.push(p);
+        }
+    }
+    batches
+}
+
 /// A driver event with the instance and incarnation it came from.
 type Tagged = (usize, u64, DriverEvent);
 
@@ -470,40 +489,45 @@ impl Server {
             return;
         }
         let mut told = Vec::new();
-        for Program {
-            prefix,
-            next_hops,
-            submitted_at,
-            ..
-        } in self.programmer.poll(now)
-        {
-            let result = match &next_hops {
-                Some(nh) => self.plane.program(prefix, nh.clone()).await,
-                None => self.plane.remove(prefix).await,
-            };
+        for batch in distinct_batches(self.programmer.poll(now)) {
+            let routes = batch
+                .iter()
+                .map(|p| (p.prefix, p.next_hops.clone()))
+                .collect();
+            // One call for the batch: the kernel plane keeps several netlink requests
+            // in flight, so a thousand routes do not wait a round trip each.
+            let results = self.plane.apply(routes).await;
             let programmed_us = now_us();
-            let (received_us, cause) = match self.received_us.get(&prefix) {
-                Some((ts, cause)) => (Some(*ts), Some(*cause)),
-                None => (None, None),
-            };
-            let queued = now.saturating_duration_since(submitted_at);
-            let record = Line::at(
-                programmed_us,
-                Event::Programmed(ev::Programmed {
-                    prefix: prefix.to_string(),
+            for (program, result) in batch.into_iter().zip(results) {
+                let Program {
+                    prefix,
                     next_hops,
-                    received_us,
-                    cause,
-                    latency_us: received_us.map(|r| programmed_us.saturating_sub(r)),
-                    queued_ms: u64::try_from(queued.as_millis()).unwrap_or(u64::MAX),
-                    error: result.as_ref().err().map(ToString::to_string),
-                }),
-            );
-            if let Err(e) = result {
-                tracing::error!("programming {prefix}: {e}");
+                    submitted_at,
+                    ..
+                } = program;
+                let (received_us, cause) = match self.received_us.get(&prefix) {
+                    Some((ts, cause)) => (Some(*ts), Some(*cause)),
+                    None => (None, None),
+                };
+                let queued = now.saturating_duration_since(submitted_at);
+                let record = Line::at(
+                    programmed_us,
+                    Event::Programmed(ev::Programmed {
+                        prefix: prefix.to_string(),
+                        next_hops,
+                        received_us,
+                        cause,
+                        latency_us: received_us.map(|r| programmed_us.saturating_sub(r)),
+                        queued_ms: u64::try_from(queued.as_millis()).unwrap_or(u64::MAX),
+                        error: result.as_ref().err().map(ToString::to_string),
+                    }),
+                );
+                if let Err(e) = result {
+                    tracing::error!("programming {prefix}: {e}");
+                }
+                told.push(record.clone());
+                self.log.push_front(record);
             }
-            told.push(record.clone());
-            self.log.push_front(record);
             self.log.truncate(PROGRAM_LOG);
         }
         if !told.is_empty() {
@@ -663,5 +687,55 @@ impl Server {
                 .map(|(p, c)| (p.to_string(), c))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(prefix: &str, hop: Option<&str>) -> Program {
+        let now = Instant::now();
+        Program {
+            prefix: prefix.parse().expect("a prefix"),
+            next_hops: hop.map(|h| vec![h.parse().expect("an address")]),
+            submitted_at: now,
+            programmed_at: now,
+        }
+    }
+
+    #[test]
+    fn a_batch_holds_each_prefix_once_and_a_prefix_keeps_its_order() {
+        let programs = vec![
+            program("100.64.0.1/32", Some("10.10.0.4")),
+            program("100.64.0.2/32", Some("10.10.0.4")),
+            program("100.64.0.1/32", Some("10.10.0.5")),
+            program("100.64.0.3/32", None),
+            program("100.64.0.1/32", None),
+        ];
+        let batches = distinct_batches(programs);
+        let shape: Vec<Vec<(String, Option<usize>)>> = batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|p| (p.prefix.to_string(), p.next_hops.as_ref().map(Vec::len)))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(batches.len(), 3, "{shape:?}");
+        assert_eq!(batches[0].len(), 2);
+        assert_eq!(batches[1].len(), 2);
+        assert_eq!(batches[2].len(), 1);
+        // 100.64.0.1's three changes, one per batch, in order.
+        let first: Vec<_> = batches.iter().map(|b| b[0].next_hops.clone()).collect();
+        assert_eq!(
+            first,
+            vec![
+                Some(vec!["10.10.0.4".parse().expect("an address")]),
+                Some(vec!["10.10.0.5".parse().expect("an address")]),
+                None
+            ]
+        );
+        assert!(distinct_batches(Vec::new()).is_empty());
     }
 }

@@ -99,7 +99,7 @@ pub async fn run(args: ObserveArgs) -> anyhow::Result<()> {
                 shutdown(&speaker, "hopwatch observe stopping").await;
                 while let Ok(e) = rx.try_recv() {
                     table.apply(&e);
-                    json::event_lines(&e).iter().for_each(json::print);
+                    json::print_event(&e);
                 }
                 table.print();
                 tracing::info!("stopped by {why}");
@@ -108,7 +108,7 @@ pub async fn run(args: ObserveArgs) -> anyhow::Result<()> {
             _ = usr1.recv() => table.print(),
             Some(e) = rx.recv() => {
                 table.apply(&e);
-                json::event_lines(&e).iter().for_each(json::print);
+                json::print_event(&e);
             }
         }
     }

@@ -74,7 +74,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<()> {
                 let why = why?;
                 shutdown(&speaker, "hopwatch speak stopping").await;
                 while let Ok(e) = rx.try_recv() {
-                    json::event_lines(&e).iter().for_each(json::print);
+                    json::print_event(&e);
                 }
                 tracing::info!("stopped by {why}");
                 return Ok(());
@@ -84,7 +84,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<()> {
                     eprintln!("hopwatch speak: {} line {}: {e}", input.source, input.number);
                 }
             }
-            Some(e) = rx.recv() => json::event_lines(&e).iter().for_each(json::print),
+            Some(e) = rx.recv() => json::print_event(&e),
         }
     }
 }
